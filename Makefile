@@ -1,0 +1,107 @@
+# setm — build, test, run, bench.  `make help` lists the targets.
+#
+# Every .c under sim/ except sim/cli/main.c goes into one static library; bin/setm and each
+# tests/test_<module>.c link against it.  Objects live under build/<mode>/ (rel or asan), so the
+# sanitizer build never mixes with the release one.  Header dependencies are tracked with -MMD.
+
+VERSION   := 0.1.0
+PKGS      := gsl hdf5 inih libsodium OpenCL
+TEST_PKGS := cmocka
+DEB_PKGS  := libgsl-dev libhdf5-dev libinih-dev libcmocka-dev ocl-icd-opencl-dev opencl-headers \
+             pocl-opencl-icd libsodium-dev pkg-config
+
+MODE      ?= rel
+BUILD     := build/$(MODE)
+CC        ?= cc
+# pkg-config is only asked when building, so `make deps` works on a machine without the libraries.
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+TEST_CFLAGS = $(shell pkg-config --cflags $(TEST_PKGS) 2>/dev/null)
+TEST_LIBS   = $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
+
+WARN      := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+CPPFLAGS  += -Isim -DSETM_VERSION=\"$(VERSION)\" -DSETM_KERNEL_DIR=\"$(CURDIR)/kernels\" \
+             -DSETM_SOURCE_DIR=\"$(CURDIR)\" -DCL_TARGET_OPENCL_VERSION=120 -D_GNU_SOURCE
+OPT       := -O2 -g
+ifeq ($(MODE),asan)
+OPT       := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+endif
+CFLAGS    += -std=c11 $(OPT) $(WARN) -MMD -MP
+LDFLAGS   += $(filter -fsanitize=%,$(OPT)) -pthread
+
+LIB_SRC   := $(filter-out sim/cli/main.c,$(shell find sim -name '*.c' | sort))
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB       := $(BUILD)/libsetm.a
+TEST_SRC  := $(sort $(wildcard tests/test_*.c))
+TEST_BIN  := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+SETM      := $(if $(filter rel,$(MODE)),bin/setm,$(BUILD)/setm)
+
+SCENARIO  ?= scenarios/paper_case_study.ini
+PYTHON    ?= python3
+
+.PHONY: all deps run test test-c test-py asan bench plots clean help
+all: $(SETM)
+
+help:
+	@echo "make            build bin/setm"
+	@echo "make deps       install the Debian packages setm needs (as root), or print the command"
+	@echo "make run        deps + build + run $(SCENARIO) (SCENARIO=... to change)"
+	@echo "make test       build and run every test (cmocka; pytest when present)"
+	@echo "make asan       the whole test suite under AddressSanitizer + UBSan"
+	@echo "make bench      throughput benchmarks"
+	@echo "make clean      remove build/, bin/ and out/"
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(SETM): $(BUILD)/sim/cli/main.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -lm -o $@
+
+$(BUILD)/tests/%: tests/%.c $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(TEST_CFLAGS) $(CFLAGS) $(LDFLAGS) $< $(LIB) \
+	    $(PKG_LIBS) $(TEST_LIBS) -lm -o $@
+
+# The test runner prints each suite's cmocka summary and a total line; non-zero exit on any failure.
+test-c: $(SETM) $(TEST_BIN)
+	@SETM_BIN=$(abspath $(SETM)) SETM_SOURCE_DIR=$(CURDIR) sh tests/run.sh $(TEST_BIN)
+
+test-py: $(SETM)
+	@if $(PYTHON) -c 'import pytest, h5py, numpy, matplotlib' 2>/dev/null && [ -d analysis/tests ]; then \
+	    SETM_BIN=$(abspath $(SETM)) $(PYTHON) -m pytest -q analysis/tests; \
+	else echo "pytest: skipped (python3 with pytest, h5py, numpy, matplotlib not found)"; fi
+
+test: test-c test-py
+
+asan:
+	@$(MAKE) --no-print-directory MODE=asan test-c
+
+bench: $(SETM)
+	$(SETM) bench engine
+
+run: deps $(SETM)
+	@mkdir -p out
+	$(SETM) run $(SCENARIO)
+
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	    dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then echo "deps: all packages present"; exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+	    echo "deps: installing$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	else \
+	    echo "deps: missing$$missing"; \
+	    echo "run: sudo apt-get update && sudo apt-get install -y$$missing"; exit 1; \
+	fi
+
+clean:
+	rm -rf build bin out
+
+-include $(LIB_OBJ:.o=.d) $(BUILD)/sim/cli/main.d $(TEST_BIN:=.d)

@@ -1,0 +1,32 @@
+/*
+ * cli — the `setm` subcommands.  Each takes the arguments after its own name (argv[0] is the
+ * subcommand name, as getopt expects) and returns the process exit code: 0 ok, 1 runtime failure,
+ * 2 bad input.  Only this layer prints errors and chooses exit codes.
+ */
+#ifndef SETM_CLI_CLI_H
+#define SETM_CLI_CLI_H
+
+#include "core/err.h"
+
+int cli_run(int argc, char **argv);
+int cli_sweep(int argc, char **argv);
+int cli_verify(int argc, char **argv);
+int cli_mine(int argc, char **argv);
+int cli_bench(int argc, char **argv);
+int cli_devices(int argc, char **argv);
+
+/* `setm bench <what>` delegates to these. */
+int cli_bench_engine(int argc, char **argv);
+int cli_bench_mine(int argc, char **argv);
+
+/* Print "setm <cmd>: <e->msg>" on stderr and return err_exit_code(e->code). */
+int cli_fail(const char *cmd, const struct err *e);
+
+/* Print "setm <cmd>: <msg>" and the usage text on stderr; return 2. */
+int cli_usage_error(const char *cmd, const char *usage, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Parse a whole-string unsigned integer (decimal or 0x-hex) into *out; 0 or ERR_USAGE. */
+int cli_parse_u64(const char *s, unsigned long long *out);
+
+#endif

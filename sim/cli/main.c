@@ -1,0 +1,81 @@
+/* main — `setm` entry point: global flags and dispatch to one subcommand. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+
+#include "cli/cli.h"
+
+static const struct {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *summary;
+} commands[] = {
+    {"run", cli_run, "run one scenario and write its HDF5 output"},
+    {"sweep", cli_sweep, "run a scenario's [sweep] over local workers (or MPI ranks)"},
+    {"verify", cli_verify, "re-check every block, Merkle root and balance in an output file"},
+    {"mine", cli_mine, "search nonces for an 80-byte block header"},
+    {"bench", cli_bench, "throughput benchmarks: engine, mine, market"},
+    {"devices", cli_devices, "list OpenCL platforms and devices"},
+};
+
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: setm <command> [options]   (setm <command> --help for its options)\n\n");
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n  --version  print the version\n  --help     this text\n"
+               "\nexit codes: 0 ok, 1 runtime failure, 2 bad input\n");
+}
+
+int cli_fail(const char *cmd, const struct err *e)
+{
+    fprintf(stderr, "setm %s: %s\n", cmd, e->msg[0] ? e->msg : err_text(e->code));
+    return err_exit_code(e->code);
+}
+
+int cli_usage_error(const char *cmd, const char *usage_text, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "setm %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n%s", usage_text);
+    return 2;
+}
+
+int cli_parse_u64(const char *s, unsigned long long *out)
+{
+    char *end;
+    if (!s || !*s || *s == '-' || *s == '+')
+        return ERR_USAGE;
+    errno = 0;
+    *out = strtoull(s, &end, 0);
+    return (errno || *end) ? ERR_USAGE : 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+        printf("setm %s\n", SETM_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "setm: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
