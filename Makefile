@@ -29,7 +29,8 @@ endif
 CFLAGS    += -std=c11 $(OPT) $(WARN) -MMD -MP
 LDFLAGS   += $(filter -fsanitize=%,$(OPT)) -pthread
 
-LIB_SRC   := $(filter-out sim/cli/main.c,$(shell find sim -name '*.c' | sort))
+# EXCLUDE (patterns) and EXTRA_SRC let a developer build while a module is mid-edit.
+LIB_SRC   := $(filter-out sim/cli/main.c $(EXCLUDE),$(shell find sim -name '*.c' | sort)) $(EXTRA_SRC)
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB       := $(BUILD)/libsetm.a
 TEST_SRC  := $(sort $(wildcard tests/test_*.c))

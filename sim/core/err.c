@@ -53,7 +53,22 @@ int err_wrap(struct err *e, int code_if_empty, const char *fmt, ...)
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, e->msg, sizeof old);
-    snprintf(e->msg, sizeof e->msg, "%s%s%s", prefix, old[0] ? ": " : "", old);
+    {
+        size_t n = strlen(prefix), room = sizeof e->msg;
+        if (n >= room)
+            n = room - 1;
+        memcpy(e->msg, prefix, n);
+        if (old[0] && n + 2 < room) {
+            memcpy(e->msg + n, ": ", 2);
+            n += 2;
+            size_t k = strlen(old);
+            if (k > room - 1 - n)
+                k = room - 1 - n;
+            memcpy(e->msg + n, old, k);
+            n += k;
+        }
+        e->msg[n] = '\0';
+    }
     return e->code;
 }
 

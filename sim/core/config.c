@@ -1,0 +1,868 @@
+/*
+ * config — the key schema, value parsing, and the INI loader on top of inih.
+ *
+ * inih is fed through a reader that counts lines, so the handler always knows the line it is
+ * looking at (the packaged inih is built without line numbers in its callback) and can reject a
+ * line longer than inih's buffer instead of letting it be split silently.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum key_type { KT_INT, KT_NUM, KT_BOOL, KT_STR, KT_ENUM, KT_USE };
+
+struct key_def {
+    const char *section; /* "agent.*" for keys of [agent.NAME] groups */
+    const char *name;
+    enum key_type type;
+    size_t offset;       /* into struct cfg, or struct cfg_agent for agent keys */
+    size_t size;         /* capacity of a KT_STR field */
+    const char *def;     /* default as INI text */
+    double min, max;     /* KT_INT / KT_NUM range */
+    int min_open;        /* KT_NUM: min itself is excluded */
+    const char *choices; /* KT_ENUM: "a|b|c", value = index */
+    const char *unit;
+    const char *help;
+};
+
+#define G(field) offsetof(struct cfg, field), sizeof(((struct cfg *)0)->field)
+#define A(field) offsetof(struct cfg_agent, field), sizeof(((struct cfg_agent *)0)->field)
+#define AGENT_SECTION "agent.*"
+#define AGENT_TYPES                                                                            \
+    "home_solar|wearable|smart_device|smart_vehicle|personal_office|smart_factory|solar_system"
+
+static const struct key_def keys[] = {
+    {"scenario", "name", KT_STR, G(scenario.name), "setm", 0, 0, 0, NULL, "",
+     "short name of the experiment, stored in the output"},
+    {"scenario", "description", KT_STR, G(scenario.description), "", 0, 0, 0, NULL, "",
+     "free text stored in the output"},
+    {"scenario", "seed", KT_INT, G(scenario.seed), "1", 0, 9223372036854775807.0, 0, NULL, "",
+     "master seed; every random stream is derived from it and a stream name"},
+    {"scenario", "use", KT_USE, 0, 0, "", 0, 0, 0, NULL, "",
+     "comma-separated INI files applied before this file's own keys"},
+    {"sim", "days", KT_NUM, G(sim.days), "1", 0, 3650, 1, NULL, "days",
+     "simulated duration"},
+    {"market", "slot_minutes", KT_INT, G(market.slot_minutes), "15", 1, 1440, 0, NULL, "minutes",
+     "length of a market slot; 1440 must be a multiple of it"},
+    {"market", "rounds_per_slot", KT_INT, G(market.rounds_per_slot), "5", 1, 1000, 0, NULL, "",
+     "negotiation rounds the MiM agent clears in each slot"},
+    {"mine", "backend", KT_ENUM, G(mine.backend), "auto", 0, 0, 0, "auto|opencl|cpu", "",
+     "nonce-search backend; auto takes OpenCL when a working device exists, else the CPU"},
+    {"mine", "threads", KT_INT, G(mine.threads), "0", 0, 1024, 0, NULL, "threads",
+     "CPU backend threads; 0 means one per core"},
+    {"mine", "platform", KT_STR, G(mine.platform), "", 0, 0, 0, NULL, "",
+     "OpenCL platform: index or name substring; empty means the first with a usable device"},
+    {"mine", "device", KT_STR, G(mine.device), "", 0, 0, 0, NULL, "",
+     "OpenCL device: index or name substring; empty means the first usable one"},
+    {"output", "compression", KT_INT, G(output.compression), "4", 0, 9, 0, NULL, "",
+     "deflate level of HDF5 columns (0 = none)"},
+    {"output", "chunk_rows", KT_INT, G(output.chunk_rows), "4096", 16, 10000000, 0, NULL, "rows",
+     "HDF5 chunk size and write batch of every table"},
+    {AGENT_SECTION, "type", KT_ENUM, A(type), "home_solar", 0, 0, 0, AGENT_TYPES, "",
+     "agent type (the paper's Table 1); selects the profile model"},
+    {AGENT_SECTION, "count", KT_INT, A(count), "1", 1, CFG_MAX_AGENTS, 0, NULL, "agents",
+     "number of agents in the group"},
+    {AGENT_SECTION, "min_bid", KT_NUM, A(min_bid), "34", 0, 100000, 0, NULL, "EUR/MWh",
+     "a buyer's opening bid, a seller's lowest acceptable price"},
+    {AGENT_SECTION, "max_bid", KT_NUM, A(max_bid), "46", 0, 100000, 0, NULL, "EUR/MWh",
+     "a buyer's highest acceptable price, a seller's opening ask"},
+    {AGENT_SECTION, "forecast_days", KT_INT, A(forecast_days), "7", 1, 100000, 0, NULL, "days",
+     "days of own history the next-slot forecast is built from"},
+};
+
+#define NKEYS (sizeof keys / sizeof keys[0])
+
+/* ---- values ------------------------------------------------------------------------------ */
+
+static void accepted_text(const struct key_def *k, char *buf, size_t n)
+{
+    switch (k->type) {
+    case KT_INT:
+        snprintf(buf, n, "integer in [%.0f, %.0f]", k->min, k->max);
+        break;
+    case KT_NUM:
+        snprintf(buf, n, "number in %c%g, %g]", k->min_open ? '(' : '[', k->min, k->max);
+        break;
+    case KT_BOOL:
+        snprintf(buf, n, "true or false");
+        break;
+    case KT_STR:
+        snprintf(buf, n, "text of at most %zu characters", k->size - 1);
+        break;
+    case KT_ENUM: {
+        size_t len = (size_t)snprintf(buf, n, "one of ");
+        for (const char *c = k->choices; *c && len + 3 < n; c++) {
+            if (*c == '|') {
+                buf[len++] = ',';
+                buf[len++] = ' ';
+            } else {
+                buf[len++] = *c;
+            }
+        }
+        buf[len] = '\0';
+        break;
+    }
+    case KT_USE:
+        snprintf(buf, n, "comma-separated file names");
+        break;
+    }
+}
+
+static int enum_index(const char *choices, const char *v)
+{
+    int idx = 0;
+    size_t vl = strlen(v);
+    for (const char *p = choices; *p; idx++) {
+        const char *bar = strchr(p, '|');
+        size_t len = bar ? (size_t)(bar - p) : strlen(p);
+        if (len == vl && !strncmp(p, v, len))
+            return idx;
+        if (!bar)
+            break;
+        p = bar + 1;
+    }
+    return -1;
+}
+
+/* Copy the idx-th choice into buf (for writing enums back out). */
+static const char *enum_name(const char *choices, int idx, char *buf, size_t n)
+{
+    const char *p = choices;
+    for (int i = 0; i < idx && p; i++) {
+        p = strchr(p, '|');
+        if (p)
+            p++;
+    }
+    if (!p) {
+        snprintf(buf, n, "?");
+        return buf;
+    }
+    {
+        const char *bar = strchr(p, '|');
+        size_t len = bar ? (size_t)(bar - p) : strlen(p);
+        snprintf(buf, n, "%.*s", (int)len, p);
+    }
+    return buf;
+}
+
+/* Parse `v` per `k` into `dst` (the field itself).  Returns NULL on success, else why not. */
+static const char *value_parse(const struct key_def *k, const char *v, void *dst)
+{
+    char *end;
+    switch (k->type) {
+    case KT_INT: {
+        long long x;
+        if (!*v)
+            return "empty value";
+        errno = 0;
+        x = strtoll(v, &end, 10);
+        if (*end || end == v)
+            return "not an integer";
+        if (errno == ERANGE || (double)x < k->min || (double)x > k->max)
+            return "out of range";
+        *(int64_t *)dst = x;
+        return NULL;
+    }
+    case KT_NUM: {
+        double x;
+        if (!*v)
+            return "empty value";
+        x = strtod(v, &end);
+        if (*end || end == v)
+            return "not a number";
+        if (!isfinite(x) || x < k->min || x > k->max || (k->min_open && x == k->min))
+            return "out of range";
+        *(double *)dst = x;
+        return NULL;
+    }
+    case KT_BOOL:
+        if (!strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "on") || !strcmp(v, "1"))
+            *(int *)dst = 1;
+        else if (!strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "off") || !strcmp(v, "0"))
+            *(int *)dst = 0;
+        else
+            return "not a boolean";
+        return NULL;
+    case KT_STR:
+        if (strlen(v) >= k->size)
+            return "too long";
+        memcpy(dst, v, strlen(v) + 1);
+        return NULL;
+    case KT_ENUM: {
+        int idx = enum_index(k->choices, v);
+        if (idx < 0)
+            return "not an accepted choice";
+        *(int *)dst = idx;
+        return NULL;
+    }
+    case KT_USE:
+        return NULL;
+    }
+    return "unsupported key type";
+}
+
+static void value_format(const struct key_def *k, const void *src, char *buf, size_t n)
+{
+    switch (k->type) {
+    case KT_INT:
+        snprintf(buf, n, "%lld", (long long)*(const int64_t *)src);
+        break;
+    case KT_NUM:
+        snprintf(buf, n, "%.17g", *(const double *)src);
+        break;
+    case KT_BOOL:
+        snprintf(buf, n, "%s", *(const int *)src ? "true" : "false");
+        break;
+    case KT_STR:
+        snprintf(buf, n, "%s", (const char *)src);
+        break;
+    case KT_ENUM:
+        enum_name(k->choices, *(const int *)src, buf, n);
+        break;
+    case KT_USE:
+        buf[0] = '\0';
+        break;
+    }
+}
+
+static const struct key_def *key_find(const char *section, const char *name)
+{
+    for (size_t i = 0; i < NKEYS; i++)
+        if (!strcmp(keys[i].section, section) && !strcmp(keys[i].name, name))
+            return &keys[i];
+    return NULL;
+}
+
+static int section_known(const char *section)
+{
+    for (size_t i = 0; i < NKEYS; i++)
+        if (!strcmp(keys[i].section, section))
+            return 1;
+    return 0;
+}
+
+static void apply_defaults(const char *section, void *base)
+{
+    for (size_t i = 0; i < NKEYS; i++) {
+        const char *why;
+        if (strcmp(keys[i].section, section) != 0 || keys[i].type == KT_USE)
+            continue;
+        why = value_parse(&keys[i], keys[i].def, (char *)base + keys[i].offset);
+        (void)why;
+        /* A default that does not parse is a bug in the table above; test_config checks it. */
+    }
+}
+
+/* ---- public: lifecycle, enums ---------------------------------------------------------- */
+
+void cfg_init(struct cfg *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    for (size_t i = 0; i < NKEYS; i++) {
+        if (strcmp(keys[i].section, AGENT_SECTION) != 0 && keys[i].type != KT_USE)
+            value_parse(&keys[i], keys[i].def, (char *)cfg + keys[i].offset);
+    }
+}
+
+void cfg_fini(struct cfg *cfg)
+{
+    if (!cfg)
+        return;
+    free(cfg->agents);
+    cfg->agents = NULL;
+    cfg->n_agents = cfg->agents_cap = 0;
+}
+
+const char *cfg_agent_type_name(int type)
+{
+    static const char *const names[] = {"home_solar",      "wearable",      "smart_device",
+                                        "smart_vehicle",   "personal_office", "smart_factory",
+                                        "solar_system"};
+    return (type >= 0 && type < CFG_AGENT_NTYPES) ? names[type] : "unknown";
+}
+
+const char *cfg_backend_name(int backend)
+{
+    switch (backend) {
+    case CFG_BACKEND_AUTO: return "auto";
+    case CFG_BACKEND_OPENCL: return "opencl";
+    case CFG_BACKEND_CPU: return "cpu";
+    default: return "unknown";
+    }
+}
+
+int64_t cfg_agent_total(const struct cfg *cfg)
+{
+    int64_t n = 0;
+    for (size_t i = 0; i < cfg->n_agents; i++)
+        n += cfg->agents[i].count;
+    return n;
+}
+
+/* ---- loading ----------------------------------------------------------------------------- */
+
+#define USE_MAX_DEPTH 16
+
+struct text_reader {
+    const char *text;
+    size_t pos, len;
+    int line;     /* line most recently handed to inih (1-based) */
+    int too_long; /* first line that did not fit inih's buffer, 0 if none */
+};
+
+/* inih's ini_reader over a memory buffer, counting lines and catching over-long ones. */
+static char *text_read_line(char *buf, int num, void *stream)
+{
+    struct text_reader *r = stream;
+    size_t n = 0;
+    if (r->pos >= r->len)
+        return NULL;
+    r->line++;
+    while (r->pos < r->len) {
+        char c = r->text[r->pos++];
+        if ((int)n < num - 1)
+            buf[n++] = c;
+        else if (!r->too_long && c != '\n' && c != '\r')
+            r->too_long = r->line;
+        if (c == '\n')
+            break;
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+struct load_ctx {
+    struct cfg *cfg;
+    const char *origin; /* file name or "--set" for messages */
+    struct text_reader *reader;
+    int collect_use;    /* pass 1: only record [scenario] use */
+    char use[4 * CFG_STR_MAX];
+    int use_line;
+    char **seen;        /* "section\nkey" already set in this file */
+    size_t n_seen, cap_seen;
+    struct err *e;
+    int rc;             /* first failure */
+};
+
+static int fail(struct load_ctx *c, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(struct load_ctx *c, int code, const char *fmt, ...)
+{
+    char msg[ERR_MSG_MAX];
+    va_list ap;
+    if (c->rc)
+        return 0; /* keep the first error */
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (c->reader)
+        err_set(c->e, code, "%s:%d: %s", c->origin, c->reader->line, msg);
+    else
+        err_set(c->e, code, "%s: %s", c->origin, msg);
+    c->rc = code;
+    return 0;
+}
+
+static int seen_add(struct load_ctx *c, const char *section, const char *name)
+{
+    size_t len = strlen(section) + strlen(name) + 2;
+    char *s;
+    for (size_t i = 0; i < c->n_seen; i++) {
+        const char *nl = strchr(c->seen[i], '\n');
+        if ((size_t)(nl - c->seen[i]) == strlen(section) &&
+            !strncmp(c->seen[i], section, strlen(section)) && !strcmp(nl + 1, name))
+            return 1;
+    }
+    if (c->n_seen == c->cap_seen) {
+        size_t cap = c->cap_seen ? 2 * c->cap_seen : 32;
+        char **p = realloc(c->seen, cap * sizeof *p);
+        if (!p)
+            return -1;
+        c->seen = p;
+        c->cap_seen = cap;
+    }
+    s = malloc(len);
+    if (!s)
+        return -1;
+    snprintf(s, len, "%s\n%s", section, name);
+    c->seen[c->n_seen++] = s;
+    return 0;
+}
+
+static int agent_name_ok(const char *n)
+{
+    if (!*n || strlen(n) >= CFG_NAME_MAX)
+        return 0;
+    for (; *n; n++)
+        if (!isalnum((unsigned char)*n) && *n != '_' && *n != '-')
+            return 0;
+    return 1;
+}
+
+static struct cfg_agent *agent_group(struct cfg *cfg, const char *name, int *oom)
+{
+    struct cfg_agent *g;
+    *oom = 0;
+    for (size_t i = 0; i < cfg->n_agents; i++)
+        if (!strcmp(cfg->agents[i].name, name))
+            return &cfg->agents[i];
+    if (cfg->n_agents >= CFG_MAX_AGENT_GROUPS)
+        return NULL;
+    if (cfg->n_agents == cfg->agents_cap) {
+        size_t cap = cfg->agents_cap ? 2 * cfg->agents_cap : 8;
+        struct cfg_agent *p = realloc(cfg->agents, cap * sizeof *p);
+        if (!p) {
+            *oom = 1;
+            return NULL;
+        }
+        cfg->agents = p;
+        cfg->agents_cap = cap;
+    }
+    g = &cfg->agents[cfg->n_agents++];
+    memset(g, 0, sizeof *g);
+    snprintf(g->name, sizeof g->name, "%s", name);
+    apply_defaults(AGENT_SECTION, g);
+    return g;
+}
+
+/* Apply one key; shared by files, strings and --set. */
+static int apply_key(struct load_ctx *c, const char *section, const char *name, const char *value)
+{
+    const struct key_def *k;
+    void *base = c->cfg;
+    char acc[160];
+    const char *why;
+    int is_agent = !strncmp(section, "agent.", 6);
+
+    if (!*section)
+        return fail(c, ERR_CONFIG, "'%s' is outside any [section]", name);
+    if (is_agent) {
+        if (!agent_name_ok(section + 6))
+            return fail(c, ERR_CONFIG,
+                        "[%s]: agent group name must be 1-%d letters, digits, '_' or '-'",
+                        section, CFG_NAME_MAX - 1);
+        k = key_find(AGENT_SECTION, name);
+    } else {
+        if (!section_known(section))
+            return fail(c, ERR_CONFIG,
+                        "unknown section [%s] (known: scenario, sim, market, mine, output, "
+                        "agent.NAME)",
+                        section);
+        k = key_find(section, name);
+    }
+    if (!k) {
+        char known[400];
+        size_t len = 0;
+        known[0] = '\0';
+        for (size_t i = 0; i < NKEYS; i++)
+            if (!strcmp(keys[i].section, is_agent ? AGENT_SECTION : section) &&
+                len < sizeof known)
+                len += (size_t)snprintf(known + len, sizeof known - len, "%s%s",
+                                        len ? ", " : "", keys[i].name);
+        return fail(c, ERR_CONFIG, "unknown key '%s' in [%s] (known: %s)", name, section, known);
+    }
+    if (c->reader) { /* within one file a key may appear once; --set has no reader */
+        int dup = seen_add(c, section, name);
+        if (dup < 0)
+            return fail(c, ERR_NOMEM, "out of memory");
+        if (dup)
+            return fail(c, ERR_CONFIG, "[%s] %s is set twice in this file", section, name);
+    }
+    if (k->type == KT_USE)
+        return 1; /* handled by the loader's first pass */
+    if (is_agent) {
+        int oom;
+        struct cfg_agent *g = agent_group(c->cfg, section + 6, &oom);
+        if (!g)
+            return oom ? fail(c, ERR_NOMEM, "out of memory")
+                       : fail(c, ERR_CONFIG, "more than %d agent groups", CFG_MAX_AGENT_GROUPS);
+        base = g;
+    }
+    why = value_parse(k, value, (char *)base + k->offset);
+    if (why) {
+        accepted_text(k, acc, sizeof acc);
+        return fail(c, ERR_CONFIG, "[%s] %s = '%s': %s (accepted: %s%s%s)", section, name, value,
+                    why, acc, *k->unit ? ", in " : "", k->unit);
+    }
+    return 1;
+}
+
+static int ini_cb(void *user, const char *section, const char *name, const char *value)
+{
+    struct load_ctx *c = user;
+    if (c->rc)
+        return 1; /* already failed; let inih finish quietly */
+    if (c->reader && c->reader->too_long == c->reader->line)
+        return fail(c, ERR_CONFIG, "line longer than %d characters", INI_MAX_LINE - 2);
+    if (c->collect_use) {
+        if (!strcmp(section, "scenario") && !strcmp(name, "use")) {
+            if (c->use_line)
+                return fail(c, ERR_CONFIG, "[scenario] use is set twice in this file");
+            snprintf(c->use, sizeof c->use, "%s", value);
+            c->use_line = c->reader->line;
+        }
+        return 1;
+    }
+    return apply_key(c, section, name, value);
+}
+
+static void ctx_fini(struct load_ctx *c)
+{
+    for (size_t i = 0; i < c->n_seen; i++)
+        free(c->seen[i]);
+    free(c->seen);
+    c->seen = NULL;
+    c->n_seen = c->cap_seen = 0;
+}
+
+/* Run inih over `text`; either pass.  Returns 0 or the first error code. */
+static int parse_pass(struct load_ctx *c, const char *text, int collect_use)
+{
+    struct text_reader r = {text, 0, strlen(text), 0, 0};
+    int line;
+    c->reader = &r;
+    c->collect_use = collect_use;
+    line = ini_parse_stream(text_read_line, &r, ini_cb, c);
+    if (!c->rc && r.too_long) {
+        r.line = r.too_long;
+        fail(c, ERR_CONFIG, "line longer than %d characters", INI_MAX_LINE - 2);
+    }
+    if (!c->rc && line > 0) {
+        r.line = line;
+        fail(c, ERR_CONFIG, "syntax error: expected '[section]', 'key = value' or a comment");
+    }
+    if (!c->rc && line < 0)
+        fail(c, ERR_NOMEM, "out of memory while parsing");
+    c->reader = NULL;
+    return c->rc;
+}
+
+static char *slurp(const char *path, struct err *e)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    long n;
+    if (!f) {
+        err_set(e, errno == ENOENT ? ERR_NOTFOUND : ERR_IO, "%s: cannot open: %s", path,
+                strerror(errno));
+        return NULL;
+    }
+    if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        err_set(e, ERR_IO, "%s: cannot read: %s", path, strerror(errno));
+        goto out;
+    }
+    if (n > 16L << 20) {
+        err_set(e, ERR_CONFIG, "%s: larger than 16 MiB; not a scenario file", path);
+        goto out;
+    }
+    buf = malloc((size_t)n + 1);
+    if (!buf) {
+        err_set(e, ERR_NOMEM, "%s: out of memory", path);
+        goto out;
+    }
+    if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        err_set(e, ERR_IO, "%s: read error", path);
+        free(buf);
+        buf = NULL;
+        goto out;
+    }
+    buf[n] = '\0';
+    if (memchr(buf, '\0', (size_t)n)) {
+        err_set(e, ERR_CONFIG, "%s: contains NUL bytes; not a text file", path);
+        free(buf);
+        buf = NULL;
+    }
+out:
+    fclose(f);
+    return buf;
+}
+
+static int file_exists(const char *p) { return access(p, R_OK) == 0; }
+
+/* Find a `use` entry: relative to the including file's directory, then the working directory,
+ * then $SETM_HOME, then the source tree setm was built from. */
+static int use_resolve(const char *from, const char *name, char *out, size_t n)
+{
+    const char *home = getenv("SETM_HOME");
+    if (name[0] == '/') {
+        snprintf(out, n, "%s", name);
+        return file_exists(out);
+    }
+    if (from) {
+        const char *slash = strrchr(from, '/');
+        if (slash) {
+            snprintf(out, n, "%.*s/%s", (int)(slash - from), from, name);
+            if (file_exists(out))
+                return 1;
+        }
+    }
+    snprintf(out, n, "%s", name);
+    if (file_exists(out))
+        return 1;
+    if (home && *home) {
+        snprintf(out, n, "%s/%s", home, name);
+        if (file_exists(out))
+            return 1;
+    }
+#ifdef SETM_SOURCE_DIR
+    snprintf(out, n, "%s/%s", SETM_SOURCE_DIR, name);
+    if (file_exists(out))
+        return 1;
+#endif
+    return 0;
+}
+
+struct use_stack {
+    char paths[USE_MAX_DEPTH][PATH_MAX];
+    int depth;
+};
+
+static int load_text(struct cfg *cfg, const char *text, const char *origin, const char *path,
+                     struct use_stack *st, struct err *e);
+
+static int load_path(struct cfg *cfg, const char *path, struct use_stack *st, struct err *e)
+{
+    char real[PATH_MAX];
+    char *text;
+    int rc;
+
+    if (!realpath(path, real))
+        return err_set(e, errno == ENOENT ? ERR_NOTFOUND : ERR_IO, "%s: cannot open: %s", path,
+                       strerror(errno));
+    for (int i = 0; i < st->depth; i++)
+        if (!strcmp(st->paths[i], real))
+            return err_set(e, ERR_CONFIG, "%s: 'use' cycle: this file includes itself", path);
+    if (st->depth >= USE_MAX_DEPTH)
+        return err_set(e, ERR_CONFIG, "%s: 'use' nested deeper than %d files", path,
+                       USE_MAX_DEPTH);
+    text = slurp(path, e);
+    if (!text)
+        return e ? e->code : ERR_IO;
+    snprintf(st->paths[st->depth++], PATH_MAX, "%s", real);
+    rc = load_text(cfg, text, path, path, st, e);
+    st->depth--;
+    free(text);
+    return rc;
+}
+
+static int load_text(struct cfg *cfg, const char *text, const char *origin, const char *path,
+                     struct use_stack *st, struct err *e)
+{
+    struct load_ctx c;
+    int rc;
+
+    memset(&c, 0, sizeof c);
+    c.cfg = cfg;
+    c.origin = origin;
+    c.e = e;
+    rc = parse_pass(&c, text, 1);
+    if (rc)
+        goto out;
+    if (c.use_line) {
+        char list[sizeof c.use];
+        char *save = NULL;
+        snprintf(list, sizeof list, "%s", c.use);
+        for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+            char found[PATH_MAX];
+            char *end;
+            while (isspace((unsigned char)*tok))
+                tok++;
+            end = tok + strlen(tok);
+            while (end > tok && isspace((unsigned char)end[-1]))
+                *--end = '\0';
+            if (!*tok)
+                continue;
+            if (!use_resolve(path, tok, found, sizeof found)) {
+                rc = err_set(e, ERR_CONFIG,
+                             "%s:%d: [scenario] use: cannot find '%s' (looked beside this file, "
+                             "in the working directory and in the setm tree)",
+                             origin, c.use_line, tok);
+                goto out;
+            }
+            rc = load_path(cfg, found, st, e);
+            if (rc) {
+                err_wrap(e, rc, "%s:%d: in file used here", origin, c.use_line);
+                goto out;
+            }
+        }
+    }
+    rc = parse_pass(&c, text, 0);
+out:
+    ctx_fini(&c);
+    return rc;
+}
+
+int cfg_load_file(struct cfg *cfg, const char *path, struct err *e)
+{
+    struct use_stack *st = calloc(1, sizeof *st);
+    int rc;
+    if (!st)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    rc = load_path(cfg, path, st, e);
+    free(st);
+    return rc;
+}
+
+int cfg_load_string(struct cfg *cfg, const char *text, const char *origin, struct err *e)
+{
+    struct use_stack *st = calloc(1, sizeof *st);
+    int rc;
+    if (!st)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    rc = load_text(cfg, text, origin, NULL, st, e);
+    free(st);
+    return rc;
+}
+
+int cfg_set(struct cfg *cfg, const char *assignment, struct err *e)
+{
+    struct load_ctx c;
+    char section[CFG_NAME_MAX + 8], name[CFG_NAME_MAX];
+    const char *eq = strchr(assignment, '=');
+    const char *dot;
+    char origin[300];
+
+    memset(&c, 0, sizeof c);
+    snprintf(origin, sizeof origin, "--set %s", assignment);
+    c.cfg = cfg;
+    c.origin = origin;
+    c.e = e;
+    if (!eq)
+        return err_set(e, ERR_CONFIG, "%s: expected section.key=value", origin);
+    dot = NULL;
+    for (const char *p = assignment; p < eq; p++)
+        if (*p == '.')
+            dot = p; /* the last dot before '=': agent.NAME.key splits as [agent.NAME] key */
+    if (!dot || dot == assignment || dot + 1 == eq ||
+        (size_t)(dot - assignment) >= sizeof section || (size_t)(eq - dot - 1) >= sizeof name)
+        return err_set(e, ERR_CONFIG, "%s: expected section.key=value", origin);
+    snprintf(section, sizeof section, "%.*s", (int)(dot - assignment), assignment);
+    snprintf(name, sizeof name, "%.*s", (int)(eq - dot - 1), dot + 1);
+    if (!strcmp(section, "scenario") && !strcmp(name, "use"))
+        return err_set(e, ERR_CONFIG, "%s: 'use' can only be given in a scenario file", origin);
+    apply_key(&c, section, name, eq + 1);
+    return c.rc;
+}
+
+int cfg_validate(const struct cfg *cfg, struct err *e)
+{
+    int64_t total = 0;
+    if (1440 % cfg->market.slot_minutes != 0)
+        return err_set(e, ERR_CONFIG,
+                       "[market] slot_minutes = %lld: a day (1440 minutes) must be a whole "
+                       "number of slots",
+                       (long long)cfg->market.slot_minutes);
+    for (size_t i = 0; i < cfg->n_agents; i++) {
+        const struct cfg_agent *g = &cfg->agents[i];
+        if (g->min_bid > g->max_bid)
+            return err_set(e, ERR_CONFIG, "[agent.%s] min_bid = %g is above max_bid = %g",
+                           g->name, g->min_bid, g->max_bid);
+        total += g->count;
+    }
+    if (total > CFG_MAX_AGENTS)
+        return err_set(e, ERR_CONFIG, "%lld agents in all groups; at most %d are supported",
+                       (long long)total, CFG_MAX_AGENTS);
+    return 0;
+}
+
+/* ---- writing ----------------------------------------------------------------------------- */
+
+int cfg_write(const struct cfg *cfg, FILE *out)
+{
+    const char *section = NULL;
+    char buf[CFG_STR_MAX + 32];
+
+    for (size_t i = 0; i < NKEYS; i++) {
+        const struct key_def *k = &keys[i];
+        if (!strcmp(k->section, AGENT_SECTION) || k->type == KT_USE)
+            continue;
+        if (!section || strcmp(section, k->section) != 0) {
+            fprintf(out, "%s[%s]\n", section ? "\n" : "", k->section);
+            section = k->section;
+        }
+        value_format(k, (const char *)cfg + k->offset, buf, sizeof buf);
+        fprintf(out, "%s = %s\n", k->name, buf);
+    }
+    for (size_t g = 0; g < cfg->n_agents; g++) {
+        fprintf(out, "\n[agent.%s]\n", cfg->agents[g].name);
+        for (size_t i = 0; i < NKEYS; i++) {
+            if (strcmp(keys[i].section, AGENT_SECTION) != 0)
+                continue;
+            value_format(&keys[i], (const char *)&cfg->agents[g] + keys[i].offset, buf,
+                         sizeof buf);
+            fprintf(out, "%s = %s\n", keys[i].name, buf);
+        }
+    }
+    return ferror(out) ? ERR_IO : 0;
+}
+
+char *cfg_to_string(const struct cfg *cfg)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    int rc;
+    if (!f)
+        return NULL;
+    rc = cfg_write(cfg, f);
+    if (fclose(f) != 0 || rc != 0) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+/* ---- introspection ----------------------------------------------------------------------- */
+
+size_t cfg_key_count(void) { return NKEYS; }
+
+void cfg_key_get(size_t i, struct cfg_key_info *out)
+{
+    static const char *const type_names[] = {"integer", "number", "boolean",
+                                              "string",  "choice", "list"};
+    const struct key_def *k = &keys[i];
+    out->section = k->section;
+    out->name = k->name;
+    out->type = type_names[k->type];
+    out->def = k->def;
+    out->unit = k->unit;
+    out->help = k->help;
+    accepted_text(k, out->accepted, sizeof out->accepted);
+}
+
+int cfg_value_is_default(const char *section, const char *name, const char *value,
+                         struct err *e)
+{
+    const struct key_def *k = key_find(section, name);
+    union {
+        int64_t i;
+        double d;
+        int b;
+        char s[CFG_STR_MAX];
+    } a, b;
+    const char *why;
+
+    if (!k)
+        return err_set(e, ERR_CONFIG, "unknown key [%s] %s", section, name);
+    if (k->type == KT_USE)
+        return strcmp(value, k->def) == 0;
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    why = value_parse(k, value, &a);
+    if (why)
+        return err_set(e, ERR_CONFIG, "[%s] %s = '%s': %s", section, name, value, why);
+    why = value_parse(k, k->def, &b);
+    if (why)
+        return err_set(e, ERR_CONFIG, "[%s] %s: compiled default '%s' is invalid: %s", section,
+                       name, k->def, why);
+    return memcmp(&a, &b, sizeof a) == 0;
+}

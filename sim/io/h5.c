@@ -1,0 +1,410 @@
+/*
+ * h5 — column-table writer on the HDF5 C API.
+ *
+ * Invariant: every column dataset of a table has exactly `written` elements on disk, and each
+ * column buffer holds the same `buffered` rows not yet written; rows = written + buffered.
+ * HDF5's automatic error printing is switched off: failures come back as ERR_IO with the name of
+ * the table and column involved.
+ */
+#include "h5.h"
+
+#include <hdf5.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct h5_table {
+    struct h5_file *file;
+    char name[64];
+    const struct h5_col *cols;
+    size_t ncols;
+    hid_t group;
+    hid_t *dsets;     /* one per column */
+    hid_t *types;     /* memory = file type per column (string types are created, others borrowed) */
+    unsigned char **bufs;
+    size_t *elem;     /* element size per column */
+    size_t chunk_rows;
+    size_t buffered;
+    uint64_t written;
+    struct h5_table *next;
+};
+
+struct h5_file {
+    hid_t id;
+    char *final_path;
+    char *tmp_path;
+    hid_t summary; /* /summary group, created on first use */
+    struct h5_table *tables;
+};
+
+static hid_t col_type(const struct h5_col *c)
+{
+    switch (c->type) {
+    case H5_COL_I32: return H5T_NATIVE_INT32;
+    case H5_COL_U32: return H5T_NATIVE_UINT32;
+    case H5_COL_I64: return H5T_NATIVE_INT64;
+    case H5_COL_U64: return H5T_NATIVE_UINT64;
+    case H5_COL_F64: return H5T_NATIVE_DOUBLE;
+    case H5_COL_U8: return H5T_NATIVE_UINT8;
+    case H5_COL_STR: {
+        hid_t t = H5Tcopy(H5T_C_S1);
+        if (t < 0)
+            return t;
+        if (H5Tset_size(t, c->size) < 0 || H5Tset_strpad(t, H5T_STR_NULLPAD) < 0) {
+            H5Tclose(t);
+            return -1;
+        }
+        return t;
+    }
+    }
+    return -1;
+}
+
+static size_t col_elem(const struct h5_col *c)
+{
+    switch (c->type) {
+    case H5_COL_I32:
+    case H5_COL_U32: return 4;
+    case H5_COL_I64:
+    case H5_COL_U64:
+    case H5_COL_F64: return 8;
+    case H5_COL_U8: return 1;
+    case H5_COL_STR: return c->size;
+    }
+    return 0;
+}
+
+static int attr_write_str(hid_t obj, const char *name, const char *value)
+{
+    hid_t type = H5Tcopy(H5T_C_S1), space = -1, attr = -1;
+    int ok = 0;
+    if (type < 0)
+        return -1;
+    if (H5Tset_size(type, H5T_VARIABLE) < 0 || H5Tset_cset(type, H5T_CSET_UTF8) < 0)
+        goto out;
+    space = H5Screate(H5S_SCALAR);
+    if (space < 0)
+        goto out;
+    if (H5Aexists(obj, name) > 0 && H5Adelete(obj, name) < 0)
+        goto out;
+    attr = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+    if (attr < 0)
+        goto out;
+    ok = H5Awrite(attr, type, &value) >= 0;
+out:
+    if (attr >= 0)
+        H5Aclose(attr);
+    if (space >= 0)
+        H5Sclose(space);
+    H5Tclose(type);
+    return ok ? 0 : -1;
+}
+
+static int attr_write_num(hid_t obj, const char *name, hid_t type, const void *value)
+{
+    hid_t space = H5Screate(H5S_SCALAR), attr = -1;
+    int ok = 0;
+    if (space < 0)
+        return -1;
+    if (H5Aexists(obj, name) > 0 && H5Adelete(obj, name) < 0)
+        goto out;
+    attr = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+    if (attr < 0)
+        goto out;
+    ok = H5Awrite(attr, type, value) >= 0;
+out:
+    if (attr >= 0)
+        H5Aclose(attr);
+    H5Sclose(space);
+    return ok ? 0 : -1;
+}
+
+struct h5_file *h5_file_create(const char *path, struct err *e)
+{
+    struct h5_file *f = calloc(1, sizeof *f);
+    size_t n = strlen(path) + 32;
+
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    if (!f)
+        goto oom;
+    f->id = -1;
+    f->summary = -1;
+    f->final_path = strdup(path);
+    f->tmp_path = malloc(n);
+    if (!f->final_path || !f->tmp_path)
+        goto oom;
+    snprintf(f->tmp_path, n, "%s.tmp.%ld", path, (long)getpid());
+    f->id = H5Fcreate(f->tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (f->id < 0) {
+        err_set(e, ERR_IO, "%s: cannot create HDF5 file (is the directory there and writable?)",
+                path);
+        free(f->final_path);
+        free(f->tmp_path);
+        free(f);
+        return NULL;
+    }
+    return f;
+oom:
+    err_set(e, ERR_NOMEM, "%s: out of memory", path);
+    if (f) {
+        free(f->final_path);
+        free(f->tmp_path);
+        free(f);
+    }
+    return NULL;
+}
+
+const char *h5_file_tmp_path(const struct h5_file *f) { return f->tmp_path; }
+
+int h5_attr_str(struct h5_file *f, const char *name, const char *value, struct err *e)
+{
+    if (attr_write_str(f->id, name, value) < 0)
+        return err_set(e, ERR_IO, "%s: cannot write root attribute '%s'", f->final_path, name);
+    return 0;
+}
+
+int h5_attr_i64(struct h5_file *f, const char *name, int64_t value, struct err *e)
+{
+    if (attr_write_num(f->id, name, H5T_NATIVE_INT64, &value) < 0)
+        return err_set(e, ERR_IO, "%s: cannot write root attribute '%s'", f->final_path, name);
+    return 0;
+}
+
+int h5_attr_f64(struct h5_file *f, const char *name, double value, struct err *e)
+{
+    if (attr_write_num(f->id, name, H5T_NATIVE_DOUBLE, &value) < 0)
+        return err_set(e, ERR_IO, "%s: cannot write root attribute '%s'", f->final_path, name);
+    return 0;
+}
+
+static void table_free(struct h5_table *t)
+{
+    if (!t)
+        return;
+    for (size_t i = 0; i < t->ncols; i++) {
+        if (t->dsets && t->dsets[i] > 0)
+            H5Dclose(t->dsets[i]);
+        if (t->types && t->types[i] > 0 && t->cols[i].type == H5_COL_STR)
+            H5Tclose(t->types[i]);
+        if (t->bufs)
+            free(t->bufs[i]);
+    }
+    if (t->group > 0)
+        H5Gclose(t->group);
+    free(t->dsets);
+    free(t->types);
+    free(t->bufs);
+    free(t->elem);
+    free(t);
+}
+
+struct h5_table *h5_table_new(struct h5_file *f, const char *name, const struct h5_col *cols,
+                              size_t ncols, size_t chunk_rows, int deflate, struct err *e)
+{
+    struct h5_table *t = calloc(1, sizeof *t);
+    hsize_t dims[1] = {0}, maxdims[1] = {H5S_UNLIMITED}, chunk[1];
+    hid_t space = -1, dcpl = -1;
+
+    if (!t)
+        goto oom;
+    if (chunk_rows == 0 || ncols == 0 || strlen(name) >= sizeof t->name) {
+        err_set(e, ERR_RUNTIME, "table '%s': needs columns, chunk_rows >= 1 and a short name",
+                name);
+        free(t);
+        return NULL;
+    }
+    t->file = f;
+    snprintf(t->name, sizeof t->name, "%s", name);
+    t->cols = cols;
+    t->ncols = ncols;
+    t->chunk_rows = chunk_rows;
+    t->group = -1;
+    t->dsets = calloc(ncols, sizeof *t->dsets);
+    t->types = calloc(ncols, sizeof *t->types);
+    t->bufs = calloc(ncols, sizeof *t->bufs);
+    t->elem = calloc(ncols, sizeof *t->elem);
+    if (!t->dsets || !t->types || !t->bufs || !t->elem)
+        goto oom;
+    for (size_t i = 0; i < ncols; i++) {
+        t->elem[i] = col_elem(&cols[i]);
+        t->bufs[i] = malloc(chunk_rows * t->elem[i]);
+        if (!t->bufs[i])
+            goto oom;
+    }
+    t->group = H5Gcreate2(f->id, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (t->group < 0) {
+        err_set(e, ERR_IO, "%s: cannot create table /%s", f->final_path, name);
+        goto fail;
+    }
+    space = H5Screate_simple(1, dims, maxdims);
+    dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    chunk[0] = chunk_rows;
+    if (space < 0 || dcpl < 0 || H5Pset_chunk(dcpl, 1, chunk) < 0 ||
+        (deflate > 0 && (H5Pset_shuffle(dcpl) < 0 || H5Pset_deflate(dcpl, (unsigned)deflate) < 0))) {
+        err_set(e, ERR_IO, "%s: cannot set up storage of table /%s", f->final_path, name);
+        goto fail;
+    }
+    for (size_t i = 0; i < ncols; i++) {
+        t->types[i] = col_type(&cols[i]);
+        if (t->types[i] < 0)
+            goto col_fail;
+        t->dsets[i] = H5Dcreate2(t->group, cols[i].name, t->types[i], space, H5P_DEFAULT, dcpl,
+                                 H5P_DEFAULT);
+        if (t->dsets[i] < 0 || attr_write_str(t->dsets[i], "units", cols[i].units) < 0 ||
+            attr_write_str(t->dsets[i], "description", cols[i].description) < 0)
+            goto col_fail;
+        continue;
+    col_fail:
+        err_set(e, ERR_IO, "%s: cannot create column /%s/%s", f->final_path, name,
+                cols[i].name);
+        goto fail;
+    }
+    H5Sclose(space);
+    H5Pclose(dcpl);
+    t->next = f->tables;
+    f->tables = t;
+    return t;
+oom:
+    err_set(e, ERR_NOMEM, "table '%s': out of memory", name);
+fail:
+    if (space >= 0)
+        H5Sclose(space);
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
+    table_free(t);
+    return NULL;
+}
+
+int h5_table_flush(struct h5_table *t, struct err *e)
+{
+    hsize_t start[1], count[1], newsize[1];
+    if (t->buffered == 0)
+        return 0;
+    start[0] = t->written;
+    count[0] = t->buffered;
+    newsize[0] = t->written + t->buffered;
+    for (size_t i = 0; i < t->ncols; i++) {
+        hid_t fspace = -1, mspace = -1;
+        int ok = H5Dset_extent(t->dsets[i], newsize) >= 0 &&
+                 (fspace = H5Dget_space(t->dsets[i])) >= 0 &&
+                 H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL) >= 0 &&
+                 (mspace = H5Screate_simple(1, count, NULL)) >= 0 &&
+                 H5Dwrite(t->dsets[i], t->types[i], mspace, fspace, H5P_DEFAULT, t->bufs[i]) >= 0;
+        if (mspace >= 0)
+            H5Sclose(mspace);
+        if (fspace >= 0)
+            H5Sclose(fspace);
+        if (!ok)
+            return err_set(e, ERR_IO, "%s: cannot write column /%s/%s (disk full?)",
+                           t->file->final_path, t->name, t->cols[i].name);
+    }
+    t->written += t->buffered;
+    t->buffered = 0;
+    return 0;
+}
+
+int h5_table_append(struct h5_table *t, const void *row, struct err *e)
+{
+    const unsigned char *r = row;
+    for (size_t i = 0; i < t->ncols; i++)
+        memcpy(t->bufs[i] + t->buffered * t->elem[i], r + t->cols[i].offset, t->elem[i]);
+    if (++t->buffered == t->chunk_rows)
+        return h5_table_flush(t, e);
+    return 0;
+}
+
+uint64_t h5_table_rows(const struct h5_table *t) { return t->written + t->buffered; }
+
+static int summary_write(struct h5_file *f, const char *name, hid_t type, const void *value,
+                         const char *units, struct err *e)
+{
+    hid_t space = -1, dset = -1;
+    int ok;
+    if (f->summary < 0) {
+        f->summary = H5Gcreate2(f->id, "summary", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        if (f->summary < 0)
+            return err_set(e, ERR_IO, "%s: cannot create /summary", f->final_path);
+    }
+    space = H5Screate(H5S_SCALAR);
+    ok = space >= 0 &&
+         (dset = H5Dcreate2(f->summary, name, type, space, H5P_DEFAULT, H5P_DEFAULT,
+                            H5P_DEFAULT)) >= 0 &&
+         H5Dwrite(dset, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, value) >= 0 &&
+         attr_write_str(dset, "units", units) >= 0;
+    if (dset >= 0)
+        H5Dclose(dset);
+    if (space >= 0)
+        H5Sclose(space);
+    return ok ? 0 : err_set(e, ERR_IO, "%s: cannot write /summary/%s", f->final_path, name);
+}
+
+int h5_summary_f64(struct h5_file *f, const char *name, double value, const char *units,
+                   struct err *e)
+{
+    return summary_write(f, name, H5T_NATIVE_DOUBLE, &value, units, e);
+}
+
+int h5_summary_i64(struct h5_file *f, const char *name, int64_t value, const char *units,
+                   struct err *e)
+{
+    return summary_write(f, name, H5T_NATIVE_INT64, &value, units, e);
+}
+
+/* Close every table, /summary and the file; returns -1 when the final close fails (the last
+ * buffered bytes could not be written). */
+static int file_close_all(struct h5_file *f)
+{
+    int rc = 0;
+    struct h5_table *t = f->tables;
+    while (t) {
+        struct h5_table *next = t->next;
+        table_free(t);
+        t = next;
+    }
+    f->tables = NULL;
+    if (f->summary >= 0)
+        H5Gclose(f->summary);
+    f->summary = -1;
+    if (f->id >= 0 && H5Fclose(f->id) < 0)
+        rc = -1;
+    f->id = -1;
+    return rc;
+}
+
+static void file_free(struct h5_file *f)
+{
+    free(f->final_path);
+    free(f->tmp_path);
+    free(f);
+}
+
+int h5_file_commit(struct h5_file *f, struct err *e)
+{
+    int rc = 0;
+    int64_t one = 1;
+    for (struct h5_table *t = f->tables; t && !rc; t = t->next)
+        rc = h5_table_flush(t, e);
+    if (!rc && attr_write_num(f->id, "complete", H5T_NATIVE_INT64, &one) < 0)
+        rc = err_set(e, ERR_IO, "%s: cannot mark the file complete", f->final_path);
+    if (!rc && H5Fflush(f->id, H5F_SCOPE_GLOBAL) < 0)
+        rc = err_set(e, ERR_IO, "%s: cannot flush (disk full?)", f->final_path);
+    /* Close before renaming so every byte is on disk under the temporary name. */
+    if (file_close_all(f) < 0 && !rc)
+        rc = err_set(e, ERR_IO, "%s: cannot close (disk full?)", f->final_path);
+    if (!rc && rename(f->tmp_path, f->final_path) != 0)
+        rc = err_set(e, ERR_IO, "%s: cannot rename from %s", f->final_path, f->tmp_path);
+    if (rc)
+        unlink(f->tmp_path);
+    file_free(f);
+    return rc;
+}
+
+void h5_file_abort(struct h5_file *f)
+{
+    if (!f)
+        return;
+    file_close_all(f);
+    unlink(f->tmp_path);
+    file_free(f);
+}

@@ -1,0 +1,88 @@
+/*
+ * h5 — the one HDF5 writer every table in setm goes through.
+ *
+ * Layout (DESIGN.md): a table is a group whose members are equal-length 1-D column datasets,
+ * chunked and deflate-compressed, each with `units` and `description` attributes; the file's root
+ * carries run attributes; `/summary` holds scalar datasets.  Rows are appended in batches: each
+ * table buffers `chunk_rows` rows per column in memory and writes them as one hyperslab, so
+ * appending a row is a copy, not an HDF5 call.
+ *
+ * A file is written under a temporary name beside the final one ("OUT.h5.tmp.PID") and renamed
+ * only by h5_file_commit(), so the final name only ever holds a complete file.
+ *
+ * Ownership: h5_file_create() returns a file that owns its tables; h5_file_commit() and
+ * h5_file_abort() release everything, including the tables, whatever they return.
+ */
+#ifndef SETM_IO_H5_H
+#define SETM_IO_H5_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+
+enum h5_type {
+    H5_COL_I32, /* int32_t */
+    H5_COL_U32, /* uint32_t */
+    H5_COL_I64, /* int64_t */
+    H5_COL_U64, /* uint64_t */
+    H5_COL_F64, /* double */
+    H5_COL_U8,  /* uint8_t */
+    H5_COL_STR  /* char[size], NUL-padded fixed-length string */
+};
+
+/* One column: where its value sits in the caller's row struct, and what it means. */
+struct h5_col {
+    const char *name;
+    enum h5_type type;
+    size_t offset;           /* offsetof(row struct, field) */
+    size_t size;             /* H5_COL_STR: bytes of the char array; ignored otherwise */
+    const char *units;       /* "" when unitless */
+    const char *description; /* one line for readers of the file */
+};
+
+struct h5_file;
+struct h5_table;
+
+/* Create `path` (via a temporary name).  Returns NULL and fills `e` (ERR_IO) on failure. */
+struct h5_file *h5_file_create(const char *path, struct err *e);
+
+/* Root attributes.  0 or ERR_IO. */
+int h5_attr_str(struct h5_file *f, const char *name, const char *value, struct err *e);
+int h5_attr_i64(struct h5_file *f, const char *name, int64_t value, struct err *e);
+int h5_attr_f64(struct h5_file *f, const char *name, double value, struct err *e);
+
+/* Create table `name` (a group under the root, e.g. "slots") with the given columns; the column
+ * array must outlive the table (use a static table).  `chunk_rows` >= 1; `deflate` 0..9.
+ * Returns the table (owned by `f`) or NULL with `e` filled. */
+struct h5_table *h5_table_new(struct h5_file *f, const char *name, const struct h5_col *cols,
+                              size_t ncols, size_t chunk_rows, int deflate, struct err *e);
+
+/* Append one row read from `row` per the column offsets.  Writes a batch when the buffer is
+ * full.  0 or ERR_IO. */
+int h5_table_append(struct h5_table *t, const void *row, struct err *e);
+
+/* Write buffered rows now.  0 or ERR_IO. */
+int h5_table_flush(struct h5_table *t, struct err *e);
+
+/* Rows appended so far (written or buffered). */
+uint64_t h5_table_rows(const struct h5_table *t);
+
+/* Scalar datasets under /summary, with a units attribute.  0 or ERR_IO. */
+int h5_summary_f64(struct h5_file *f, const char *name, double value, const char *units,
+                   struct err *e);
+int h5_summary_i64(struct h5_file *f, const char *name, int64_t value, const char *units,
+                   struct err *e);
+
+/* Flush every table, set root attribute complete = 1, close, and rename the temporary file to
+ * its final name.  On failure the temporary file is removed.  Frees `f` in all cases.
+ * 0 or ERR_IO. */
+int h5_file_commit(struct h5_file *f, struct err *e);
+
+/* Close and remove the temporary file; the final name is untouched.  Frees `f`; NULL is a no-op. */
+void h5_file_abort(struct h5_file *f);
+
+/* Path of the temporary file being written (for messages and tests). */
+const char *h5_file_tmp_path(const struct h5_file *f);
+
+#endif
