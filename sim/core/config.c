@@ -44,7 +44,7 @@ static const struct key_def keys[] = {
      "short name of the experiment, stored in the output"},
     {"scenario", "description", KT_STR, G(scenario.description), "", 0, 0, 0, NULL, "",
      "free text stored in the output"},
-    {"scenario", "seed", KT_INT, G(scenario.seed), "1", 0, 9223372036854775807.0, 0, NULL, "",
+    {"scenario", "seed", KT_INT, G(scenario.seed), "1", 0, 9007199254740991.0, 0, NULL, "",
      "master seed; every random stream is derived from it and a stream name"},
     {"scenario", "use", KT_USE, 0, 0, "", 0, 0, 0, NULL, "",
      "comma-separated INI files applied before this file's own keys"},

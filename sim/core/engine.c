@@ -361,4 +361,5 @@ void eng_stop(struct eng *eng) { eng->stop = 1; }
 double eng_now(const struct eng *eng) { return eng->now; }
 size_t eng_pending(const struct eng *eng) { return eng->live; }
 uint64_t eng_executed(const struct eng *eng) { return eng->executed; }
+size_t eng_capacity(const struct eng *eng) { return eng->pool_cap; }
 struct err *eng_err(struct eng *eng) { return &eng->err; }

@@ -83,6 +83,7 @@ void eng_stop(struct eng *eng);
 double eng_now(const struct eng *eng);
 size_t eng_pending(const struct eng *eng);  /* events scheduled and not yet run or cancelled */
 uint64_t eng_executed(const struct eng *eng); /* events run so far */
+size_t eng_capacity(const struct eng *eng);   /* pool size: grows only past a new high-water mark */
 
 /* The engine's error record, for handlers to fill when they fail. */
 struct err *eng_err(struct eng *eng);

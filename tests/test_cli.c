@@ -1,0 +1,296 @@
+/* test_cli — the setm binary end to end: exit codes 0/1/2, usage, run output, bench. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <spawn.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <cmocka.h>
+#include <hdf5.h>
+
+extern char **environ;
+
+struct fx {
+    char dir[64];
+    char out[8192];
+    char errtxt[8192];
+};
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/setm-test-cli-XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
+    if (system(cmd) != 0)
+        return -1;
+    free(f);
+    return 0;
+}
+
+static const char *setm_bin(void)
+{
+    const char *b = getenv("SETM_BIN");
+    return b ? b : SETM_SOURCE_DIR "/bin/setm";
+}
+
+static void slurp(const char *path, char *buf, size_t n)
+{
+    FILE *fp = fopen(path, "r");
+    size_t k = 0;
+    if (fp) {
+        k = fread(buf, 1, n - 1, fp);
+        fclose(fp);
+    }
+    buf[k] = '\0';
+}
+
+/* Run setm with the NULL-terminated arguments; capture stdout/stderr; return the exit code. */
+static int run(struct fx *f, ...)
+{
+    char *argv[32];
+    char outp[128], errp[128];
+    posix_spawn_file_actions_t fa;
+    pid_t pid;
+    int status, argc = 0;
+    va_list ap;
+
+    argv[argc++] = (char *)setm_bin();
+    va_start(ap, f);
+    for (char *a; (a = va_arg(ap, char *)) != NULL && argc < 31;)
+        argv[argc++] = a;
+    va_end(ap);
+    argv[argc] = NULL;
+    snprintf(outp, sizeof outp, "%s/stdout", f->dir);
+    snprintf(errp, sizeof errp, "%s/stderr", f->dir);
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, outp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&fa, 2, errp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_int_equal(posix_spawn(&pid, argv[0], &fa, NULL, argv, environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    slurp(outp, f->out, sizeof f->out);
+    slurp(errp, f->errtxt, sizeof f->errtxt);
+    if (!WIFEXITED(status))
+        fail_msg("setm %s died with signal %d", argc > 1 ? argv[1] : "", WTERMSIG(status));
+    return WEXITSTATUS(status);
+}
+
+static char *put(struct fx *f, const char *name, const char *text)
+{
+    static char path[256];
+    FILE *fp;
+    snprintf(path, sizeof path, "%s/%s", f->dir, name);
+    fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+    return path;
+}
+
+static const char small[] = "[scenario]\nname = small\nseed = 5\n[sim]\ndays = 0.5\n"
+                            "[agent.house]\ncount = 3\n[agent.plant]\ntype = solar_system\n"
+                            "min_bid = 40\nmax_bid = 52\n";
+
+static void test_cli_no_arguments_is_usage_error(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(run(f, NULL), 2);
+    assert_non_null(strstr(f->errtxt, "usage: setm"));
+}
+
+static void test_cli_help_and_version(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(run(f, "--help", NULL), 0);
+    assert_non_null(strstr(f->out, "run"));
+    assert_non_null(strstr(f->out, "exit codes"));
+    assert_int_equal(run(f, "--version", NULL), 0);
+    assert_non_null(strstr(f->out, "setm " SETM_VERSION));
+}
+
+static void test_cli_every_subcommand_has_help(void **state)
+{
+    struct fx *f = *state;
+    const char *cmds[] = {"run", "sweep", "verify", "mine", "bench", "devices"};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        if (run(f, cmds[i], "--help", NULL) != 0)
+            fail_msg("setm %s --help did not exit 0: %s", cmds[i], f->errtxt);
+        assert_non_null(strstr(f->out, "usage"));
+    }
+}
+
+static void test_cli_unknown_command_is_usage_error(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(run(f, "frobnicate", NULL), 2);
+    assert_non_null(strstr(f->errtxt, "unknown command 'frobnicate'"));
+}
+
+static void test_cli_run_unknown_flag_is_usage_error(void **state)
+{
+    struct fx *f = *state;
+    char *p = put(f, "s.ini", small);
+    assert_int_equal(run(f, "run", p, "--frob", NULL), 2);
+    assert_non_null(strstr(f->errtxt, "--frob"));
+    assert_non_null(strstr(f->errtxt, "usage: setm run"));
+    assert_int_equal(run(f, "run", NULL), 2);
+    assert_non_null(strstr(f->errtxt, "missing SCENARIO"));
+    assert_int_equal(run(f, "run", p, p, NULL), 2);
+    assert_int_equal(run(f, "run", p, "-o", NULL), 2);
+}
+
+static void test_cli_run_writes_output_and_summary(void **state)
+{
+    struct fx *f = *state;
+    char out[256];
+    hid_t file, d, s;
+    hsize_t dims[1];
+    char *p = put(f, "s.ini", small);
+    snprintf(out, sizeof out, "%s/run.h5", f->dir);
+    assert_int_equal(run(f, "run", p, "-o", out, NULL), 0);
+    assert_non_null(strstr(f->out, "4 agents"));
+    assert_non_null(strstr(f->out, "48 slots"));
+    assert_non_null(strstr(f->out, out));
+    file = H5Fopen(out, H5F_ACC_RDONLY, H5P_DEFAULT);
+    assert_true(file >= 0);
+    d = H5Dopen2(file, "agents/id", H5P_DEFAULT);
+    s = H5Dget_space(d);
+    H5Sget_simple_extent_dims(s, dims, NULL);
+    assert_int_equal(dims[0], 4);
+    H5Sclose(s);
+    H5Dclose(d);
+    d = H5Dopen2(file, "slots/slot", H5P_DEFAULT);
+    s = H5Dget_space(d);
+    H5Sget_simple_extent_dims(s, dims, NULL);
+    assert_int_equal(dims[0], 48);
+    H5Sclose(s);
+    H5Dclose(d);
+    H5Fclose(file);
+}
+
+static void test_cli_run_set_and_quiet(void **state)
+{
+    struct fx *f = *state;
+    char out[256];
+    char *p = put(f, "s.ini", small);
+    snprintf(out, sizeof out, "%s/q.h5", f->dir);
+    assert_int_equal(run(f, "run", p, "-q", "--set", "sim.days=1", "-s", "agent.house.count=10",
+                         "-o", out, NULL),
+                     0);
+    assert_string_equal(f->out, "");
+    assert_int_equal(run(f, "run", p, "--set", "sim.days=1", "--set", "agent.house.count=10",
+                         "-o", out, NULL),
+                     0);
+    assert_non_null(strstr(f->out, "11 agents, 96 slots"));
+}
+
+static void test_cli_run_bad_config_exit_2_names_place(void **state)
+{
+    struct fx *f = *state;
+    char out[256];
+    char *p = put(f, "bad.ini", "[market]\nslot_minutes = 0\n");
+    snprintf(out, sizeof out, "%s/never.h5", f->dir);
+    assert_int_equal(run(f, "run", p, "-o", out, NULL), 2);
+    assert_non_null(strstr(f->errtxt, "bad.ini:2: [market] slot_minutes = '0': out of range"));
+    assert_int_equal(access(out, F_OK), -1);
+    p = put(f, "s.ini", small);
+    assert_int_equal(run(f, "run", p, "--set", "market.nope=1", "-o", out, NULL), 2);
+    assert_non_null(strstr(f->errtxt, "unknown key 'nope'"));
+    assert_int_equal(run(f, "run", p, "--backend", "gpu", "-o", out, NULL), 2);
+    assert_non_null(strstr(f->errtxt, "--backend gpu"));
+    assert_int_equal(access(out, F_OK), -1);
+}
+
+static void test_cli_run_missing_scenario_exit_2(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(run(f, "run", "/nonexistent/scenario.ini", NULL), 2);
+    assert_non_null(strstr(f->errtxt, "/nonexistent/scenario.ini"));
+}
+
+static void test_cli_run_unwritable_output_exit_1(void **state)
+{
+    struct fx *f = *state;
+    char *p = put(f, "s.ini", small);
+    assert_int_equal(run(f, "run", p, "-o", "/nonexistent-dir/out.h5", NULL), 1);
+    assert_non_null(strstr(f->errtxt, "/nonexistent-dir/out.h5"));
+}
+
+static void test_cli_run_is_reproducible(void **state)
+{
+    struct fx *f = *state;
+    char a[256], b[256];
+    char *p = put(f, "s.ini", small);
+    hid_t fa, fb, aa, ab, t;
+    char *sa = NULL, *sb = NULL;
+    snprintf(a, sizeof a, "%s/a.h5", f->dir);
+    snprintf(b, sizeof b, "%s/b.h5", f->dir);
+    assert_int_equal(run(f, "run", p, "-q", "-o", a, NULL), 0);
+    assert_int_equal(run(f, "run", p, "-q", "-o", b, NULL), 0);
+    fa = H5Fopen(a, H5F_ACC_RDONLY, H5P_DEFAULT);
+    fb = H5Fopen(b, H5F_ACC_RDONLY, H5P_DEFAULT);
+    aa = H5Aopen(fa, "scenario", H5P_DEFAULT);
+    ab = H5Aopen(fb, "scenario", H5P_DEFAULT);
+    t = H5Aget_type(aa);
+    assert_true(H5Aread(aa, t, &sa) >= 0);
+    assert_true(H5Aread(ab, t, &sb) >= 0);
+    assert_string_equal(sa, sb);
+    assert_non_null(strstr(sa, "[agent.plant]"));
+    assert_non_null(strstr(sa, "seed = 5"));
+    H5free_memory(sa);
+    H5free_memory(sb);
+    H5Tclose(t);
+    H5Aclose(aa);
+    H5Aclose(ab);
+    H5Fclose(fa);
+    H5Fclose(fb);
+}
+
+static void test_cli_bench_engine(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(run(f, "bench", "engine", "--lps", "100", "--events", "20000", NULL), 0);
+    assert_non_null(strstr(f->out, "events/s"));
+    assert_non_null(strstr(f->out, "20000 events"));
+    assert_int_equal(run(f, "bench", "engine", "--lps", "0", NULL), 2);
+    assert_int_equal(run(f, "bench", "engine", "--events", "many", NULL), 2);
+    assert_int_equal(run(f, "bench", "engine", "--nope", NULL), 2);
+    assert_int_equal(run(f, "bench", "nothing", NULL), 2);
+    assert_int_equal(run(f, "bench", NULL), 2);
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_cli_no_arguments_is_usage_error),
+        T(test_cli_help_and_version),
+        T(test_cli_every_subcommand_has_help),
+        T(test_cli_unknown_command_is_usage_error),
+        T(test_cli_run_unknown_flag_is_usage_error),
+        T(test_cli_run_writes_output_and_summary),
+        T(test_cli_run_set_and_quiet),
+        T(test_cli_run_bad_config_exit_2_names_place),
+        T(test_cli_run_missing_scenario_exit_2),
+        T(test_cli_run_unwritable_output_exit_1),
+        T(test_cli_run_is_reproducible),
+        T(test_cli_bench_engine),
+    };
+    return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
+}

@@ -1,0 +1,487 @@
+/* test_config — defaults, the defaults.ini contract, composition, overrides and every error. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <cmocka.h>
+
+#include "core/config.h"
+
+struct fx {
+    char dir[64];
+    struct cfg cfg;
+    struct err e;
+};
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    if (!f)
+        return -1;
+    snprintf(f->dir, sizeof f->dir, "/tmp/setm-test-config-XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    cfg_init(&f->cfg);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    char cmd[128];
+    cfg_fini(&f->cfg);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
+    if (system(cmd) != 0)
+        return -1;
+    free(f);
+    return 0;
+}
+
+/* Write `text` to dir/name and return the path in a static-per-call buffer owned by the fixture. */
+static const char *put(struct fx *f, const char *name, const char *text)
+{
+    static char path[256];
+    FILE *fp;
+    snprintf(path, sizeof path, "%s/%s", f->dir, name);
+    fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+    return path;
+}
+
+/* Load `text` as a file and expect failure `code` with every fragment in the message. */
+static void expect_error(struct fx *f, const char *text, int code, const char *frag1,
+                         const char *frag2)
+{
+    const char *p = put(f, "bad.ini", text);
+    int rc = cfg_load_file(&f->cfg, p, &f->e);
+    if (rc != code)
+        fail_msg("expected %d, got %d (%s) for:\n%s", code, rc, f->e.msg, text);
+    if (frag1 && !strstr(f->e.msg, frag1))
+        fail_msg("message '%s' lacks '%s'", f->e.msg, frag1);
+    if (frag2 && !strstr(f->e.msg, frag2))
+        fail_msg("message '%s' lacks '%s'", f->e.msg, frag2);
+}
+
+static void test_config_compiled_defaults(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(f->cfg.market.slot_minutes, 15);
+    assert_int_equal(f->cfg.market.rounds_per_slot, 5);
+    assert_int_equal(f->cfg.scenario.seed, 1);
+    assert_true(f->cfg.sim.days == 1.0);
+    assert_int_equal(f->cfg.mine.backend, CFG_BACKEND_AUTO);
+    assert_string_equal(f->cfg.scenario.name, "setm");
+    assert_int_equal(f->cfg.n_agents, 0);
+    assert_int_equal(cfg_validate(&f->cfg, &f->e), 0);
+}
+
+/*
+ * configs/defaults.ini documents every key: each key line (commented out with ';' for the
+ * [agent.NAME] template) holds the compiled default and is preceded by its help line and a
+ * 'unit: U | accepted: A' line matching the schema.  Any key missing, extra, or out of step fails.
+ */
+static void test_config_defaults_ini_matches_schema(void **state)
+{
+    struct fx *f = *state;
+    char path[512], line[512], prev1[512] = "", prev2[512] = "", section[128] = "";
+    size_t n = cfg_key_count();
+    int *seen = calloc(n, sizeof *seen);
+    FILE *fp;
+    int lineno = 0;
+
+    snprintf(path, sizeof path, "%s/configs/defaults.ini", SETM_SOURCE_DIR);
+    fp = fopen(path, "r");
+    assert_non_null(fp);
+    while (fgets(line, sizeof line, fp)) {
+        char *s = line, *eq, key[128], value[256];
+        size_t len = strlen(line);
+        int template_line = 0;
+        lineno++;
+        while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            line[--len] = '\0';
+        if (!strcmp(s, ";[agent.NAME]")) {
+            snprintf(section, sizeof section, "agent.*");
+            continue;
+        }
+        if (s[0] == '[') {
+            snprintf(section, sizeof section, "%.*s", (int)(strlen(s) - 2), s + 1);
+            continue;
+        }
+        if (s[0] == ';' && !strcmp(section, "agent.*") && s[1] != ' ' && strchr(s, '=')) {
+            template_line = 1;
+            s++;
+        }
+        if (s[0] == ';' || s[0] == '\0') {
+            memcpy(prev2, prev1, sizeof prev2);
+            snprintf(prev1, sizeof prev1, "%s", s);
+            continue;
+        }
+        eq = strchr(s, '=');
+        if (!eq)
+            fail_msg("defaults.ini:%d: not a key line: %s", lineno, s);
+        snprintf(key, sizeof key, "%.*s", (int)(eq - s), s);
+        while (strlen(key) && key[strlen(key) - 1] == ' ')
+            key[strlen(key) - 1] = '\0';
+        snprintf(value, sizeof value, "%s", eq + 1);
+        {
+            char *v = value;
+            while (*v == ' ')
+                v++;
+            memmove(value, v, strlen(v) + 1);
+        }
+        (void)template_line;
+        {
+            size_t i;
+            struct cfg_key_info k;
+            char want[400];
+            for (i = 0; i < n; i++) {
+                cfg_key_get(i, &k);
+                if (!strcmp(k.section, section) && !strcmp(k.name, key))
+                    break;
+            }
+            if (i == n)
+                fail_msg("defaults.ini:%d: [%s] %s is not a key of setm", lineno, section, key);
+            if (seen[i]++)
+                fail_msg("defaults.ini:%d: [%s] %s appears twice", lineno, section, key);
+            if (cfg_value_is_default(section, key, value, &f->e) != 1)
+                fail_msg("defaults.ini:%d: [%s] %s = '%s' but the compiled default is '%s'",
+                         lineno, section, key, value, k.def);
+            snprintf(want, sizeof want, "; unit: %s | accepted: %s", *k.unit ? k.unit : "-",
+                     k.accepted);
+            if (strcmp(prev1, want) != 0)
+                fail_msg("defaults.ini:%d: [%s] %s: expected the line above to be\n%s\nnot\n%s",
+                         lineno, section, key, want, prev1);
+            if (strncmp(prev2, "; ", 2) != 0 || strcmp(prev2 + 2, k.help) != 0)
+                fail_msg("defaults.ini:%d: [%s] %s: expected help line '; %s'", lineno, section,
+                         key, k.help);
+        }
+        prev1[0] = prev2[0] = '\0';
+    }
+    fclose(fp);
+    for (size_t i = 0; i < n; i++) {
+        struct cfg_key_info k;
+        cfg_key_get(i, &k);
+        if (!seen[i])
+            fail_msg("defaults.ini lacks [%s] %s", k.section, k.name);
+    }
+    free(seen);
+}
+
+/* Loading defaults.ini itself changes nothing. */
+static void test_config_loading_defaults_ini_is_identity(void **state)
+{
+    struct fx *f = *state;
+    char path[512];
+    struct cfg fresh;
+    char *a, *b;
+    snprintf(path, sizeof path, "%s/configs/defaults.ini", SETM_SOURCE_DIR);
+    assert_int_equal(cfg_load_file(&f->cfg, path, &f->e), 0);
+    cfg_init(&fresh);
+    a = cfg_to_string(&f->cfg);
+    b = cfg_to_string(&fresh);
+    assert_string_equal(a, b);
+    free(a);
+    free(b);
+    cfg_fini(&fresh);
+}
+
+static void test_config_reads_values_and_agent_groups(void **state)
+{
+    struct fx *f = *state;
+    const char *p = put(f, "s.ini",
+                        "; comment\n# also a comment\n[scenario]\nname = case\nseed = 42\n"
+                        "[sim]\ndays = 2.5\n[market]\nslot_minutes = 30 ; inline comment\n"
+                        "[agent.house]\ntype = home_solar\ncount = 3\nmin_bid = 34\nmax_bid = 46\n"
+                        "[agent.plant]\ntype = solar_system\nmin_bid = 40\nmax_bid = 52\n"
+                        "forecast_days = 342\n");
+    assert_int_equal(cfg_load_file(&f->cfg, p, &f->e), 0);
+    assert_string_equal(f->cfg.scenario.name, "case");
+    assert_int_equal(f->cfg.scenario.seed, 42);
+    assert_true(f->cfg.sim.days == 2.5);
+    assert_int_equal(f->cfg.market.slot_minutes, 30);
+    assert_int_equal(f->cfg.n_agents, 2);
+    assert_string_equal(f->cfg.agents[0].name, "house");
+    assert_int_equal(f->cfg.agents[0].count, 3);
+    assert_string_equal(f->cfg.agents[1].name, "plant");
+    assert_int_equal(f->cfg.agents[1].type, CFG_AGENT_SOLAR_SYSTEM);
+    assert_int_equal(f->cfg.agents[1].forecast_days, 342);
+    assert_int_equal(f->cfg.agents[1].count, 1); /* default */
+    assert_int_equal(cfg_agent_total(&f->cfg), 4);
+}
+
+static void test_config_use_composes_in_order(void **state)
+{
+    struct fx *f = *state;
+    char sub[128];
+    snprintf(sub, sizeof sub, "%s/presets", f->dir);
+    assert_int_equal(mkdir(sub, 0777), 0);
+    put(f, "presets/a.ini", "[market]\nslot_minutes = 60\nrounds_per_slot = 3\n"
+                            "[agent.house]\ncount = 10\nmin_bid = 30\n");
+    put(f, "presets/b.ini", "[market]\nrounds_per_slot = 7\n");
+    /* nested: c uses a relative to its own directory */
+    put(f, "presets/c.ini", "[scenario]\nuse = a.ini\n[sim]\ndays = 3\n");
+    {
+        const char *p = put(f, "s.ini",
+                            "[scenario]\nuse = presets/c.ini, presets/b.ini\n"
+                            "[agent.house]\ncount = 12\n");
+        assert_int_equal(cfg_load_file(&f->cfg, p, &f->e), 0);
+    }
+    assert_int_equal(f->cfg.market.slot_minutes, 60); /* from a */
+    assert_int_equal(f->cfg.market.rounds_per_slot, 7); /* b after a */
+    assert_true(f->cfg.sim.days == 3.0);               /* from c */
+    assert_int_equal(f->cfg.n_agents, 1);
+    assert_int_equal(f->cfg.agents[0].count, 12);      /* scenario overrides a */
+    assert_true(f->cfg.agents[0].min_bid == 30.0);     /* a's value kept */
+}
+
+static void test_config_set_overrides_last(void **state)
+{
+    struct fx *f = *state;
+    const char *p = put(f, "s.ini", "[market]\nrounds_per_slot = 3\n[agent.house]\ncount = 2\n");
+    assert_int_equal(cfg_load_file(&f->cfg, p, &f->e), 0);
+    assert_int_equal(cfg_set(&f->cfg, "market.rounds_per_slot=9", &f->e), 0);
+    assert_int_equal(cfg_set(&f->cfg, "agent.house.count=50", &f->e), 0);
+    assert_int_equal(cfg_set(&f->cfg, "agent.ev.type=smart_vehicle", &f->e), 0);
+    assert_int_equal(cfg_set(&f->cfg, "mine.backend=cpu", &f->e), 0);
+    assert_int_equal(f->cfg.market.rounds_per_slot, 9);
+    assert_int_equal(f->cfg.agents[0].count, 50);
+    assert_int_equal(f->cfg.n_agents, 2);
+    assert_int_equal(f->cfg.agents[1].type, CFG_AGENT_SMART_VEHICLE);
+    assert_int_equal(f->cfg.mine.backend, CFG_BACKEND_CPU);
+}
+
+static void test_config_set_errors(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(cfg_set(&f->cfg, "market.rounds_per_slot", &f->e), ERR_CONFIG);
+    assert_non_null(strstr(f->e.msg, "expected section.key=value"));
+    assert_int_equal(cfg_set(&f->cfg, "rounds=3", &f->e), ERR_CONFIG);
+    assert_int_equal(cfg_set(&f->cfg, ".x=3", &f->e), ERR_CONFIG);
+    assert_int_equal(cfg_set(&f->cfg, "market.=3", &f->e), ERR_CONFIG);
+    assert_int_equal(cfg_set(&f->cfg, "market.nope=3", &f->e), ERR_CONFIG);
+    assert_non_null(strstr(f->e.msg, "--set market.nope=3"));
+    assert_non_null(strstr(f->e.msg, "unknown key 'nope'"));
+    assert_int_equal(cfg_set(&f->cfg, "market.slot_minutes=0", &f->e), ERR_CONFIG);
+    assert_non_null(strstr(f->e.msg, "integer in [1, 1440]"));
+    assert_int_equal(cfg_set(&f->cfg, "scenario.use=a.ini", &f->e), ERR_CONFIG);
+    assert_int_equal(f->cfg.market.slot_minutes, 15); /* untouched by failures */
+}
+
+static void test_config_error_unknown_section(void **state)
+{
+    expect_error(*state, "[market]\nslot_minutes = 15\n\n[markte]\nx = 1\n", ERR_CONFIG,
+                 "bad.ini:5:", "unknown section [markte]");
+}
+
+static void test_config_error_unknown_key_lists_known(void **state)
+{
+    expect_error(*state, "[market]\nslot_minute = 15\n", ERR_CONFIG, "bad.ini:2:",
+                 "unknown key 'slot_minute' in [market] (known: slot_minutes, rounds_per_slot)");
+}
+
+static void test_config_error_not_an_integer(void **state)
+{
+    expect_error(*state, "[market]\nrounds_per_slot = 2.5\n", ERR_CONFIG,
+                 "bad.ini:2: [market] rounds_per_slot = '2.5': not an integer",
+                 "accepted: integer in [1, 1000]");
+}
+
+static void test_config_error_out_of_range_names_unit(void **state)
+{
+    expect_error(*state, "[sim]\ndays = 0\n", ERR_CONFIG, "[sim] days = '0': out of range",
+                 "accepted: number in (0, 3650], in days");
+}
+
+static void test_config_error_not_a_number(void **state)
+{
+    expect_error(*state, "[agent.x]\nmin_bid = cheap\n", ERR_CONFIG, "bad.ini:2:",
+                 "not a number");
+    expect_error(*state, "[agent.x]\nmin_bid = nan\n", ERR_CONFIG, "out of range", NULL);
+    expect_error(*state, "[agent.x]\nmax_bid =\n", ERR_CONFIG, "empty value", NULL);
+}
+
+static void test_config_error_bad_choice(void **state)
+{
+    expect_error(*state, "[mine]\nbackend = gpu\n", ERR_CONFIG, "'gpu': not an accepted choice",
+                 "one of auto, opencl, cpu");
+    expect_error(*state, "[agent.a]\ntype = nuclear\n", ERR_CONFIG, "[agent.a] type", "home_solar");
+}
+
+static void test_config_error_integer_overflow(void **state)
+{
+    expect_error(*state, "[scenario]\nseed = 99999999999999999999999\n", ERR_CONFIG,
+                 "out of range", NULL);
+    expect_error(*state, "[scenario]\nseed = -1\n", ERR_CONFIG, "out of range", NULL);
+}
+
+static void test_config_error_string_too_long(void **state)
+{
+    char text[200];
+    snprintf(text, sizeof text, "[scenario]\nname = %080d\n", 0);
+    expect_error(*state, text, ERR_CONFIG, "too long", "at most 63 characters");
+}
+
+static void test_config_error_duplicate_key(void **state)
+{
+    expect_error(*state, "[market]\nslot_minutes = 15\nslot_minutes = 30\n", ERR_CONFIG,
+                 "bad.ini:3:", "set twice");
+}
+
+static void test_config_error_key_outside_section(void **state)
+{
+    expect_error(*state, "seed = 3\n", ERR_CONFIG, "bad.ini:1:", "outside any [section]");
+}
+
+static void test_config_error_syntax(void **state)
+{
+    expect_error(*state, "[market]\nslot_minutes 15\n", ERR_CONFIG, "bad.ini:2:",
+                 "syntax error");
+    expect_error(*state, "[market\nslot_minutes = 15\n", ERR_CONFIG, "bad.ini:1:",
+                 "syntax error");
+}
+
+static void test_config_error_line_too_long(void **state)
+{
+    char text[600];
+    snprintf(text, sizeof text, "[scenario]\ndescription = %0400d\n", 0);
+    expect_error(*state, text, ERR_CONFIG, "bad.ini:2:", "line longer than");
+}
+
+static void test_config_error_bad_agent_name(void **state)
+{
+    expect_error(*state, "[agent.my house]\ncount = 1\n", ERR_CONFIG, "[agent.my house]",
+                 "agent group name");
+    expect_error(*state, "[agent.]\ncount = 1\n", ERR_CONFIG, "agent group name", NULL);
+}
+
+static void test_config_error_missing_file(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(cfg_load_file(&f->cfg, "/nonexistent/s.ini", &f->e), ERR_NOTFOUND);
+    assert_non_null(strstr(f->e.msg, "/nonexistent/s.ini"));
+}
+
+static void test_config_error_binary_file(void **state)
+{
+    struct fx *f = *state;
+    const char *p = put(f, "bin.ini", "");
+    FILE *fp = fopen(p, "wb");
+    fwrite("[a]\0\x01\x02", 1, 6, fp);
+    fclose(fp);
+    assert_int_equal(cfg_load_file(&f->cfg, p, &f->e), ERR_CONFIG);
+    assert_non_null(strstr(f->e.msg, "NUL"));
+}
+
+static void test_config_error_use_missing(void **state)
+{
+    expect_error(*state, "[scenario]\nname = x\nuse = nothere.ini\n", ERR_CONFIG, "bad.ini:3:",
+                 "cannot find 'nothere.ini'");
+}
+
+static void test_config_error_use_cycle(void **state)
+{
+    struct fx *f = *state;
+    const char *p;
+    put(f, "a.ini", "[scenario]\nuse = b.ini\n");
+    put(f, "b.ini", "[scenario]\nuse = a.ini\n");
+    p = put(f, "top.ini", "[scenario]\nuse = a.ini\n");
+    assert_int_equal(cfg_load_file(&f->cfg, p, &f->e), ERR_CONFIG);
+    assert_non_null(strstr(f->e.msg, "cycle"));
+}
+
+static void test_config_error_in_used_file_names_both(void **state)
+{
+    struct fx *f = *state;
+    const char *p;
+    put(f, "inner.ini", "[market]\n\nrounds_per_slot = 0\n");
+    p = put(f, "outer.ini", "[scenario]\nuse = inner.ini\n");
+    assert_int_equal(cfg_load_file(&f->cfg, p, &f->e), ERR_CONFIG);
+    assert_non_null(strstr(f->e.msg, "outer.ini:2"));
+    assert_non_null(strstr(f->e.msg, "inner.ini:3: [market] rounds_per_slot = '0'"));
+}
+
+static void test_config_validate_cross_key(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(cfg_set(&f->cfg, "agent.a.min_bid=50", &f->e), 0);
+    assert_int_equal(cfg_set(&f->cfg, "agent.a.max_bid=40", &f->e), 0);
+    assert_int_equal(cfg_validate(&f->cfg, &f->e), ERR_CONFIG);
+    assert_non_null(strstr(f->e.msg, "[agent.a] min_bid = 50 is above max_bid = 40"));
+    assert_int_equal(cfg_set(&f->cfg, "agent.a.max_bid=60", &f->e), 0);
+    assert_int_equal(cfg_validate(&f->cfg, &f->e), 0);
+    assert_int_equal(cfg_set(&f->cfg, "market.slot_minutes=7", &f->e), 0);
+    assert_int_equal(cfg_validate(&f->cfg, &f->e), ERR_CONFIG);
+    assert_non_null(strstr(f->e.msg, "whole number of slots"));
+    assert_int_equal(cfg_set(&f->cfg, "market.slot_minutes=15", &f->e), 0);
+    assert_int_equal(cfg_set(&f->cfg, "agent.a.count=700000", &f->e), 0);
+    assert_int_equal(cfg_set(&f->cfg, "agent.b.count=700000", &f->e), 0);
+    assert_int_equal(cfg_validate(&f->cfg, &f->e), ERR_CONFIG);
+    assert_non_null(strstr(f->e.msg, "at most"));
+}
+
+/* The resolved text reproduces the configuration exactly (it goes into every output file). */
+static void test_config_write_round_trips(void **state)
+{
+    struct fx *f = *state;
+    struct cfg again;
+    char *a, *b;
+    assert_int_equal(cfg_set(&f->cfg, "sim.days=0.1", &f->e), 0);
+    assert_int_equal(cfg_set(&f->cfg, "scenario.description=a test; with semicolon", &f->e), 0);
+    assert_int_equal(cfg_set(&f->cfg, "agent.z.max_bid=47.123456789012345", &f->e), 0);
+    assert_int_equal(cfg_set(&f->cfg, "agent.a.type=smart_factory", &f->e), 0);
+    a = cfg_to_string(&f->cfg);
+    assert_non_null(a);
+    cfg_init(&again);
+    assert_int_equal(cfg_load_string(&again, a, "resolved", &f->e), 0);
+    b = cfg_to_string(&again);
+    assert_string_equal(a, b);
+    assert_true(again.sim.days == 0.1);
+    assert_true(again.agents[0].max_bid == 47.123456789012345);
+    assert_string_equal(again.agents[1].name, "a");
+    free(a);
+    free(b);
+    cfg_fini(&again);
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_config_compiled_defaults),
+        T(test_config_defaults_ini_matches_schema),
+        T(test_config_loading_defaults_ini_is_identity),
+        T(test_config_reads_values_and_agent_groups),
+        T(test_config_use_composes_in_order),
+        T(test_config_set_overrides_last),
+        T(test_config_set_errors),
+        T(test_config_error_unknown_section),
+        T(test_config_error_unknown_key_lists_known),
+        T(test_config_error_not_an_integer),
+        T(test_config_error_out_of_range_names_unit),
+        T(test_config_error_not_a_number),
+        T(test_config_error_bad_choice),
+        T(test_config_error_integer_overflow),
+        T(test_config_error_string_too_long),
+        T(test_config_error_duplicate_key),
+        T(test_config_error_key_outside_section),
+        T(test_config_error_syntax),
+        T(test_config_error_line_too_long),
+        T(test_config_error_bad_agent_name),
+        T(test_config_error_missing_file),
+        T(test_config_error_binary_file),
+        T(test_config_error_use_missing),
+        T(test_config_error_use_cycle),
+        T(test_config_error_in_used_file_names_both),
+        T(test_config_validate_cross_key),
+        T(test_config_write_round_trips),
+    };
+    return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+}
