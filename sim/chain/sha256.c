@@ -1,0 +1,102 @@
+/*
+ * chain/sha256 — host SHA-256: streaming and padding around the shared rounds in
+ * kernels/sha256.cl. Invariant: between calls, c->fill < 64 and c->state holds the compression of
+ * every complete block absorbed so far.
+ */
+#include "chain/sha256.h"
+
+#include <string.h>
+
+#include "../../kernels/sha256.cl"
+
+static void sha256_block(uint32_t state[8], const unsigned char *p)
+{
+    sha256_u32 w[16];
+    for (int i = 0; i < 16; i++)
+        w[i] = sha256_load_be(p + 4 * i);
+    sha256_compress(state, w);
+}
+
+void chain_sha256_iv(uint32_t state[8])
+{
+    sha256_init(state);
+}
+
+void chain_sha256_compress(uint32_t state[8], const unsigned char block[CHAIN_SHA256_BLOCK])
+{
+    sha256_block(state, block);
+}
+
+void chain_sha256_init(struct chain_sha256 *c)
+{
+    sha256_init(c->state);
+    c->bytes = 0;
+    c->fill = 0;
+}
+
+void chain_sha256_update(struct chain_sha256 *c, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+
+    if (len == 0)
+        return; /* data may be NULL, which memcpy must never see */
+    c->bytes += len;
+    if (c->fill) {
+        size_t take = CHAIN_SHA256_BLOCK - c->fill;
+        if (take > len)
+            take = len;
+        memcpy(c->buf + c->fill, p, take);
+        c->fill += take;
+        p += take;
+        len -= take;
+        if (c->fill < CHAIN_SHA256_BLOCK)
+            return;
+        sha256_block(c->state, c->buf);
+        c->fill = 0;
+    }
+    for (; len >= CHAIN_SHA256_BLOCK; p += CHAIN_SHA256_BLOCK, len -= CHAIN_SHA256_BLOCK)
+        sha256_block(c->state, p);
+    if (len) {
+        memcpy(c->buf, p, len);
+        c->fill = len;
+    }
+}
+
+void chain_sha256_final(struct chain_sha256 *c, unsigned char out[CHAIN_SHA256_LEN])
+{
+    uint64_t bits = c->bytes * 8;
+
+    /* 0x80, zeros up to 56 mod 64, then the bit length as a big-endian 64-bit number. */
+    c->buf[c->fill++] = 0x80;
+    if (c->fill > 56) {
+        memset(c->buf + c->fill, 0, CHAIN_SHA256_BLOCK - c->fill);
+        sha256_block(c->state, c->buf);
+        c->fill = 0;
+    }
+    memset(c->buf + c->fill, 0, 56 - c->fill);
+    for (int i = 0; i < 8; i++)
+        c->buf[56 + i] = (unsigned char)(bits >> (56 - 8 * i));
+    sha256_block(c->state, c->buf);
+    for (int i = 0; i < 8; i++) {
+        out[4 * i] = (unsigned char)(c->state[i] >> 24);
+        out[4 * i + 1] = (unsigned char)(c->state[i] >> 16);
+        out[4 * i + 2] = (unsigned char)(c->state[i] >> 8);
+        out[4 * i + 3] = (unsigned char)c->state[i];
+    }
+    c->fill = 0;
+}
+
+void chain_sha256(const void *data, size_t len, unsigned char out[CHAIN_SHA256_LEN])
+{
+    struct chain_sha256 c;
+    chain_sha256_init(&c);
+    chain_sha256_update(&c, data, len);
+    chain_sha256_final(&c, out);
+}
+
+void chain_sha256d(const void *data, size_t len, unsigned char out[CHAIN_SHA256_LEN])
+{
+    unsigned char first[CHAIN_SHA256_LEN];
+    chain_sha256(data, len, first);
+    chain_sha256(first, sizeof first, out);
+}

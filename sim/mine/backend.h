@@ -1,0 +1,72 @@
+/*
+ * mine/backend — the small internal interface between mine.c and its backends (mine_cpu.c,
+ * mine_opencl.c), shared inside sim/mine only. Not for other modules: use mine/mine.h.
+ *
+ * Backends work in offsets: offset i stands for nonce (start + i) mod 2^32, and a backend's
+ * answer to a search over offsets [0, count) is the smallest offset whose hash meets the target,
+ * or MINE_NONE. mine.c turns that into nonce, hash and attempts, and re-checks it on the host.
+ */
+#ifndef SETM_MINE_BACKEND_H
+#define SETM_MINE_BACKEND_H
+
+#include <stdint.h>
+
+#include "core/err.h"
+#include "mine/mine.h"
+
+#define MINE_NONE UINT64_MAX /* "no offset found" */
+#define MINE_DESC_MAX 256    /* bytes of a backend's description string */
+
+/* One search after the host's precomputation; built by mine_work_init. */
+struct mine_work {
+    uint32_t mid[8];    /* SHA-256 state after header bytes 0..63 (the midstate) */
+    uint32_t tail[3];   /* header bytes 64..75 as SHA words (big-endian reads) */
+    uint32_t target[8]; /* target as little-endian 32-bit limbs, target[7] most significant */
+    uint32_t start;     /* nonce at offset 0 */
+};
+
+void mine_work_init(struct mine_work *w, const unsigned char header[MINE_HEADER_LEN],
+                    const unsigned char target[MINE_TARGET_LEN], uint32_t start);
+
+/* The portable reference: smallest offset in [begin, end) meeting the target, or MINE_NONE.
+ * Single-threaded; the yardstick of every self-test. */
+uint64_t mine_ref_scan(const struct mine_work *w, uint64_t begin, uint64_t end);
+
+/* A backend's search over offsets [0, count), as the self-test calls it. */
+typedef int (*mine_search_fn)(void *backend, const struct mine_work *w, uint64_t count,
+                              uint64_t *first, struct err *e);
+
+/* Known-answer self-test of one backend/path: the Bitcoin genesis header around its real nonce
+ * (hard-coded answer), the same range without the winner (no answer), and easy targets over
+ * plain and wrapping ranges checked against mine_ref_scan. Returns 0 or ERR_DEVICE naming the
+ * case that failed (or the backend's own error). */
+int mine_selftest(mine_search_fn search, void *backend, struct err *e);
+
+/* CPU backend (mine_cpu.c). */
+struct mine_cpu;
+struct mine_cpu *mine_cpu_new(unsigned threads, enum mine_cpu_path path, struct err *e);
+void mine_cpu_free(struct mine_cpu *c);
+int mine_cpu_search(void *cpu, const struct mine_work *w, uint64_t count, uint64_t *first,
+                    struct err *e);
+const char *mine_cpu_name(const struct mine_cpu *c); /* "cpu-sha-ni" or "cpu-portable" */
+const char *mine_cpu_desc(const struct mine_cpu *c);
+unsigned mine_cpu_threads(const struct mine_cpu *c);
+
+/* SHA-NI scan (mine_shani.c): same contract as mine_ref_scan. mine_shani_available says whether
+ * this CPU and build have the SHA extensions (and SSE4.1); never call the scan when it is 0. */
+int mine_shani_available(void);
+uint64_t mine_shani_scan(const struct mine_work *w, uint64_t begin, uint64_t end);
+
+/* OpenCL backend (mine_opencl.c). vw: nonces per work-item, 0 = the device's choice. With
+ * gpu_only, devices of type CPU are passed over (auto mode: the native CPU backend is faster on
+ * the same cores); the reasons for passing over or failing each device are written to note. */
+struct mine_ocl;
+struct mine_ocl *mine_ocl_new(const char *platform, const char *device, const char *kernel_dir,
+                              unsigned vw, int gpu_only, char *note, size_t note_len,
+                              struct err *e);
+void mine_ocl_free(struct mine_ocl *o);
+int mine_ocl_search(void *ocl, const struct mine_work *w, uint64_t count, uint64_t *first,
+                    struct err *e);
+const char *mine_ocl_desc(const struct mine_ocl *o);
+
+#endif

@@ -1,0 +1,164 @@
+/*
+ * test_sha256 — chain/sha256 (the host build of kernels/sha256.cl): the FIPS 180-4 examples,
+ * agreement with libsodium's crypto_hash_sha256 on inputs of every length 0..300 in one piece
+ * and streamed in uneven pieces, midstates, and SHA-256d of real Bitcoin headers.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "chain/sha256.h"
+
+static void hex_of(const unsigned char *b, size_t n, char *out)
+{
+    for (size_t i = 0; i < n; i++)
+        sprintf(out + 2 * i, "%02x", b[i]);
+}
+
+static void assert_sha256_hex(const void *msg, size_t len, const char *want)
+{
+    unsigned char d[CHAIN_SHA256_LEN];
+    char hex[2 * CHAIN_SHA256_LEN + 1];
+    chain_sha256(msg, len, d);
+    hex_of(d, sizeof d, hex);
+    assert_string_equal(hex, want);
+}
+
+/* FIPS 180-4 / NIST CSRC example: one block. */
+static void test_sha256_fips_abc(void **state)
+{
+    (void)state;
+    assert_sha256_hex("abc", 3,
+                      "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+/* Two blocks: the padding does not fit after 56 bytes of message. */
+static void test_sha256_fips_two_blocks(void **state)
+{
+    static const char msg[] = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    (void)state;
+    assert_sha256_hex(msg, strlen(msg),
+                      "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+}
+
+static void test_sha256_empty(void **state)
+{
+    (void)state;
+    assert_sha256_hex(NULL, 0, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+
+/* One million 'a', streamed in 1000-byte pieces. */
+static void test_sha256_fips_million_a(void **state)
+{
+    unsigned char piece[1000], d[CHAIN_SHA256_LEN];
+    char hex[2 * CHAIN_SHA256_LEN + 1];
+    struct chain_sha256 c;
+    (void)state;
+    memset(piece, 'a', sizeof piece);
+    chain_sha256_init(&c);
+    for (int i = 0; i < 1000; i++)
+        chain_sha256_update(&c, piece, sizeof piece);
+    chain_sha256_final(&c, d);
+    hex_of(d, sizeof d, hex);
+    assert_string_equal(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+
+/* Every length 0..300 of deterministic random bytes: one-shot and streamed in pieces of 1, 7,
+ * 63, 64 and 65 bytes all equal libsodium's SHA-256; SHA-256d equals libsodium applied twice. */
+static void test_sha256_matches_libsodium_all_lengths(void **state)
+{
+    static const unsigned char seed[randombytes_SEEDBYTES] = "setm test_sha256 fixed seed....";
+    static const size_t steps[] = {1, 7, 63, 64, 65};
+    unsigned char buf[300], ours[CHAIN_SHA256_LEN], ref[CHAIN_SHA256_LEN];
+    (void)state;
+    assert_true(sodium_init() >= 0);
+    randombytes_buf_deterministic(buf, sizeof buf, seed);
+    for (size_t len = 0; len <= sizeof buf; len++) {
+        crypto_hash_sha256(ref, buf, len);
+        chain_sha256(buf, len, ours);
+        assert_memory_equal(ours, ref, sizeof ref);
+        for (size_t s = 0; s < sizeof steps / sizeof steps[0]; s++) {
+            struct chain_sha256 c;
+            chain_sha256_init(&c);
+            for (size_t at = 0; at < len; at += steps[s])
+                chain_sha256_update(&c, buf + at, len - at < steps[s] ? len - at : steps[s]);
+            chain_sha256_final(&c, ours);
+            assert_memory_equal(ours, ref, sizeof ref);
+        }
+        crypto_hash_sha256(ref, ref, sizeof ref);
+        chain_sha256d(buf, len, ours);
+        assert_memory_equal(ours, ref, sizeof ref);
+    }
+}
+
+/* A midstate (IV + one compression of 64 bytes) is the streaming state after those bytes. */
+static void test_sha256_compress_midstate(void **state)
+{
+    unsigned char block[CHAIN_SHA256_BLOCK];
+    uint32_t mid[8];
+    struct chain_sha256 c;
+    (void)state;
+    for (int i = 0; i < CHAIN_SHA256_BLOCK; i++)
+        block[i] = (unsigned char)(i * 37 + 11);
+    chain_sha256_iv(mid);
+    assert_int_equal(mid[0], 0x6a09e667U);
+    chain_sha256_compress(mid, block);
+    chain_sha256_init(&c);
+    chain_sha256_update(&c, block, sizeof block);
+    assert_memory_equal(mid, c.state, sizeof mid);
+}
+
+/* SHA-256d of real Bitcoin headers (tests/vectors/bitcoin_headers.txt) gives their block hashes. */
+static void test_sha256d_bitcoin_headers(void **state)
+{
+    char path[4096], line[1024];
+    const char *src = getenv("SETM_SOURCE_DIR");
+    int checked = 0;
+    FILE *f;
+    (void)state;
+    snprintf(path, sizeof path, "%s/tests/vectors/bitcoin_headers.txt", src ? src : SETM_SOURCE_DIR);
+    f = fopen(path, "r");
+    assert_non_null(f);
+    while (fgets(line, sizeof line, f)) {
+        char hash[80], hdr[200], hex[2 * CHAIN_SHA256_LEN + 1];
+        unsigned long height, nonce;
+        unsigned char h[80], d[CHAIN_SHA256_LEN], rev[CHAIN_SHA256_LEN];
+        if (line[0] == '#' || sscanf(line, "%lu %lu %79s %199s", &height, &nonce, hash, hdr) != 4)
+            continue;
+        assert_int_equal(strlen(hdr), 160);
+        for (int i = 0; i < 80; i++) {
+            unsigned v;
+            assert_int_equal(sscanf(hdr + 2 * i, "%2x", &v), 1);
+            h[i] = (unsigned char)v;
+        }
+        chain_sha256d(h, sizeof h, d);
+        for (int i = 0; i < CHAIN_SHA256_LEN; i++)
+            rev[i] = d[CHAIN_SHA256_LEN - 1 - i];
+        hex_of(rev, sizeof rev, hex);
+        assert_string_equal(hex, hash);
+        checked++;
+    }
+    fclose(f);
+    assert_true(checked >= 4);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sha256_fips_abc),
+        cmocka_unit_test(test_sha256_fips_two_blocks),
+        cmocka_unit_test(test_sha256_empty),
+        cmocka_unit_test(test_sha256_fips_million_a),
+        cmocka_unit_test(test_sha256_matches_libsodium_all_lengths),
+        cmocka_unit_test(test_sha256_compress_midstate),
+        cmocka_unit_test(test_sha256d_bitcoin_headers),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
