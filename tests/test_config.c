@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <math.h>
 #include <sys/stat.h>
 #include <cmocka.h>
 
@@ -144,14 +145,16 @@ static void test_config_defaults_ini_matches_schema(void **state)
             char want[400];
             for (i = 0; i < n; i++) {
                 cfg_key_get(i, &k);
-                if (!strcmp(k.section, section) && !strcmp(k.name, key))
+                if ((!strcmp(k.section, section) ||
+                     (!strcmp(section, "agent.*") && !strcmp(k.section, "profile"))) &&
+                    !strcmp(k.name, key))
                     break;
             }
             if (i == n)
                 fail_msg("defaults.ini:%d: [%s] %s is not a key of setm", lineno, section, key);
             if (seen[i]++)
                 fail_msg("defaults.ini:%d: [%s] %s appears twice", lineno, section, key);
-            if (cfg_value_is_default(section, key, value, &f->e) != 1)
+            if (cfg_value_is_default(k.section, key, value, &f->e) != 1)
                 fail_msg("defaults.ini:%d: [%s] %s = '%s' but the compiled default is '%s'",
                          lineno, section, key, value, k.def);
             snprintf(want, sizeof want, "; unit: %s | accepted: %s", *k.unit ? k.unit : "-",
@@ -212,7 +215,7 @@ static void test_config_reads_values_and_agent_groups(void **state)
     assert_int_equal(f->cfg.agents[0].count, 3);
     assert_string_equal(f->cfg.agents[1].name, "plant");
     assert_int_equal(f->cfg.agents[1].type, CFG_AGENT_SOLAR_SYSTEM);
-    assert_int_equal(f->cfg.agents[1].forecast_days, 342);
+    assert_int_equal(f->cfg.agents[1].p.forecast_days, 342);
     assert_int_equal(f->cfg.agents[1].count, 1); /* default */
     assert_int_equal(cfg_agent_total(&f->cfg), 4);
 }
@@ -239,7 +242,7 @@ static void test_config_use_composes_in_order(void **state)
     assert_true(f->cfg.sim.days == 3.0);               /* from c */
     assert_int_equal(f->cfg.n_agents, 1);
     assert_int_equal(f->cfg.agents[0].count, 12);      /* scenario overrides a */
-    assert_true(f->cfg.agents[0].min_bid == 30.0);     /* a's value kept */
+    assert_true(f->cfg.agents[0].p.min_bid == 30.0);   /* a's value kept */
 }
 
 static void test_config_set_overrides_last(void **state)
@@ -437,18 +440,150 @@ static void test_config_write_round_trips(void **state)
     assert_int_equal(cfg_set(&f->cfg, "scenario.description=a test; with semicolon", &f->e), 0);
     assert_int_equal(cfg_set(&f->cfg, "agent.z.max_bid=47.123456789012345", &f->e), 0);
     assert_int_equal(cfg_set(&f->cfg, "agent.a.type=smart_factory", &f->e), 0);
+    assert_int_equal(cfg_set(&f->cfg, "agent.a.load_csv=/data/a.csv", &f->e), 0);
+    assert_int_equal(cfg_set(&f->cfg, "type.wearable.pv_kwp=0.01", &f->e), 0);
+    assert_int_equal(cfg_set(&f->cfg, "population.count=5", &f->e), 0);
     a = cfg_to_string(&f->cfg);
+    assert_non_null(strstr(a, "min_bid = auto"));
     assert_non_null(a);
     cfg_init(&again);
     assert_int_equal(cfg_load_string(&again, a, "resolved", &f->e), 0);
     b = cfg_to_string(&again);
     assert_string_equal(a, b);
     assert_true(again.sim.days == 0.1);
-    assert_true(again.agents[0].max_bid == 47.123456789012345);
+    assert_true(again.agents[0].p.max_bid == 47.123456789012345);
     assert_string_equal(again.agents[1].name, "a");
     free(a);
     free(b);
     cfg_fini(&again);
+}
+
+
+/* configs/agent_types.ini states the compiled presets: every profile key once per type, and
+ * loading it changes nothing. */
+static void test_config_agent_types_ini_matches_presets(void **state)
+{
+    struct fx *f = *state;
+    char path[512], line[256], section[64] = "";
+    struct cfg fresh;
+    char *a, *b;
+    size_t nprofile = 0, per_type[CFG_AGENT_NTYPES] = {0};
+    FILE *fp;
+
+    for (size_t i = 0; i < cfg_key_count(); i++) {
+        struct cfg_key_info k;
+        cfg_key_get(i, &k);
+        nprofile += !strcmp(k.section, "profile");
+    }
+    snprintf(path, sizeof path, "%s/configs/agent_types.ini", SETM_SOURCE_DIR);
+    fp = fopen(path, "r");
+    assert_non_null(fp);
+    while (fgets(line, sizeof line, fp)) {
+        if (!strncmp(line, "[type.", 6)) {
+            snprintf(section, sizeof section, "%.*s", (int)(strcspn(line + 6, "]")), line + 6);
+            assert_true(cfg_agent_type_from_name(section) >= 0);
+        } else if (line[0] != ';' && strchr(line, '=')) {
+            per_type[cfg_agent_type_from_name(section)]++;
+        }
+    }
+    fclose(fp);
+    for (int t = 0; t < CFG_AGENT_NTYPES; t++)
+        if (per_type[t] != nprofile)
+            fail_msg("agent_types.ini: [type.%s] has %zu keys, expected %zu",
+                     cfg_agent_type_name(t), per_type[t], nprofile);
+    assert_int_equal(cfg_load_file(&f->cfg, path, &f->e), 0);
+    cfg_init(&fresh);
+    a = cfg_to_string(&f->cfg);
+    b = cfg_to_string(&fresh);
+    assert_string_equal(a, b);
+    free(a);
+    free(b);
+    cfg_fini(&fresh);
+}
+
+static void test_config_table1_presets(void **state)
+{
+    struct fx *f = *state;
+    /* Table 1: forecast days and min/max bids per stakeholder type. */
+    const struct {
+        int type;
+        int64_t fd;
+        double lo, hi;
+    } t1[] = {{CFG_AGENT_HOME_SOLAR, 9, 34, 46},      {CFG_AGENT_WEARABLE, 4, 34, 46},
+              {CFG_AGENT_SMART_DEVICE, 9, 36, 48},    {CFG_AGENT_SMART_VEHICLE, 18, 36, 48},
+              {CFG_AGENT_PERSONAL_OFFICE, 8, 38, 48}, {CFG_AGENT_SMART_FACTORY, 1393, 36, 50},
+              {CFG_AGENT_SOLAR_SYSTEM, 342, 40, 52}};
+    for (size_t i = 0; i < 7; i++) {
+        const struct cfg_profile *p = &f->cfg.types[t1[i].type];
+        assert_int_equal(p->forecast_days, t1[i].fd);
+        assert_true(p->min_bid == t1[i].lo && p->max_bid == t1[i].hi);
+    }
+}
+
+static void test_config_auto_takes_type_preset(void **state)
+{
+    struct fx *f = *state;
+    struct cfg_profile p;
+    const char *path = put(f, "s.ini",
+                           "[type.home_solar]\npv_kwp = 7\n"
+                           "[agent.plant]\ntype = solar_system\nload_kwh_day = 9\n"
+                           "[agent.house]\ntype = home_solar\nmin_bid = auto\n");
+    assert_int_equal(cfg_load_file(&f->cfg, path, &f->e), 0);
+    assert_true(isnan(f->cfg.agents[0].p.min_bid)); /* stays auto in the group */
+    cfg_agent_resolve(&f->cfg, &f->cfg.agents[0], &p);
+    assert_true(p.min_bid == 40 && p.max_bid == 52);
+    assert_int_equal(p.forecast_days, 342);
+    assert_true(p.load_kwh_day == 9); /* the group's override */
+    assert_true(p.pv_kwp == 500);
+    cfg_agent_resolve(&f->cfg, &f->cfg.agents[1], &p);
+    assert_true(p.pv_kwp == 7); /* the scenario's [type.home_solar] */
+    assert_int_equal(p.load_shape, CFG_SHAPE_RESIDENTIAL);
+}
+
+static void test_config_error_auto_outside_agent_group(void **state)
+{
+    expect_error(*state, "[type.home_solar]\npv_kwp = auto\n", ERR_CONFIG, "bad.ini:2:",
+                 "auto is only meaningful in [agent.NAME]");
+}
+
+static void test_config_error_unknown_type_section(void **state)
+{
+    expect_error(*state, "[type.nuclear]\npv_kwp = 1\n", ERR_CONFIG, "[type.nuclear]",
+                 "unknown agent type");
+}
+
+static void test_config_error_bids_inverted_after_preset(void **state)
+{
+    struct fx *f = *state;
+    const char *path = put(f, "s.ini", "[agent.house]\ntype = home_solar\nmin_bid = 60\n");
+    assert_int_equal(cfg_load_file(&f->cfg, path, &f->e), 0);
+    assert_int_equal(cfg_validate(&f->cfg, &f->e), ERR_CONFIG);
+    assert_non_null(strstr(f->e.msg, "[agent.house] min_bid = 60 is above max_bid = 46"));
+}
+
+static void test_config_population_needs_shares(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(cfg_set(&f->cfg, "population.count=100", &f->e), 0);
+    assert_int_equal(cfg_validate(&f->cfg, &f->e), ERR_CONFIG);
+    assert_non_null(strstr(f->e.msg, "share"));
+    assert_int_equal(cfg_set(&f->cfg, "population.home_solar=3", &f->e), 0);
+    assert_int_equal(cfg_validate(&f->cfg, &f->e), 0);
+    assert_int_equal(cfg_agent_total(&f->cfg), 100);
+}
+
+static void test_config_csv_path_relative_to_scenario(void **state)
+{
+    struct fx *f = *state;
+    char want[256];
+    const char *path = put(f, "s.ini", "[agent.x]\nload_csv = data/x.csv\n"
+                                       "generation_csv = /abs/g.csv\n");
+    assert_int_equal(cfg_load_file(&f->cfg, path, &f->e), 0);
+    snprintf(want, sizeof want, "%s/data/x.csv", f->dir);
+    assert_string_equal(f->cfg.agents[0].load_csv, want);
+    assert_string_equal(f->cfg.agents[0].generation_csv, "/abs/g.csv");
+    assert_int_equal(cfg_set(&f->cfg, "agent.y.load_csv=rel.csv", &f->e), 0);
+    assert_string_equal(f->cfg.agents[1].load_csv, "rel.csv"); /* --set: the working directory */
 }
 
 int main(void)
@@ -482,6 +617,14 @@ int main(void)
         T(test_config_error_in_used_file_names_both),
         T(test_config_validate_cross_key),
         T(test_config_write_round_trips),
+        T(test_config_agent_types_ini_matches_presets),
+        T(test_config_table1_presets),
+        T(test_config_auto_takes_type_preset),
+        T(test_config_error_auto_outside_agent_group),
+        T(test_config_error_unknown_type_section),
+        T(test_config_error_bids_inverted_after_preset),
+        T(test_config_population_needs_shares),
+        T(test_config_csv_path_relative_to_scenario),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

@@ -164,6 +164,8 @@ int cli_run(int argc, char **argv)
         printf("  simulated %.2f days: %lld agents, %lld slots, %lld rounds, %llu events\n",
                sum.sim_seconds / 86400.0, (long long)sum.agents, (long long)sum.slots,
                (long long)sum.rounds, (unsigned long long)sum.events);
+        printf("  energy: %.1f kWh generated, %.1f kWh consumed\n", sum.generation_kwh,
+               sum.load_kwh);
         printf("  wall time %.3f s\n", sum.wall_seconds);
         printf("  output: %s\n", output);
     }

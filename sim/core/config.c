@@ -7,6 +7,7 @@
  */
 #include "config.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <ini.h>
@@ -17,7 +18,10 @@
 #include <string.h>
 #include <unistd.h>
 
-enum key_type { KT_INT, KT_NUM, KT_BOOL, KT_STR, KT_ENUM, KT_USE };
+enum key_type { KT_INT, KT_NUM, KT_BOOL, KT_STR, KT_ENUM, KT_USE, KT_PATH };
+
+/* Key flags. */
+#define KF_AUTO 1 /* "auto" accepted in [agent.NAME] groups: take the type preset */
 
 struct key_def {
     const char *section; /* "agent.*" for keys of [agent.NAME] groups */
@@ -31,51 +35,123 @@ struct key_def {
     const char *choices; /* KT_ENUM: "a|b|c", value = index */
     const char *unit;
     const char *help;
+    int flags;           /* KF_* (0 when omitted from an entry) */
 };
 
 #define G(field) offsetof(struct cfg, field), sizeof(((struct cfg *)0)->field)
 #define A(field) offsetof(struct cfg_agent, field), sizeof(((struct cfg_agent *)0)->field)
+#define P(field) offsetof(struct cfg_profile, field), sizeof(((struct cfg_profile *)0)->field)
 #define AGENT_SECTION "agent.*"
+#define PROFILE_SECTION "profile" /* keys of both [type.NAME] and [agent.NAME] */
+#define SHAPES "residential|office|industrial|device|flat"
 #define AGENT_TYPES                                                                            \
     "home_solar|wearable|smart_device|smart_vehicle|personal_office|smart_factory|solar_system"
 
 static const struct key_def keys[] = {
     {"scenario", "name", KT_STR, G(scenario.name), "setm", 0, 0, 0, NULL, "",
-     "short name of the experiment, stored in the output"},
+     "short name of the experiment, stored in the output", 0},
     {"scenario", "description", KT_STR, G(scenario.description), "", 0, 0, 0, NULL, "",
-     "free text stored in the output"},
+     "free text stored in the output", 0},
     {"scenario", "seed", KT_INT, G(scenario.seed), "1", 0, 9007199254740991.0, 0, NULL, "",
-     "master seed; every random stream is derived from it and a stream name"},
+     "master seed; every random stream is derived from it and a stream name", 0},
     {"scenario", "use", KT_USE, 0, 0, "", 0, 0, 0, NULL, "",
-     "comma-separated INI files applied before this file's own keys"},
+     "comma-separated INI files applied before this file's own keys", 0},
     {"sim", "days", KT_NUM, G(sim.days), "1", 0, 3650, 1, NULL, "days",
-     "simulated duration"},
+     "simulated duration", 0},
     {"market", "slot_minutes", KT_INT, G(market.slot_minutes), "15", 1, 1440, 0, NULL, "minutes",
-     "length of a market slot; 1440 must be a multiple of it"},
+     "length of a market slot; 1440 must be a multiple of it", 0},
     {"market", "rounds_per_slot", KT_INT, G(market.rounds_per_slot), "5", 1, 1000, 0, NULL, "",
-     "negotiation rounds the MiM agent clears in each slot"},
+     "negotiation rounds the MiM agent clears in each slot", 0},
     {"mine", "backend", KT_ENUM, G(mine.backend), "auto", 0, 0, 0, "auto|opencl|cpu", "",
-     "nonce-search backend; auto takes OpenCL when a working device exists, else the CPU"},
+     "nonce-search backend; auto takes OpenCL when a working device exists, else the CPU", 0},
     {"mine", "threads", KT_INT, G(mine.threads), "0", 0, 1024, 0, NULL, "threads",
-     "CPU backend threads; 0 means one per core"},
+     "CPU backend threads; 0 means one per core", 0},
     {"mine", "platform", KT_STR, G(mine.platform), "", 0, 0, 0, NULL, "",
-     "OpenCL platform: index or name substring; empty means the first with a usable device"},
+     "OpenCL platform: index or name substring; empty means the first with a usable device", 0},
     {"mine", "device", KT_STR, G(mine.device), "", 0, 0, 0, NULL, "",
-     "OpenCL device: index or name substring; empty means the first usable one"},
+     "OpenCL device: index or name substring; empty means the first usable one", 0},
     {"output", "compression", KT_INT, G(output.compression), "4", 0, 9, 0, NULL, "",
-     "deflate level of HDF5 columns (0 = none)"},
+     "deflate level of HDF5 columns (0 = none)", 0},
+    {"output", "agent_slots", KT_BOOL, G(output.agent_slots), "false", 0, 0, 0, NULL, "",
+     "also write /agent_slots: one row per agent per slot (large: agents x slots rows)", 0},
     {"output", "chunk_rows", KT_INT, G(output.chunk_rows), "4096", 16, 10000000, 0, NULL, "rows",
-     "HDF5 chunk size and write batch of every table"},
+     "HDF5 chunk size and write batch of every table", 0},
+    {"weather", "latitude", KT_NUM, G(weather.latitude), "37.5", -66, 66, 0, NULL, "degrees",
+     "latitude of the neighbourhood (north positive), for the clear-sky PV curve", 0},
+    {"weather", "start_day", KT_INT, G(weather.start_day), "172", 1, 365, 0, NULL, "day of year",
+     "day of year of simulated day 0", 0},
+    {"weather", "start_weekday", KT_INT, G(weather.start_weekday), "0", 0, 6, 0, NULL, "",
+     "weekday of simulated day 0: 0 = Monday ... 6 = Sunday", 0},
+    {"weather", "clearness_mean", KT_NUM, G(weather.clearness_mean), "0.7", 0.05, 1, 0, NULL, "",
+     "mean daily fraction of clear-sky irradiance reaching the panels", 0},
+    {"weather", "clearness_sd", KT_NUM, G(weather.clearness_sd), "0.15", 0, 0.5, 0, NULL, "",
+     "standard deviation of the daily clearness", 0},
+    {"weather", "clearness_persistence", KT_NUM, G(weather.clearness_persistence), "0.6", 0, 0.99,
+     0, NULL, "", "day-to-day AR(1) coefficient of the clearness (0 = independent days)", 0},
+    {"weather", "cloud_sigma", KT_NUM, G(weather.cloud_sigma), "0.15", 0, 2, 0, NULL, "",
+     "lognormal sigma of each PV installation's per-slot output around the daily clearness", 0},
+    {"grid", "idle_kwh", KT_NUM, G(grid.idle_kwh), "0.001", 0, 1000, 0, NULL, "kWh",
+     "an agent whose forecast net energy is within this of zero neither buys nor sells", 0},
+    {"population", "count", KT_INT, G(population.count), "0", 0, CFG_MAX_AGENTS, 0, NULL,
+     "agents", "agents generated from the type shares below (0 = none)", 0},
+    {"population", "home_solar", KT_NUM, G(population.share[CFG_AGENT_HOME_SOLAR]), "0", 0, 1e6,
+     0, NULL, "", "relative share of home_solar agents", 0},
+    {"population", "wearable", KT_NUM, G(population.share[CFG_AGENT_WEARABLE]), "0", 0, 1e6, 0,
+     NULL, "", "relative share of wearable agents", 0},
+    {"population", "smart_device", KT_NUM, G(population.share[CFG_AGENT_SMART_DEVICE]), "0", 0,
+     1e6, 0, NULL, "", "relative share of smart_device agents", 0},
+    {"population", "smart_vehicle", KT_NUM, G(population.share[CFG_AGENT_SMART_VEHICLE]), "0", 0,
+     1e6, 0, NULL, "", "relative share of smart_vehicle agents", 0},
+    {"population", "personal_office", KT_NUM, G(population.share[CFG_AGENT_PERSONAL_OFFICE]), "0",
+     0, 1e6, 0, NULL, "", "relative share of personal_office agents", 0},
+    {"population", "smart_factory", KT_NUM, G(population.share[CFG_AGENT_SMART_FACTORY]), "0", 0,
+     1e6, 0, NULL, "", "relative share of smart_factory agents", 0},
+    {"population", "solar_system", KT_NUM, G(population.share[CFG_AGENT_SOLAR_SYSTEM]), "0", 0,
+     1e6, 0, NULL, "", "relative share of solar_system agents", 0},
+    {"population", "spread", KT_NUM, G(population.spread), "0.2", 0, 2, 0, NULL, "",
+     "lognormal sigma of each agent's multiplier on pv_kwp and load_kwh_day", 0},
+    {"population", "bid_spread", KT_NUM, G(population.bid_spread), "2", 0, 1000, 0, NULL,
+     "EUR/MWh", "each agent's bids are its type's, shifted by a uniform draw in +-bid_spread", 0},
     {AGENT_SECTION, "type", KT_ENUM, A(type), "home_solar", 0, 0, 0, AGENT_TYPES, "",
-     "agent type (the paper's Table 1); selects the profile model"},
+     "agent type (the paper's Table 1); its [type.NAME] preset fills every 'auto' key", 0},
     {AGENT_SECTION, "count", KT_INT, A(count), "1", 1, CFG_MAX_AGENTS, 0, NULL, "agents",
-     "number of agents in the group"},
-    {AGENT_SECTION, "min_bid", KT_NUM, A(min_bid), "34", 0, 100000, 0, NULL, "EUR/MWh",
-     "a buyer's opening bid, a seller's lowest acceptable price"},
-    {AGENT_SECTION, "max_bid", KT_NUM, A(max_bid), "46", 0, 100000, 0, NULL, "EUR/MWh",
-     "a buyer's highest acceptable price, a seller's opening ask"},
-    {AGENT_SECTION, "forecast_days", KT_INT, A(forecast_days), "7", 1, 100000, 0, NULL, "days",
-     "days of own history the next-slot forecast is built from"},
+     "number of agents in the group", 0},
+    {AGENT_SECTION, "spread", KT_NUM, A(spread), "0", 0, 2, 0, NULL, "",
+     "lognormal sigma of each agent's multiplier on pv_kwp and load_kwh_day", 0},
+    {AGENT_SECTION, "generation_csv", KT_PATH, A(generation_csv), "", 0, 0, 0, NULL, "",
+     "CSV with one generation value (kWh) per slot, replacing the PV model (empty = model)", 0},
+    {AGENT_SECTION, "load_csv", KT_PATH, A(load_csv), "", 0, 0, 0, NULL, "",
+     "CSV with one load value (kWh) per slot, replacing the load model (empty = model)", 0},
+    {PROFILE_SECTION, "min_bid", KT_NUM, P(min_bid), "auto", 0, 100000, 0, NULL, "EUR/MWh",
+     "a buyer's opening bid, a seller's lowest acceptable price", KF_AUTO},
+    {PROFILE_SECTION, "max_bid", KT_NUM, P(max_bid), "auto", 0, 100000, 0, NULL, "EUR/MWh",
+     "a buyer's highest acceptable price, a seller's opening ask", KF_AUTO},
+    {PROFILE_SECTION, "forecast_days", KT_INT, P(forecast_days), "auto", 1, 5000, 0, NULL, "days",
+     "days of own history the next-slot forecast averages over", KF_AUTO},
+    {PROFILE_SECTION, "pv_kwp", KT_NUM, P(pv_kwp), "auto", 0, 1e6, 0, NULL, "kW",
+     "peak power of the PV installation (0 = none)", KF_AUTO},
+    {PROFILE_SECTION, "load_kwh_day", KT_NUM, P(load_kwh_day), "auto", 0, 1e7, 0, NULL,
+     "kWh/day", "mean daily base load (EV sessions and bursts come on top)", KF_AUTO},
+    {PROFILE_SECTION, "load_shape", KT_ENUM, P(load_shape), "auto", 0, 0, 0, SHAPES, "",
+     "daily/weekly shape of the base load", KF_AUTO},
+    {PROFILE_SECTION, "load_sigma", KT_NUM, P(load_sigma), "auto", 0, 2, 0, NULL, "",
+     "lognormal sigma of the per-slot load noise (mean preserved)", KF_AUTO},
+    {PROFILE_SECTION, "weekend_factor", KT_NUM, P(weekend_factor), "auto", 0, 10, 0, NULL, "",
+     "base load multiplier on Saturday and Sunday", KF_AUTO},
+    {PROFILE_SECTION, "shifts", KT_INT, P(shifts), "auto", 1, 3, 0, NULL, "",
+     "8-hour shifts per day from 06:00 (industrial shape)", KF_AUTO},
+    {PROFILE_SECTION, "burst_prob", KT_NUM, P(burst_prob), "auto", 0, 1, 0, NULL, "",
+     "probability of a load burst in a slot", KF_AUTO},
+    {PROFILE_SECTION, "burst_kwh", KT_NUM, P(burst_kwh), "auto", 0, 1e4, 0, NULL, "kWh",
+     "mean energy of a burst (exponential)", KF_AUTO},
+    {PROFILE_SECTION, "ev_sessions_day", KT_NUM, P(ev_sessions_day), "auto", 0, 10, 0, NULL, "",
+     "mean EV charging sessions per day (Poisson)", KF_AUTO},
+    {PROFILE_SECTION, "ev_kwh", KT_NUM, P(ev_kwh), "auto", 0, 1000, 0, NULL, "kWh",
+     "mean energy of a charging session (lognormal, sigma 0.3)", KF_AUTO},
+    {PROFILE_SECTION, "ev_kw", KT_NUM, P(ev_kw), "auto", 0, 1000, 1, NULL, "kW",
+     "charger power", KF_AUTO},
+    {PROFILE_SECTION, "ev_arrival_h", KT_NUM, P(ev_arrival_h), "auto", 0, 24, 0, NULL, "h",
+     "mean arrival time of a charging session (normal, sd 2 h)", KF_AUTO},
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -113,6 +189,13 @@ static void accepted_text(const struct key_def *k, char *buf, size_t n)
     case KT_USE:
         snprintf(buf, n, "comma-separated file names");
         break;
+    case KT_PATH:
+        snprintf(buf, n, "a file name of at most %zu characters, or empty", k->size - 1);
+        break;
+    }
+    if (k->flags & KF_AUTO) {
+        size_t len = strlen(buf);
+        snprintf(buf + len, n - len, ", or auto in [agent.NAME]");
     }
 }
 
@@ -153,10 +236,39 @@ static const char *enum_name(const char *choices, int idx, char *buf, size_t n)
     return buf;
 }
 
-/* Parse `v` per `k` into `dst` (the field itself).  Returns NULL on success, else why not. */
-static const char *value_parse(const struct key_def *k, const char *v, void *dst)
+/* Store the "auto" sentinel of k's type. */
+static void value_set_auto(const struct key_def *k, void *dst)
+{
+    if (k->type == KT_NUM)
+        *(double *)dst = NAN;
+    else if (k->type == KT_INT)
+        *(int64_t *)dst = CFG_AUTO_INT;
+    else
+        *(int *)dst = CFG_AUTO_INT;
+}
+
+static int value_is_auto(const struct key_def *k, const void *src)
+{
+    if (!(k->flags & KF_AUTO))
+        return 0;
+    if (k->type == KT_NUM)
+        return isnan(*(const double *)src);
+    if (k->type == KT_INT)
+        return *(const int64_t *)src == CFG_AUTO_INT;
+    return *(const int *)src == CFG_AUTO_INT;
+}
+
+/* Parse `v` per `k` into `dst` (the field itself).  `auto_ok`: "auto" is accepted (keys with
+ * KF_AUTO in [agent.NAME] groups).  Returns NULL on success, else why not. */
+static const char *value_parse(const struct key_def *k, const char *v, void *dst, int auto_ok)
 {
     char *end;
+    if ((k->flags & KF_AUTO) && !strcmp(v, "auto")) {
+        if (!auto_ok)
+            return "auto is only meaningful in [agent.NAME]";
+        value_set_auto(k, dst);
+        return NULL;
+    }
     switch (k->type) {
     case KT_INT: {
         long long x;
@@ -192,6 +304,7 @@ static const char *value_parse(const struct key_def *k, const char *v, void *dst
             return "not a boolean";
         return NULL;
     case KT_STR:
+    case KT_PATH:
         if (strlen(v) >= k->size)
             return "too long";
         memcpy(dst, v, strlen(v) + 1);
@@ -211,17 +324,30 @@ static const char *value_parse(const struct key_def *k, const char *v, void *dst
 
 static void value_format(const struct key_def *k, const void *src, char *buf, size_t n)
 {
+    if (value_is_auto(k, src)) {
+        snprintf(buf, n, "auto");
+        return;
+    }
     switch (k->type) {
     case KT_INT:
         snprintf(buf, n, "%lld", (long long)*(const int64_t *)src);
         break;
-    case KT_NUM:
-        snprintf(buf, n, "%.17g", *(const double *)src);
+    case KT_NUM: {
+        /* The shortest form that reads back as the same double (the resolved text must
+         * reproduce the run exactly, and people read it too). */
+        double v = *(const double *)src;
+        for (int prec = 6; prec <= 17; prec++) {
+            snprintf(buf, n, "%.*g", prec, v);
+            if (strtod(buf, NULL) == v)
+                break;
+        }
         break;
+    }
     case KT_BOOL:
         snprintf(buf, n, "%s", *(const int *)src ? "true" : "false");
         break;
     case KT_STR:
+    case KT_PATH:
         snprintf(buf, n, "%s", (const char *)src);
         break;
     case KT_ENUM:
@@ -255,21 +381,74 @@ static void apply_defaults(const char *section, void *base)
         const char *why;
         if (strcmp(keys[i].section, section) != 0 || keys[i].type == KT_USE)
             continue;
-        why = value_parse(&keys[i], keys[i].def, (char *)base + keys[i].offset);
+        why = value_parse(&keys[i], keys[i].def, (char *)base + keys[i].offset, 1);
+        assert(!why && "compiled default must parse");
         (void)why;
-        /* A default that does not parse is a bug in the table above; test_config checks it. */
     }
 }
 
+/*
+ * The type presets: profile parameters of each Table 1 type, and its bids and forecast window
+ * from Table 1.  configs/agent_types.ini documents the same values; test_config keeps the two in
+ * step.  Generation and load figures are typical values for each kind of installation, chosen
+ * so the case study has sellers (the generator, home PV at midday) and buyers all day.
+ */
+static const char type_presets[] =
+    "[type.home_solar]\n"
+    "min_bid = 34\nmax_bid = 46\nforecast_days = 9\npv_kwp = 5\nload_kwh_day = 10\n"
+    "load_shape = residential\nload_sigma = 0.35\nweekend_factor = 1.1\nshifts = 1\n"
+    "burst_prob = 0\nburst_kwh = 0\nev_sessions_day = 0\nev_kwh = 0\nev_kw = 7.4\n"
+    "ev_arrival_h = 18\n"
+    "[type.wearable]\n"
+    "min_bid = 34\nmax_bid = 46\nforecast_days = 4\npv_kwp = 0\nload_kwh_day = 0.05\n"
+    "load_shape = device\nload_sigma = 0.5\nweekend_factor = 1\nshifts = 1\n"
+    "burst_prob = 0.05\nburst_kwh = 0.01\nev_sessions_day = 0\nev_kwh = 0\nev_kw = 7.4\n"
+    "ev_arrival_h = 18\n"
+    "[type.smart_device]\n"
+    "min_bid = 36\nmax_bid = 48\nforecast_days = 9\npv_kwp = 0\nload_kwh_day = 1.5\n"
+    "load_shape = device\nload_sigma = 0.4\nweekend_factor = 1.2\nshifts = 1\n"
+    "burst_prob = 0.1\nburst_kwh = 0.05\nev_sessions_day = 0\nev_kwh = 0\nev_kw = 7.4\n"
+    "ev_arrival_h = 18\n"
+    "[type.smart_vehicle]\n"
+    "min_bid = 36\nmax_bid = 48\nforecast_days = 18\npv_kwp = 0\nload_kwh_day = 0.5\n"
+    "load_shape = flat\nload_sigma = 0.1\nweekend_factor = 1\nshifts = 1\n"
+    "burst_prob = 0\nburst_kwh = 0\nev_sessions_day = 0.8\nev_kwh = 15\nev_kw = 7.4\n"
+    "ev_arrival_h = 18\n"
+    "[type.personal_office]\n"
+    "min_bid = 38\nmax_bid = 48\nforecast_days = 8\npv_kwp = 0\nload_kwh_day = 25\n"
+    "load_shape = office\nload_sigma = 0.25\nweekend_factor = 0.3\nshifts = 1\n"
+    "burst_prob = 0\nburst_kwh = 0\nev_sessions_day = 0\nev_kwh = 0\nev_kw = 7.4\n"
+    "ev_arrival_h = 18\n"
+    "[type.smart_factory]\n"
+    "min_bid = 36\nmax_bid = 50\nforecast_days = 1393\npv_kwp = 0\nload_kwh_day = 2000\n"
+    "load_shape = industrial\nload_sigma = 0.1\nweekend_factor = 0.4\nshifts = 2\n"
+    "burst_prob = 0\nburst_kwh = 0\nev_sessions_day = 0\nev_kwh = 0\nev_kw = 7.4\n"
+    "ev_arrival_h = 18\n"
+    "[type.solar_system]\n"
+    "min_bid = 40\nmax_bid = 52\nforecast_days = 342\npv_kwp = 500\nload_kwh_day = 5\n"
+    "load_shape = flat\nload_sigma = 0.2\nweekend_factor = 1\nshifts = 1\n"
+    "burst_prob = 0\nburst_kwh = 0\nev_sessions_day = 0\nev_kwh = 0\nev_kw = 7.4\n"
+    "ev_arrival_h = 18\n";
+
+const char *cfg_type_presets(void) { return type_presets; }
+
 /* ---- public: lifecycle, enums ---------------------------------------------------------- */
+
+static int load_text_plain(struct cfg *cfg, const char *text, const char *origin, struct err *e);
 
 void cfg_init(struct cfg *cfg)
 {
+    int rc;
     memset(cfg, 0, sizeof *cfg);
     for (size_t i = 0; i < NKEYS; i++) {
-        if (strcmp(keys[i].section, AGENT_SECTION) != 0 && keys[i].type != KT_USE)
-            value_parse(&keys[i], keys[i].def, (char *)cfg + keys[i].offset);
+        const char *sec = keys[i].section;
+        if (strcmp(sec, AGENT_SECTION) != 0 && strcmp(sec, PROFILE_SECTION) != 0 &&
+            keys[i].type != KT_USE)
+            value_parse(&keys[i], keys[i].def, (char *)cfg + keys[i].offset, 0);
     }
+    rc = load_text_plain(cfg, type_presets, "compiled type presets", NULL);
+    assert(rc == 0 && "compiled type presets must load");
+    (void)rc;
 }
 
 void cfg_fini(struct cfg *cfg)
@@ -289,6 +468,33 @@ const char *cfg_agent_type_name(int type)
     return (type >= 0 && type < CFG_AGENT_NTYPES) ? names[type] : "unknown";
 }
 
+int cfg_agent_type_from_name(const char *name)
+{
+    for (int t = 0; t < CFG_AGENT_NTYPES; t++)
+        if (!strcmp(cfg_agent_type_name(t), name))
+            return t;
+    return -1;
+}
+
+const char *cfg_load_shape_name(int shape)
+{
+    static const char *const names[] = {"residential", "office", "industrial", "device", "flat"};
+    return (shape >= 0 && shape < CFG_NSHAPES) ? names[shape] : "auto";
+}
+
+void cfg_agent_resolve(const struct cfg *cfg, const struct cfg_agent *g, struct cfg_profile *out)
+{
+    const struct cfg_profile *preset = &cfg->types[g->type];
+    *out = g->p;
+    for (size_t i = 0; i < NKEYS; i++) {
+        const struct key_def *k = &keys[i];
+        if (strcmp(k->section, PROFILE_SECTION) != 0)
+            continue;
+        if (value_is_auto(k, (const char *)out + k->offset))
+            memcpy((char *)out + k->offset, (const char *)preset + k->offset, k->size);
+    }
+}
+
 const char *cfg_backend_name(int backend)
 {
     switch (backend) {
@@ -301,7 +507,7 @@ const char *cfg_backend_name(int backend)
 
 int64_t cfg_agent_total(const struct cfg *cfg)
 {
-    int64_t n = 0;
+    int64_t n = cfg->population.count;
     for (size_t i = 0; i < cfg->n_agents; i++)
         n += cfg->agents[i].count;
     return n;
@@ -342,6 +548,7 @@ static char *text_read_line(char *buf, int num, void *stream)
 struct load_ctx {
     struct cfg *cfg;
     const char *origin; /* file name or "--set" for messages */
+    const char *path;   /* file being read (relative paths in it resolve beside it), or NULL */
     struct text_reader *reader;
     int collect_use;    /* pass 1: only record [scenario] use */
     char use[4 * CFG_STR_MAX];
@@ -431,40 +638,84 @@ static struct cfg_agent *agent_group(struct cfg *cfg, const char *name, int *oom
     memset(g, 0, sizeof *g);
     snprintf(g->name, sizeof g->name, "%s", name);
     apply_defaults(AGENT_SECTION, g);
+    apply_defaults(PROFILE_SECTION, &g->p);
     return g;
+}
+
+/* Store a path value: relative to the directory of the file that names it. */
+static const char *path_store(const struct load_ctx *c, const struct key_def *k, const char *v,
+                              void *dst)
+{
+    const char *slash = c->path ? strrchr(c->path, '/') : NULL;
+    char buf[CFG_STR_MAX + 8];
+    if (!*v || v[0] == '/' || !slash)
+        return value_parse(k, v, dst, 0);
+    if ((size_t)snprintf(buf, sizeof buf, "%.*s/%s", (int)(slash - c->path), c->path, v) >=
+        k->size)
+        return "too long once made relative to this file's directory";
+    return value_parse(k, buf, dst, 0);
+}
+
+/* Which schema section and storage a section header addresses.  Returns the schema section
+ * name for the key, or NULL after reporting the error. */
+static const char *section_target(struct load_ctx *c, const char *section, const char *name,
+                                  void **base, int *auto_ok)
+{
+    *auto_ok = 0;
+    *base = c->cfg;
+    if (!strncmp(section, "agent.", 6)) {
+        if (!agent_name_ok(section + 6)) {
+            fail(c, ERR_CONFIG, "[%s]: agent group name must be 1-%d letters, digits, '_' or '-'",
+                 section, CFG_NAME_MAX - 1);
+            return NULL;
+        }
+        if (key_find(AGENT_SECTION, name))
+            return AGENT_SECTION;
+        *auto_ok = 1;
+        return PROFILE_SECTION;
+    }
+    if (!strncmp(section, "type.", 5)) {
+        int t = cfg_agent_type_from_name(section + 5);
+        if (t < 0) {
+            fail(c, ERR_CONFIG, "[%s]: unknown agent type (accepted: %s)", section, AGENT_TYPES);
+            return NULL;
+        }
+        *base = &c->cfg->types[t];
+        return PROFILE_SECTION;
+    }
+    if (!section_known(section) || !strcmp(section, PROFILE_SECTION)) {
+        fail(c, ERR_CONFIG,
+             "unknown section [%s] (known: scenario, sim, market, mine, output, weather, grid, "
+             "population, type.TYPE, agent.NAME)",
+             section);
+        return NULL;
+    }
+    return section;
 }
 
 /* Apply one key; shared by files, strings and --set. */
 static int apply_key(struct load_ctx *c, const char *section, const char *name, const char *value)
 {
     const struct key_def *k;
-    void *base = c->cfg;
-    char acc[160];
-    const char *why;
-    int is_agent = !strncmp(section, "agent.", 6);
+    void *base;
+    char acc[200];
+    const char *why, *schema;
+    int auto_ok;
 
     if (!*section)
         return fail(c, ERR_CONFIG, "'%s' is outside any [section]", name);
-    if (is_agent) {
-        if (!agent_name_ok(section + 6))
-            return fail(c, ERR_CONFIG,
-                        "[%s]: agent group name must be 1-%d letters, digits, '_' or '-'",
-                        section, CFG_NAME_MAX - 1);
-        k = key_find(AGENT_SECTION, name);
-    } else {
-        if (!section_known(section))
-            return fail(c, ERR_CONFIG,
-                        "unknown section [%s] (known: scenario, sim, market, mine, output, "
-                        "agent.NAME)",
-                        section);
-        k = key_find(section, name);
-    }
+    schema = section_target(c, section, name, &base, &auto_ok);
+    if (!schema)
+        return 0;
+    k = key_find(schema, name);
     if (!k) {
-        char known[400];
+        char known[600];
         size_t len = 0;
+        int agent = !strcmp(schema, PROFILE_SECTION) && !strncmp(section, "agent.", 6);
         known[0] = '\0';
         for (size_t i = 0; i < NKEYS; i++)
-            if (!strcmp(keys[i].section, is_agent ? AGENT_SECTION : section) &&
+            if ((!strcmp(keys[i].section, schema) ||
+                 (agent && !strcmp(keys[i].section, AGENT_SECTION))) &&
                 len < sizeof known)
                 len += (size_t)snprintf(known + len, sizeof known - len, "%s%s",
                                         len ? ", " : "", keys[i].name);
@@ -479,15 +730,18 @@ static int apply_key(struct load_ctx *c, const char *section, const char *name, 
     }
     if (k->type == KT_USE)
         return 1; /* handled by the loader's first pass */
-    if (is_agent) {
+    if (!strncmp(section, "agent.", 6)) {
         int oom;
         struct cfg_agent *g = agent_group(c->cfg, section + 6, &oom);
         if (!g)
             return oom ? fail(c, ERR_NOMEM, "out of memory")
                        : fail(c, ERR_CONFIG, "more than %d agent groups", CFG_MAX_AGENT_GROUPS);
-        base = g;
+        base = !strcmp(schema, PROFILE_SECTION) ? (void *)&g->p : (void *)g;
     }
-    why = value_parse(k, value, (char *)base + k->offset);
+    if (k->type == KT_PATH)
+        why = path_store(c, k, value, (char *)base + k->offset);
+    else
+        why = value_parse(k, value, (char *)base + k->offset, auto_ok);
     if (why) {
         accepted_text(k, acc, sizeof acc);
         return fail(c, ERR_CONFIG, "[%s] %s = '%s': %s (accepted: %s%s%s)", section, name, value,
@@ -663,6 +917,7 @@ static int load_text(struct cfg *cfg, const char *text, const char *origin, cons
     memset(&c, 0, sizeof c);
     c.cfg = cfg;
     c.origin = origin;
+    c.path = path;
     c.e = e;
     rc = parse_pass(&c, text, 1);
     if (rc)
@@ -712,6 +967,20 @@ int cfg_load_file(struct cfg *cfg, const char *path, struct err *e)
     return rc;
 }
 
+/* Apply INI text without `use` processing (the compiled presets). */
+static int load_text_plain(struct cfg *cfg, const char *text, const char *origin, struct err *e)
+{
+    struct load_ctx c;
+    int rc;
+    memset(&c, 0, sizeof c);
+    c.cfg = cfg;
+    c.origin = origin;
+    c.e = e;
+    rc = parse_pass(&c, text, 0);
+    ctx_fini(&c);
+    return rc;
+}
+
 int cfg_load_string(struct cfg *cfg, const char *text, const char *origin, struct err *e)
 {
     struct use_stack *st = calloc(1, sizeof *st);
@@ -755,17 +1024,33 @@ int cfg_set(struct cfg *cfg, const char *assignment, struct err *e)
 
 int cfg_validate(const struct cfg *cfg, struct err *e)
 {
-    int64_t total = 0;
+    int64_t total = cfg->population.count;
+    double shares = 0;
     if (1440 % cfg->market.slot_minutes != 0)
         return err_set(e, ERR_CONFIG,
                        "[market] slot_minutes = %lld: a day (1440 minutes) must be a whole "
                        "number of slots",
                        (long long)cfg->market.slot_minutes);
+    for (int t = 0; t < CFG_AGENT_NTYPES; t++) {
+        const struct cfg_profile *p = &cfg->types[t];
+        if (p->min_bid > p->max_bid)
+            return err_set(e, ERR_CONFIG, "[type.%s] min_bid = %g is above max_bid = %g",
+                           cfg_agent_type_name(t), p->min_bid, p->max_bid);
+        shares += cfg->population.share[t];
+    }
+    if (cfg->population.count > 0 && !(shares > 0))
+        return err_set(e, ERR_CONFIG,
+                       "[population] count = %lld but every type's share is 0: give at least one "
+                       "type a share",
+                       (long long)cfg->population.count);
     for (size_t i = 0; i < cfg->n_agents; i++) {
         const struct cfg_agent *g = &cfg->agents[i];
-        if (g->min_bid > g->max_bid)
-            return err_set(e, ERR_CONFIG, "[agent.%s] min_bid = %g is above max_bid = %g",
-                           g->name, g->min_bid, g->max_bid);
+        struct cfg_profile p;
+        cfg_agent_resolve(cfg, g, &p);
+        if (p.min_bid > p.max_bid)
+            return err_set(e, ERR_CONFIG,
+                           "[agent.%s] min_bid = %g is above max_bid = %g (after the type preset)",
+                           g->name, p.min_bid, p.max_bid);
         total += g->count;
     }
     if (total > CFG_MAX_AGENTS)
@@ -776,31 +1061,40 @@ int cfg_validate(const struct cfg *cfg, struct err *e)
 
 /* ---- writing ----------------------------------------------------------------------------- */
 
+static void write_keys(const char *section, const void *base, FILE *out)
+{
+    char buf[CFG_STR_MAX + 32];
+    for (size_t i = 0; i < NKEYS; i++) {
+        const struct key_def *k = &keys[i];
+        if (strcmp(k->section, section) != 0 || k->type == KT_USE)
+            continue;
+        value_format(k, (const char *)base + k->offset, buf, sizeof buf);
+        fprintf(out, "%s = %s\n", k->name, buf);
+    }
+}
+
 int cfg_write(const struct cfg *cfg, FILE *out)
 {
     const char *section = NULL;
-    char buf[CFG_STR_MAX + 32];
 
     for (size_t i = 0; i < NKEYS; i++) {
-        const struct key_def *k = &keys[i];
-        if (!strcmp(k->section, AGENT_SECTION) || k->type == KT_USE)
+        const char *sec = keys[i].section;
+        if (!strcmp(sec, AGENT_SECTION) || !strcmp(sec, PROFILE_SECTION))
             continue;
-        if (!section || strcmp(section, k->section) != 0) {
-            fprintf(out, "%s[%s]\n", section ? "\n" : "", k->section);
-            section = k->section;
+        if (!section || strcmp(section, sec) != 0) {
+            fprintf(out, "%s[%s]\n", section ? "\n" : "", sec);
+            write_keys(sec, cfg, out);
+            section = sec;
         }
-        value_format(k, (const char *)cfg + k->offset, buf, sizeof buf);
-        fprintf(out, "%s = %s\n", k->name, buf);
+    }
+    for (int t = 0; t < CFG_AGENT_NTYPES; t++) {
+        fprintf(out, "\n[type.%s]\n", cfg_agent_type_name(t));
+        write_keys(PROFILE_SECTION, &cfg->types[t], out);
     }
     for (size_t g = 0; g < cfg->n_agents; g++) {
         fprintf(out, "\n[agent.%s]\n", cfg->agents[g].name);
-        for (size_t i = 0; i < NKEYS; i++) {
-            if (strcmp(keys[i].section, AGENT_SECTION) != 0)
-                continue;
-            value_format(&keys[i], (const char *)&cfg->agents[g] + keys[i].offset, buf,
-                         sizeof buf);
-            fprintf(out, "%s = %s\n", keys[i].name, buf);
-        }
+        write_keys(AGENT_SECTION, &cfg->agents[g], out);
+        write_keys(PROFILE_SECTION, &cfg->agents[g].p, out);
     }
     return ferror(out) ? ERR_IO : 0;
 }
@@ -827,8 +1121,8 @@ size_t cfg_key_count(void) { return NKEYS; }
 
 void cfg_key_get(size_t i, struct cfg_key_info *out)
 {
-    static const char *const type_names[] = {"integer", "number", "boolean",
-                                              "string",  "choice", "list"};
+    static const char *const type_names[] = {"integer", "number", "boolean", "string",
+                                              "choice",  "list",   "path"};
     const struct key_def *k = &keys[i];
     out->section = k->section;
     out->name = k->name;
@@ -857,10 +1151,10 @@ int cfg_value_is_default(const char *section, const char *name, const char *valu
         return strcmp(value, k->def) == 0;
     memset(&a, 0, sizeof a);
     memset(&b, 0, sizeof b);
-    why = value_parse(k, value, &a);
+    why = value_parse(k, value, &a, 1);
     if (why)
         return err_set(e, ERR_CONFIG, "[%s] %s = '%s': %s", section, name, value, why);
-    why = value_parse(k, k->def, &b);
+    why = value_parse(k, k->def, &b, 1);
     if (why)
         return err_set(e, ERR_CONFIG, "[%s] %s: compiled default '%s' is invalid: %s", section,
                        name, k->def, why);

@@ -45,14 +45,52 @@ enum cfg_agent_type {
     CFG_AGENT_NTYPES
 };
 
-/* One [agent.NAME] group: `count` agents sharing these parameters. */
-struct cfg_agent {
-    char name[CFG_NAME_MAX]; /* NAME from the section header */
-    int type;                /* enum cfg_agent_type */
-    int64_t count;           /* agents in the group */
+/* Daily load shapes (sim/grid/profile.c defines them). */
+enum cfg_load_shape {
+    CFG_SHAPE_RESIDENTIAL, /* morning and evening peaks */
+    CFG_SHAPE_OFFICE,      /* working hours on weekdays */
+    CFG_SHAPE_INDUSTRIAL,  /* 8-hour shifts from 06:00 */
+    CFG_SHAPE_DEVICE,      /* waking hours, small base plus bursts */
+    CFG_SHAPE_FLAT,        /* constant */
+    CFG_NSHAPES
+};
+
+/* "auto" in an [agent.NAME] group: take the value of the group's [type.NAME] preset. */
+#define CFG_AUTO_INT (-1)
+/* For doubles, auto is NaN (test with isnan); for choices, CFG_AUTO_INT. */
+
+/*
+ * Profile and trading parameters.  A [type.NAME] section holds a complete set (the type's preset,
+ * compiled defaults in config.c, documented in configs/agent_types.ini); an [agent.NAME] group
+ * holds overrides, with every field "auto" unless the scenario sets it.
+ */
+struct cfg_profile {
     double min_bid;          /* EUR/MWh: buyer's opening bid, seller's floor */
     double max_bid;          /* EUR/MWh: buyer's ceiling, seller's opening ask */
-    int64_t forecast_days;   /* days of history the forecast uses (Table 1) */
+    int64_t forecast_days;   /* days of own history behind the forecast (Table 1) */
+    double pv_kwp;           /* kW: PV peak power */
+    double load_kwh_day;     /* kWh/day: mean base load */
+    int load_shape;          /* enum cfg_load_shape */
+    double load_sigma;       /* lognormal sigma of the per-slot load noise */
+    double weekend_factor;   /* load multiplier on Saturday and Sunday */
+    int64_t shifts;          /* industrial shape: 8-hour shifts per day */
+    double burst_prob;       /* probability of a load burst in a slot */
+    double burst_kwh;        /* kWh: mean energy of a burst (exponential) */
+    double ev_sessions_day;  /* mean EV charging sessions per day (Poisson) */
+    double ev_kwh;           /* kWh: mean energy of a session (lognormal, sigma 0.3) */
+    double ev_kw;            /* kW: charger power */
+    double ev_arrival_h;     /* h: mean arrival time of a session (normal, sd 2 h) */
+};
+
+/* One [agent.NAME] group: `count` agents of one type sharing these parameters. */
+struct cfg_agent {
+    char name[CFG_NAME_MAX];            /* NAME from the section header */
+    int type;                           /* enum cfg_agent_type */
+    int64_t count;                      /* agents in the group */
+    double spread;                      /* relative spread of pv_kwp / load_kwh_day across the group */
+    char generation_csv[CFG_STR_MAX];   /* one kWh value per slot instead of the PV model ("" = model) */
+    char load_csv[CFG_STR_MAX];         /* one kWh value per slot instead of the load model */
+    struct cfg_profile p;               /* overrides of the type preset ("auto" = preset) */
 };
 
 struct cfg {
@@ -77,14 +115,35 @@ struct cfg {
     struct {
         int64_t compression;
         int64_t chunk_rows;
+        int agent_slots; /* write /agent_slots */
     } output;
+    struct {
+        double latitude;              /* degrees north */
+        int64_t start_day;            /* day of year of simulated day 0 */
+        int64_t start_weekday;        /* 0 = Monday ... 6 = Sunday */
+        double clearness_mean;        /* mean daily fraction of clear-sky irradiance */
+        double clearness_sd;          /* its standard deviation */
+        double clearness_persistence; /* day-to-day AR(1) coefficient */
+        double cloud_sigma;           /* lognormal sigma of per-slot PV output per installation */
+    } weather;
+    struct {
+        double idle_kwh; /* |forecast net| at or below this: neither buyer nor seller */
+    } grid;
+    struct {
+        int64_t count;                  /* agents generated in all (0 = none) */
+        double share[CFG_AGENT_NTYPES]; /* relative weight of each type */
+        double spread;                  /* lognormal sigma of pv_kwp / load_kwh_day multipliers */
+        double bid_spread;              /* EUR/MWh: +- uniform jitter of the type's bids */
+    } population;
+    struct cfg_profile types[CFG_AGENT_NTYPES]; /* [type.NAME] presets */
 
     struct cfg_agent *agents; /* owned; n_agents groups in order of first appearance */
     size_t n_agents;
     size_t agents_cap;
 };
 
-/* Fill `cfg` with the compiled defaults (no agent groups).  Pair with cfg_fini(). */
+/* Fill `cfg` with the compiled defaults: global keys, the type presets, no agent groups.
+ * Pair with cfg_fini(). */
 void cfg_init(struct cfg *cfg);
 void cfg_fini(struct cfg *cfg);
 
@@ -98,8 +157,8 @@ int cfg_load_string(struct cfg *cfg, const char *text, const char *origin, struc
 /* Apply one "section.key=value" override (the --set flag).  0 or ERR_CONFIG. */
 int cfg_set(struct cfg *cfg, const char *assignment, struct err *e);
 
-/* Cross-key checks that single values cannot express (min_bid <= max_bid, total agents).
- * 0 or ERR_CONFIG. */
+/* Cross-key checks that single values cannot express (min_bid <= max_bid after presets are
+ * applied, total agents, population shares).  0 or ERR_CONFIG. */
 int cfg_validate(const struct cfg *cfg, struct err *e);
 
 /* Write the fully resolved configuration as INI text that reproduces it.  0 or ERR_IO. */
@@ -108,15 +167,26 @@ int cfg_write(const struct cfg *cfg, FILE *out);
 /* Same, into a new NUL-terminated heap string the caller frees; NULL when out of memory. */
 char *cfg_to_string(const struct cfg *cfg);
 
-/* Total agents over all groups. */
+/* Total agents over all groups and the population. */
 int64_t cfg_agent_total(const struct cfg *cfg);
+
+/* Group `g`'s parameters with every "auto" replaced by its type's preset. */
+void cfg_agent_resolve(const struct cfg *cfg, const struct cfg_agent *g, struct cfg_profile *out);
+
+/* Type by name ("home_solar"); -1 when unknown. */
+int cfg_agent_type_from_name(const char *name);
+const char *cfg_load_shape_name(int shape);
+
+/* The compiled type presets as INI text (what configs/agent_types.ini must say). */
+const char *cfg_type_presets(void);
 
 /* Names of enum values, for output ("home_solar", "cpu"...). */
 const char *cfg_agent_type_name(int type);
 const char *cfg_backend_name(int backend);
 
 /* Schema introspection, for the defaults test and `--help` texts.  Keys of [agent.NAME] groups
- * are listed with section "agent.*". */
+ * are listed with section "agent.*"; profile keys, valid in [type.NAME] and [agent.NAME], with
+ * section "profile" (their defaults are per type: see cfg_type_presets()). */
 struct cfg_key_info {
     const char *section;
     const char *name;
@@ -124,7 +194,7 @@ struct cfg_key_info {
     const char *def;     /* default, as INI text */
     const char *unit;    /* "" when unitless */
     const char *help;
-    char accepted[160];  /* "integer in [1, 1440]", "one of auto|opencl|cpu"... */
+    char accepted[200];  /* "integer in [1, 1440]", "one of auto|opencl|cpu"... */
 };
 size_t cfg_key_count(void);
 void cfg_key_get(size_t i, struct cfg_key_info *out);

@@ -63,14 +63,20 @@ static const gsl_rng_type xoshiro_type = {
 
 const gsl_rng_type *const rng_xoshiro256ss = &xoshiro_type;
 
-uint64_t rng_stream_key(uint64_t seed, const char *name, uint64_t id)
+uint64_t rng_name_id(const char *name)
 {
     uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a 64 */
-    uint64_t x;
     for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
         h ^= *p;
         h *= 0x100000001b3ULL;
     }
+    return h;
+}
+
+uint64_t rng_stream_key(uint64_t seed, const char *name, uint64_t id)
+{
+    uint64_t h = rng_name_id(name);
+    uint64_t x;
     /* Chain through SplitMix64 so nearby seeds/ids give unrelated keys. */
     x = seed;
     x = splitmix64(&x) ^ h;
@@ -116,7 +122,19 @@ struct rng_bank {
     struct bank_entry *entries;
 };
 
+static struct rng_bank *bank_new(uint64_t seed, const char *name, const uint64_t *ids, size_t n);
+
 struct rng_bank *rng_bank_new(uint64_t seed, const char *name, size_t n)
+{
+    return bank_new(seed, name, NULL, n);
+}
+
+struct rng_bank *rng_bank_new_ids(uint64_t seed, const char *name, const uint64_t *ids, size_t n)
+{
+    return bank_new(seed, name, ids, n);
+}
+
+static struct rng_bank *bank_new(uint64_t seed, const char *name, const uint64_t *ids, size_t n)
 {
     struct rng_bank *b = calloc(1, sizeof *b);
     if (!b)
@@ -132,7 +150,7 @@ struct rng_bank *rng_bank_new(uint64_t seed, const char *name, size_t n)
     for (size_t i = 0; i < n; i++) {
         b->entries[i].rng.type = rng_xoshiro256ss;
         b->entries[i].rng.state = &b->entries[i].state;
-        rng_stream_reset(&b->entries[i].rng, seed, name, i);
+        rng_stream_reset(&b->entries[i].rng, seed, name, ids ? ids[i] : i);
     }
     return b;
 }

@@ -81,6 +81,14 @@ static inline uint64_t rng_below(gsl_rng *r, uint64_t n)
  */
 struct rng_bank;
 struct rng_bank *rng_bank_new(uint64_t seed, const char *name, size_t n);
+
+/* Same, but entry i is the stream (seed, name, ids[i]): entities keyed by identity (e.g.
+ * rng_name_id of an agent's name) rather than by position, so inserting an entity never changes
+ * another's draws. */
+struct rng_bank *rng_bank_new_ids(uint64_t seed, const char *name, const uint64_t *ids, size_t n);
+
+/* A 64-bit id for a name (FNV-1a), for keying streams by entity name. */
+uint64_t rng_name_id(const char *name);
 gsl_rng *rng_bank_get(struct rng_bank *b, size_t i);
 void rng_bank_free(struct rng_bank *b);
 

@@ -14,33 +14,8 @@
 #include <time.h>
 
 #include "core/engine.h"
+#include "grid/agents.h"
 #include "io/h5.h"
-
-struct agent_row {
-    uint32_t id;
-    char name[96];
-    char group[CFG_NAME_MAX];
-    char type[24];
-    double min_bid;
-    double max_bid;
-    int32_t forecast_days;
-};
-
-static const struct h5_col agent_cols[] = {
-    {"id", H5_COL_U32, offsetof(struct agent_row, id), 0, "", "agent id, 0-based, dense"},
-    {"name", H5_COL_STR, offsetof(struct agent_row, name), sizeof(((struct agent_row *)0)->name),
-     "", "agent name: GROUP, or GROUP-k for the k-th of a group of several"},
-    {"group", H5_COL_STR, offsetof(struct agent_row, group),
-     sizeof(((struct agent_row *)0)->group), "", "[agent.NAME] group the agent comes from"},
-    {"type", H5_COL_STR, offsetof(struct agent_row, type), sizeof(((struct agent_row *)0)->type),
-     "", "agent type (paper Table 1)"},
-    {"min_bid", H5_COL_F64, offsetof(struct agent_row, min_bid), 0, "EUR/MWh",
-     "buyer's opening bid, seller's floor"},
-    {"max_bid", H5_COL_F64, offsetof(struct agent_row, max_bid), 0, "EUR/MWh",
-     "buyer's ceiling, seller's opening ask"},
-    {"forecast_days", H5_COL_I32, offsetof(struct agent_row, forecast_days), 0, "days",
-     "days of history behind the agent's forecast"},
-};
 
 struct slot_row {
     int64_t slot;
@@ -49,6 +24,8 @@ struct slot_row {
     int32_t day;
     int32_t minute_of_day;
     int32_t rounds;
+    int32_t sellers, buyers, idle;
+    double generation_kwh, load_kwh, forecast_net_kwh, imbalance_kwh, abs_error_kwh, clearness;
 };
 
 static const struct h5_col slot_cols[] = {
@@ -60,6 +37,23 @@ static const struct h5_col slot_cols[] = {
      "slot start within its day"},
     {"rounds", H5_COL_I32, offsetof(struct slot_row, rounds), 0, "",
      "negotiation rounds cleared in the slot"},
+    {"sellers", H5_COL_I32, offsetof(struct slot_row, sellers), 0, "",
+     "agents whose forecast net is a surplus"},
+    {"buyers", H5_COL_I32, offsetof(struct slot_row, buyers), 0, "",
+     "agents whose forecast net is a deficit"},
+    {"idle", H5_COL_I32, offsetof(struct slot_row, idle), 0, "", "agents neither buying nor selling"},
+    {"generation_kwh", H5_COL_F64, offsetof(struct slot_row, generation_kwh), 0, "kWh",
+     "realised generation of all agents"},
+    {"load_kwh", H5_COL_F64, offsetof(struct slot_row, load_kwh), 0, "kWh",
+     "realised load of all agents"},
+    {"forecast_net_kwh", H5_COL_F64, offsetof(struct slot_row, forecast_net_kwh), 0, "kWh",
+     "sum of the agents' forecast net energy"},
+    {"imbalance_kwh", H5_COL_F64, offsetof(struct slot_row, imbalance_kwh), 0, "kWh",
+     "sum of realised net - forecast net"},
+    {"abs_forecast_error_kwh", H5_COL_F64, offsetof(struct slot_row, abs_error_kwh), 0, "kWh",
+     "sum of |realised net - forecast net|"},
+    {"clearness", H5_COL_F64, offsetof(struct slot_row, clearness), 0, "",
+     "the day's clearness (fraction of clear-sky irradiance)"},
 };
 
 #define NCOLS(a) (sizeof(a) / sizeof((a)[0]))
@@ -69,6 +63,10 @@ struct sim_ctx {
     struct eng *eng;
     struct h5_file *out;
     struct h5_table *slots;
+    struct h5_table *agent_slots; /* NULL unless output.agent_slots */
+    struct agent_pop *agents;
+    struct agent_slot_stats grid; /* the current slot's */
+    double total_gen, total_load, total_abs_err;
     double slot_seconds;
     int64_t n_slots;
     int64_t slot;        /* current slot index */
@@ -86,6 +84,15 @@ static int on_slot_start(struct eng *eng, const struct eng_event *ev, void *vctx
 
     s->slot = (int64_t)ev->data.i64[0];
     s->slot_rounds = 0;
+    agent_slot_step(s->agents, s->slot, &s->grid);
+    s->total_gen += s->grid.generation_kwh;
+    s->total_load += s->grid.load_kwh;
+    s->total_abs_err += s->grid.abs_error_kwh;
+    if (s->agent_slots) {
+        rc = agent_slots_append(s->agents, s->slot, s->agent_slots, eng_err(eng));
+        if (rc)
+            return rc;
+    }
     /* Rounds are spread evenly inside the slot, the last one before its end. */
     for (int64_t r = 0; r < rounds; r++) {
         union eng_payload p = {.i64 = {s->slot, r}};
@@ -131,40 +138,16 @@ static int on_slot_end(struct eng *eng, const struct eng_event *ev, void *vctx)
     row.day = (int32_t)(t_start / 86400.0);
     row.minute_of_day = (int32_t)((t_start - 86400.0 * row.day) / 60.0 + 0.5);
     row.rounds = s->slot_rounds;
+    row.sellers = s->grid.sellers;
+    row.buyers = s->grid.buyers;
+    row.idle = s->grid.idle;
+    row.generation_kwh = s->grid.generation_kwh;
+    row.load_kwh = s->grid.load_kwh;
+    row.forecast_net_kwh = s->grid.forecast_net_kwh;
+    row.imbalance_kwh = s->grid.imbalance_kwh;
+    row.abs_error_kwh = s->grid.abs_error_kwh;
+    row.clearness = s->grid.clearness;
     return h5_table_append(s->slots, &row, eng_err(eng));
-}
-
-static int write_agents(struct sim_ctx *s, struct err *e)
-{
-    const struct cfg *cfg = s->cfg;
-    struct h5_table *t = h5_table_new(s->out, "agents", agent_cols, NCOLS(agent_cols),
-                                      (size_t)cfg->output.chunk_rows,
-                                      (int)cfg->output.compression, e);
-    uint32_t id = 0;
-    if (!t)
-        return e->code;
-    for (size_t g = 0; g < cfg->n_agents; g++) {
-        const struct cfg_agent *a = &cfg->agents[g];
-        for (int64_t k = 0; k < a->count; k++) {
-            struct agent_row row;
-            int rc;
-            memset(&row, 0, sizeof row);
-            row.id = id++;
-            if (a->count == 1)
-                snprintf(row.name, sizeof row.name, "%s", a->name);
-            else
-                snprintf(row.name, sizeof row.name, "%s-%lld", a->name, (long long)k);
-            snprintf(row.group, sizeof row.group, "%s", a->name);
-            snprintf(row.type, sizeof row.type, "%s", cfg_agent_type_name(a->type));
-            row.min_bid = a->min_bid;
-            row.max_bid = a->max_bid;
-            row.forecast_days = (int32_t)a->forecast_days;
-            rc = h5_table_append(t, &row, e);
-            if (rc)
-                return rc;
-        }
-    }
-    return 0;
 }
 
 static double wall_now(void)
@@ -208,6 +191,12 @@ static int write_summary(struct sim_ctx *s, const struct sim_summary *sum, struc
     if (!rc)
         rc = h5_summary_f64(s->out, "sim_seconds", sum->sim_seconds, "s", e);
     if (!rc)
+        rc = h5_summary_f64(s->out, "generation_kwh", s->total_gen, "kWh", e);
+    if (!rc)
+        rc = h5_summary_f64(s->out, "load_kwh", s->total_load, "kWh", e);
+    if (!rc)
+        rc = h5_summary_f64(s->out, "abs_forecast_error_kwh", s->total_abs_err, "kWh", e);
+    if (!rc)
         rc = h5_attr_f64(s->out, "wall_time_s", sum->wall_seconds, e);
     return rc;
 }
@@ -237,11 +226,22 @@ int sim_run(const struct cfg *cfg, const struct sim_opts *opts, struct sim_summa
         rc = e->code;
         goto fail;
     }
+    s.agents = agent_pop_new(cfg, s.n_slots, e);
+    if (!s.agents) {
+        rc = e->code;
+        goto fail;
+    }
     rc = write_metadata(&s, opts, e);
-    if (!rc)
-        rc = write_agents(&s, e);
     if (rc)
         goto fail;
+    if (cfg->output.agent_slots) {
+        s.agent_slots = agent_slots_table_new(s.out, (size_t)cfg->output.chunk_rows,
+                                              (int)cfg->output.compression, e);
+        if (!s.agent_slots) {
+            rc = e->code;
+            goto fail;
+        }
+    }
     s.slots = h5_table_new(s.out, "slots", slot_cols, NCOLS(slot_cols),
                            (size_t)cfg->output.chunk_rows, (int)cfg->output.compression, e);
     if (!s.slots) {
@@ -274,13 +274,18 @@ int sim_run(const struct cfg *cfg, const struct sim_opts *opts, struct sim_summa
         }
     }
 
-    sum.agents = cfg_agent_total(cfg);
+    sum.agents = (int64_t)agent_count(s.agents);
+    sum.generation_kwh = s.total_gen;
+    sum.load_kwh = s.total_load;
     sum.slots = s.n_slots;
     sum.rounds = s.rounds;
     sum.events = eng_executed(s.eng);
     sum.sim_seconds = eng_now(s.eng);
     sum.wall_seconds = wall_now() - wall0;
-    rc = write_summary(&s, &sum, e);
+    rc = agent_table_write(s.agents, s.out, (size_t)cfg->output.chunk_rows,
+                           (int)cfg->output.compression, e);
+    if (!rc)
+        rc = write_summary(&s, &sum, e);
     if (rc)
         goto fail;
     rc = h5_file_commit(s.out, e);
@@ -288,11 +293,13 @@ int sim_run(const struct cfg *cfg, const struct sim_opts *opts, struct sim_summa
     if (rc)
         goto fail;
     eng_free(s.eng);
+    agent_pop_free(s.agents);
     if (out)
         *out = sum;
     return 0;
 fail:
     h5_file_abort(s.out);
     eng_free(s.eng);
+    agent_pop_free(s.agents);
     return rc;
 }

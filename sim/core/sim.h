@@ -40,6 +40,8 @@ struct sim_summary {
     uint64_t events;
     double sim_seconds;
     double wall_seconds;
+    double generation_kwh; /* realised, all agents */
+    double load_kwh;
 };
 
 /* Run the scenario `cfg` (already validated with cfg_validate) and write opts->output.
