@@ -85,6 +85,8 @@ asan:
 
 bench: $(SETM)
 	$(SETM) bench engine
+	$(SETM) bench agents
+	$(SETM) bench mine
 
 run: deps $(SETM)
 	@mkdir -p out

@@ -3,14 +3,21 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <time.h>
+
 #include "cli/cli.h"
+#include "core/config.h"
 #include "core/phold.h"
+#include "grid/agents.h"
 
 static const char bench_usage[] =
     "usage: setm bench engine [--lps N] [--events M] [--population P] [--seed S]\n"
+    "       setm bench agents [--agents N] [--days D]\n"
     "       setm bench mine   [options]   (setm bench mine --help)\n"
     "  engine  PHOLD on the event engine: N logical processes (default 10000), M events\n"
     "          (default 10000000), P initial events per LP (default 1); prints events/s\n"
+    "  agents  profile generation: a mixed population of N agents (default 10000) over D days\n"
+    "          (default 30) at 15-minute slots, history included; prints agent-slots/s\n"
     "  mine    nonce-search throughput of each mining backend, in MH/s\n";
 
 int cli_bench(int argc, char **argv)
@@ -25,6 +32,8 @@ int cli_bench(int argc, char **argv)
         return cli_bench_engine(argc - 1, argv + 1);
     if (!strcmp(argv[1], "mine"))
         return cli_bench_mine(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "agents"))
+        return cli_bench_agents(argc - 1, argv + 1);
     return cli_usage_error("bench", bench_usage, "unknown benchmark '%s'", argv[1]);
 }
 
@@ -68,5 +77,93 @@ int cli_bench_engine(int argc, char **argv)
     printf("  %.3f s wall, %.2f million events/s (one core), simulated time %.1f\n", r.wall_s,
            (double)r.events / r.wall_s / 1e6, r.sim_time);
     printf("  checksum %016llx\n", (unsigned long long)r.checksum);
+    return 0;
+}
+
+static double wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int cli_bench_agents(int argc, char **argv)
+{
+    static const struct option opts[] = {{"agents", required_argument, NULL, 'a'},
+                                         {"days", required_argument, NULL, 'd'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    /* A neighbourhood mix: mostly homes, some devices and EVs, a few offices, one factory and
+     * one solar plant per thousand agents. */
+    static const char *const mix[] = {"population.home_solar=600", "population.wearable=50",
+                                      "population.smart_device=150", "population.smart_vehicle=100",
+                                      "population.personal_office=98", "population.smart_factory=1",
+                                      "population.solar_system=1"};
+    unsigned long long agents = 10000, days = 30, v;
+    struct cfg cfg;
+    struct err e = {0};
+    struct agent_pop *p;
+    struct agent_slot_stats st;
+    char kv[64];
+    double t0, t1, t2, gen = 0;
+    int64_t slots;
+    int c, rc = 0;
+
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (c == 'h') {
+            fputs(bench_usage, stdout);
+            return 0;
+        }
+        if (c == '?')
+            return cli_usage_error("bench agents", bench_usage, "unknown option '%s'",
+                                   argv[optind - 1]);
+        if (cli_parse_u64(optarg, &v) != 0 || v == 0 || v > (c == 'a' ? 1000000ULL : 3650ULL))
+            return cli_usage_error("bench agents", bench_usage, "bad value '%s' for --%s", optarg,
+                                   c == 'a' ? "agents" : "days");
+        if (c == 'a')
+            agents = v;
+        else
+            days = v;
+    }
+    if (optind != argc)
+        return cli_usage_error("bench agents", bench_usage, "unexpected argument '%s'",
+                               argv[optind]);
+    cfg_init(&cfg);
+    snprintf(kv, sizeof kv, "population.count=%llu", agents);
+    rc = cfg_set(&cfg, kv, &e);
+    for (size_t i = 0; !rc && i < sizeof mix / sizeof mix[0]; i++)
+        rc = cfg_set(&cfg, mix[i], &e);
+    snprintf(kv, sizeof kv, "sim.days=%llu", days);
+    if (!rc)
+        rc = cfg_set(&cfg, kv, &e);
+    if (!rc)
+        rc = cfg_validate(&cfg, &e);
+    if (rc) {
+        cfg_fini(&cfg);
+        return cli_fail("bench agents", &e);
+    }
+    slots = (int64_t)days * (1440 / cfg.market.slot_minutes);
+    t0 = wall_now();
+    p = agent_pop_new(&cfg, slots, &e);
+    if (!p) {
+        cfg_fini(&cfg);
+        return cli_fail("bench agents", &e);
+    }
+    t1 = wall_now();
+    for (int64_t s = 0; s < slots; s++) {
+        agent_slot_step(p, s, &st);
+        gen += st.generation_kwh;
+    }
+    t2 = wall_now();
+    printf("bench agents: %zu agents, %llu days of 15-minute slots (%lld agent-slots)\n",
+           agent_count(p), days, (long long)slots * (long long)agent_count(p));
+    printf("  setup incl. forecast history: %.2f s\n", t1 - t0);
+    printf("  %lld slots in %.2f s: %.1f million agent-slots/s (one core)\n", (long long)slots,
+           t2 - t1, (double)slots * (double)agent_count(p) / (t2 - t1) / 1e6);
+    printf("  generated %.0f MWh\n", gen / 1000.0);
+    agent_pop_free(p);
+    cfg_fini(&cfg);
     return 0;
 }
