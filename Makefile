@@ -40,7 +40,7 @@ SETM      := $(if $(filter rel,$(MODE)),bin/setm,$(BUILD)/setm)
 SCENARIO  ?= scenarios/paper_case_study.ini
 PYTHON    ?= python3
 
-.PHONY: all deps run test test-c test-py asan bench plots clean help
+.PHONY: all deps run test test-c test-py asan bench plots clean help config-docs
 all: $(SETM)
 
 help:
@@ -103,6 +103,13 @@ deps:
 	    echo "deps: missing$$missing"; \
 	    echo "run: sudo apt-get update && sudo apt-get install -y$$missing"; exit 1; \
 	fi
+
+# Regenerate the key documentation from the schema (tests fail until it is in step).
+config-docs: $(LIB)
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) tests/tools/gen_config_docs.c $(LIB) $(PKG_LIBS) -lm \
+	    -o $(BUILD)/gen_config_docs
+	$(BUILD)/gen_config_docs | sed 's/ = $$/ =/' > configs/defaults.ini
+	$(BUILD)/gen_config_docs types > configs/agent_types.ini
 
 clean:
 	rm -rf build bin out

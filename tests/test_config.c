@@ -586,6 +586,29 @@ static void test_config_csv_path_relative_to_scenario(void **state)
     assert_string_equal(f->cfg.agents[1].load_csv, "rel.csv"); /* --set: the working directory */
 }
 
+static void test_config_sweep_section_kept_raw(void **state)
+{
+    struct fx *f = *state;
+    const char *p;
+    char *text;
+    put(f, "base.ini", "[sweep]\nseeds = 2\nmarket.rounds_per_slot = 1, 2\n");
+    p = put(f, "s.ini", "[scenario]\nuse = base.ini\n[sweep]\n"
+                        "chain.difficulty_bits = 12:24:4\nseeds = 5\n");
+    assert_int_equal(cfg_load_file(&f->cfg, p, &f->e), 0);
+    assert_int_equal(f->cfg.n_sweep, 3);
+    assert_string_equal(f->cfg.sweep[0].key, "seeds");
+    assert_string_equal(f->cfg.sweep[0].value, "5"); /* the scenario overrides base.ini */
+    assert_int_equal(f->cfg.sweep[0].line, 5);
+    assert_non_null(strstr(f->cfg.sweep[0].origin, "s.ini"));
+    assert_string_equal(f->cfg.sweep[1].value, "1, 2");
+    assert_string_equal(f->cfg.sweep[2].key, "chain.difficulty_bits");
+    text = cfg_to_string(&f->cfg);
+    assert_null(strstr(text, "[sweep]")); /* a resolved configuration is one point */
+    free(text);
+    assert_int_equal(cfg_set(&f->cfg, "sweep.seeds=3", &f->e), ERR_CONFIG);
+    expect_error(f, "[sweep]\nseeds = 1\nseeds = 2\n", ERR_CONFIG, "bad.ini:3:", "twice");
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -625,6 +648,7 @@ int main(void)
         T(test_config_error_bids_inverted_after_preset),
         T(test_config_population_needs_shares),
         T(test_config_csv_path_relative_to_scenario),
+        T(test_config_sweep_section_kept_raw),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

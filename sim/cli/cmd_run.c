@@ -131,6 +131,10 @@ int cli_run(int argc, char **argv)
         cfg_fini(&cfg);
         return cli_fail("run", &e);
     }
+    if (cfg.n_sweep && !quiet)
+        fprintf(stderr, "setm run: note: %s has a [sweep] section; this runs its base point "
+                        "only (setm sweep runs them all)\n",
+                scenario);
     if (!output) {
         if (default_output(scenario, outbuf, sizeof outbuf) != 0) {
             cfg_fini(&cfg);

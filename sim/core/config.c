@@ -458,6 +458,36 @@ void cfg_fini(struct cfg *cfg)
     free(cfg->agents);
     cfg->agents = NULL;
     cfg->n_agents = cfg->agents_cap = 0;
+    free(cfg->sweep);
+    cfg->sweep = NULL;
+    cfg->n_sweep = cfg->sweep_cap = 0;
+}
+
+/* Keep a [sweep] key verbatim; a later file's value for the same key replaces it. */
+static int sweep_store(struct cfg *cfg, const char *key, const char *value, const char *origin,
+                       int line)
+{
+    struct cfg_sweep_entry *s = NULL;
+    for (size_t i = 0; i < cfg->n_sweep; i++)
+        if (!strcmp(cfg->sweep[i].key, key))
+            s = &cfg->sweep[i];
+    if (!s) {
+        if (cfg->n_sweep == cfg->sweep_cap) {
+            size_t cap = cfg->sweep_cap ? 2 * cfg->sweep_cap : 8;
+            struct cfg_sweep_entry *p = realloc(cfg->sweep, cap * sizeof *p);
+            if (!p)
+                return ERR_NOMEM;
+            cfg->sweep = p;
+            cfg->sweep_cap = cap;
+        }
+        s = &cfg->sweep[cfg->n_sweep++];
+        memset(s, 0, sizeof *s);
+    }
+    snprintf(s->key, sizeof s->key, "%s", key);
+    snprintf(s->value, sizeof s->value, "%s", value);
+    snprintf(s->origin, sizeof s->origin, "%s", origin);
+    s->line = line;
+    return 0;
 }
 
 const char *cfg_agent_type_name(int type)
@@ -686,7 +716,7 @@ static const char *section_target(struct load_ctx *c, const char *section, const
     if (!section_known(section) || !strcmp(section, PROFILE_SECTION)) {
         fail(c, ERR_CONFIG,
              "unknown section [%s] (known: scenario, sim, market, mine, output, weather, grid, "
-             "population, type.TYPE, agent.NAME)",
+             "population, type.TYPE, agent.NAME, sweep)",
              section);
         return NULL;
     }
@@ -704,6 +734,18 @@ static int apply_key(struct load_ctx *c, const char *section, const char *name, 
 
     if (!*section)
         return fail(c, ERR_CONFIG, "'%s' is outside any [section]", name);
+    if (!strcmp(section, "sweep")) {
+        if (!c->reader)
+            return fail(c, ERR_CONFIG, "[sweep] keys can only be given in a scenario file");
+        if (seen_add(c, section, name))
+            return fail(c, ERR_CONFIG, "[sweep] %s is set twice in this file", name);
+        if (strlen(name) >= sizeof c->cfg->sweep[0].key ||
+            strlen(value) >= sizeof c->cfg->sweep[0].value)
+            return fail(c, ERR_CONFIG, "[sweep] %s: key or value too long", name);
+        if (sweep_store(c->cfg, name, value, c->origin, c->reader->line))
+            return fail(c, ERR_NOMEM, "out of memory");
+        return 1;
+    }
     schema = section_target(c, section, name, &base, &auto_ok);
     if (!schema)
         return 0;

@@ -93,6 +93,14 @@ struct cfg_agent {
     struct cfg_profile p;               /* overrides of the type preset ("auto" = preset) */
 };
 
+/* One raw key of a [sweep] section, kept as text for sim/core/sweep to interpret. */
+struct cfg_sweep_entry {
+    char key[2 * CFG_NAME_MAX];  /* "section.key" (or "seeds") as written */
+    char value[CFG_STR_MAX];     /* the list, range or count, unparsed */
+    char origin[CFG_STR_MAX];    /* file it came from */
+    int line;                    /* line in that file */
+};
+
 struct cfg {
     struct {
         char name[CFG_NAME_MAX];
@@ -140,6 +148,11 @@ struct cfg {
     struct cfg_agent *agents; /* owned; n_agents groups in order of first appearance */
     size_t n_agents;
     size_t agents_cap;
+
+    struct cfg_sweep_entry *sweep; /* owned; the [sweep] section's keys in order (not written
+                                      by cfg_write: a resolved configuration is one point) */
+    size_t n_sweep;
+    size_t sweep_cap;
 };
 
 /* Fill `cfg` with the compiled defaults: global keys, the type presets, no agent groups.
