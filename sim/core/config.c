@@ -76,6 +76,16 @@ static const struct key_def keys[] = {
      "also write /agent_slots: one row per agent per slot (large: agents x slots rows)", 0},
     {"output", "chunk_rows", KT_INT, G(output.chunk_rows), "4096", 16, 10000000, 0, NULL, "rows",
      "HDF5 chunk size and write batch of every table", 0},
+    {"attacks", "unregistered_rate", KT_NUM, G(attacks.unregistered_rate), "0", 0, 1, 0, NULL, "",
+     "probability per market message of an extra message from an unregistered identity", 0},
+    {"attacks", "forged_mac_rate", KT_NUM, G(attacks.forged_mac_rate), "0", 0, 1, 0, NULL, "",
+     "probability per market message that its MAC is forged", 0},
+    {"attacks", "tamper_rate", KT_NUM, G(attacks.tamper_rate), "0", 0, 1, 0, NULL, "",
+     "probability per market message that its price or quantity is changed in transit", 0},
+    {"attacks", "replay_rate", KT_NUM, G(attacks.replay_rate), "0", 0, 1, 0, NULL, "",
+     "probability per market message that an earlier message of its sender is replayed", 0},
+    {"attacks", "impersonation_rate", KT_NUM, G(attacks.impersonation_rate), "0", 0, 1, 0, NULL,
+     "", "probability per market message of an extra message claiming the sender's identity", 0},
     {"weather", "latitude", KT_NUM, G(weather.latitude), "37.5", -66, 66, 0, NULL, "degrees",
      "latitude of the neighbourhood (north positive), for the clear-sky PV curve", 0},
     {"weather", "start_day", KT_INT, G(weather.start_day), "172", 1, 365, 0, NULL, "day of year",
@@ -716,7 +726,7 @@ static const char *section_target(struct load_ctx *c, const char *section, const
     if (!section_known(section) || !strcmp(section, PROFILE_SECTION)) {
         fail(c, ERR_CONFIG,
              "unknown section [%s] (known: scenario, sim, market, mine, output, weather, grid, "
-             "population, type.TYPE, agent.NAME, sweep)",
+             "population, attacks, type.TYPE, agent.NAME, sweep)",
              section);
         return NULL;
     }

@@ -144,6 +144,15 @@ struct cfg {
         double bid_spread;              /* EUR/MWh: +- uniform jitter of the type's bids */
     } population;
     struct cfg_profile types[CFG_AGENT_NTYPES]; /* [type.NAME] presets */
+    struct {
+        /* message-level attacks, per message sent to the MiM agent (sim/security, sim/market) */
+        double unregistered_rate;  /* a message from an identity the server never registered */
+        double forged_mac_rate;    /* a message whose MAC was not made with the sender's key */
+        double tamper_rate;        /* price or quantity changed in transit */
+        double replay_rate;        /* an earlier message of the sender sent again */
+        double impersonation_rate; /* a message claiming another agent's identity */
+        /* chain-level attacks (sim/chain) follow */
+    } attacks;
 
     struct cfg_agent *agents; /* owned; n_agents groups in order of first appearance */
     size_t n_agents;
