@@ -360,8 +360,10 @@ static void ocl_geometry(struct mine_ocl *o, cl_device_id dev)
         cu = 1;
     if (type & CL_DEVICE_TYPE_CPU) {
         /* With explicit vectors a work-group of one: the runtime then has no work-item loop to
-         * vectorise again (PoCL ran this kernel 8x slower with its own choice of local size). */
-        o->local = o->vw > 1 ? 1 : 0;
+         * vectorise again (PoCL ran this kernel 8x slower with its own choice of local size).
+         * Without, the preferred multiple; a fixed size also keeps PoCL from compiling the
+         * kernel again for every new launch size. */
+        o->local = o->vw > 1 ? 1 : (mult && mult <= kwg ? mult : 1);
         o->batch_max = (uint64_t)cu << 18;
     } else {
         size_t l = mult ? mult * 4 : 64;

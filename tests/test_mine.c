@@ -1,0 +1,852 @@
+/*
+ * test_mine — mine/pow (hex, compact bits, targets), the nonce search on every backend and path
+ * (CPU portable and SHA-NI at several thread counts, OpenCL at two vector widths), its failure
+ * paths (missing or broken kernels, no OpenCL platform, bad ranges), and the `setm mine`,
+ * `setm devices` and `setm bench mine` commands (run as the built binary, for real exit codes).
+ *
+ * Every expected answer comes from a brute force in this file over chain_sha256d and
+ * mine_hash_meets_target, or from real Bitcoin headers (tests/vectors/bitcoin_headers.txt).
+ * The OpenCL cases need an OpenCL device (PoCL in CI); they fail without one unless
+ * SETM_TEST_SKIP_OPENCL=1 says to skip them.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "chain/sha256.h"
+#include "mine/mine.h"
+
+#define GENESIS_HEX                                                                                \
+    "0100000000000000000000000000000000000000000000000000000000000000000000003ba3edfd7a7b12b27a"  \
+    "c72c3e67768f617fc81bc3888a51323a9fb8aa4b1e5e4a29ab5f49ffff001d1dac2b7c"
+#define GENESIS_NONCE 2083236893U
+#define GENESIS_HASH "000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f"
+
+/* One backend configuration under test. */
+struct cfg_case {
+    const char *label;
+    enum mine_backend backend;
+    enum mine_cpu_path path;
+    unsigned threads;
+    unsigned cl_vector;
+};
+
+static const struct cfg_case cases[] = {
+    {"cpu portable x1", MINE_BACKEND_CPU, MINE_CPU_PATH_PORTABLE, 1, 0},
+    {"cpu portable x2", MINE_BACKEND_CPU, MINE_CPU_PATH_PORTABLE, 2, 0},
+    {"cpu sha-ni x1", MINE_BACKEND_CPU, MINE_CPU_PATH_SHANI, 1, 0},
+    {"cpu sha-ni x3", MINE_BACKEND_CPU, MINE_CPU_PATH_SHANI, 3, 0},
+    {"opencl device width", MINE_BACKEND_OPENCL, MINE_CPU_PATH_AUTO, 0, 0},
+    {"opencl width 1", MINE_BACKEND_OPENCL, MINE_CPU_PATH_AUTO, 0, 1},
+};
+#define NCASES (sizeof cases / sizeof cases[0])
+
+/* Group state: one backend object per case (NULL where the case does not apply here). */
+struct fixture {
+    struct mine *m[NCASES];
+};
+
+static int skip_opencl(void)
+{
+    const char *s = getenv("SETM_TEST_SKIP_OPENCL");
+    return s && !strcmp(s, "1");
+}
+
+static int group_setup(void **state)
+{
+    struct fixture *fx = calloc(1, sizeof *fx);
+    if (!fx)
+        return -1;
+    for (size_t i = 0; i < NCASES; i++) {
+        struct mine_opts o;
+        struct err e = {0};
+        if (cases[i].path == MINE_CPU_PATH_SHANI && !mine_cpu_has_shani())
+            continue;
+        if (cases[i].backend == MINE_BACKEND_OPENCL && skip_opencl())
+            continue;
+        mine_opts_init(&o);
+        o.backend = cases[i].backend;
+        o.cpu_path = cases[i].path;
+        o.threads = cases[i].threads;
+        o.cl_vector = cases[i].cl_vector;
+        fx->m[i] = mine_new(&o, &e);
+        if (!fx->m[i]) {
+            fprintf(stderr, "%s: %s\n", cases[i].label, e.msg);
+            return -1; /* an OpenCL device is required unless SETM_TEST_SKIP_OPENCL=1 */
+        }
+    }
+    *state = fx;
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    struct fixture *fx = *state;
+    if (fx)
+        for (size_t i = 0; i < NCASES; i++)
+            mine_free(fx->m[i]);
+    free(fx);
+    return 0;
+}
+
+/* The reference: first offset in the (wrapping) range whose hash meets target, by brute force. */
+static uint64_t brute_first(const unsigned char header[MINE_HEADER_LEN],
+                            const unsigned char target[MINE_TARGET_LEN], uint32_t start,
+                            uint64_t count)
+{
+    unsigned char h[MINE_HEADER_LEN], d[MINE_HASH_LEN];
+    memcpy(h, header, sizeof h);
+    for (uint64_t i = 0; i < count; i++) {
+        mine_header_set_u32(h, MINE_HDR_NONCE, start + (uint32_t)i);
+        chain_sha256d(h, sizeof h, d);
+        if (mine_hash_meets_target(d, target))
+            return i;
+    }
+    return UINT64_MAX;
+}
+
+/* Search with every configured backend and check each against the expected first offset. */
+static void assert_all_backends(struct fixture *fx, const unsigned char header[MINE_HEADER_LEN],
+                                const unsigned char target[MINE_TARGET_LEN], uint32_t start,
+                                uint64_t count, uint64_t expect)
+{
+    for (size_t i = 0; i < NCASES; i++) {
+        struct mine_result r;
+        struct err e = {0};
+        int rc;
+        if (!fx->m[i])
+            continue;
+        rc = mine_search(fx->m[i], header, target, start, count, &r, &e);
+        if (expect == UINT64_MAX) {
+            if (rc != ERR_NOSOLUTION)
+                fail_msg("%s: expected no solution, got rc %d nonce %u", cases[i].label, rc,
+                         r.nonce);
+            assert_int_equal(r.found, 0);
+            assert_int_equal(r.attempts, count);
+        } else {
+            unsigned char h[MINE_HEADER_LEN], d[MINE_HASH_LEN];
+            if (rc != 0)
+                fail_msg("%s: rc %d (%s), expected offset %llu", cases[i].label, rc, e.msg,
+                         (unsigned long long)expect);
+            if (r.nonce != start + (uint32_t)expect)
+                fail_msg("%s: nonce %u, expected %u", cases[i].label, r.nonce,
+                         start + (uint32_t)expect);
+            assert_int_equal(r.found, 1);
+            assert_int_equal(r.attempts, expect + 1);
+            memcpy(h, header, sizeof h);
+            mine_header_set_u32(h, MINE_HDR_NONCE, r.nonce);
+            chain_sha256d(h, sizeof h, d);
+            assert_memory_equal(r.hash, d, sizeof d);
+        }
+    }
+}
+
+/* A deterministic pseudo-random stream (xorshift64*), for headers and ranges. */
+static uint64_t next_rand(uint64_t *s)
+{
+    *s ^= *s >> 12;
+    *s ^= *s << 25;
+    *s ^= *s >> 27;
+    return *s * UINT64_C(2685821657736338717);
+}
+
+/* A target whose most significant limb is top and all lower bits set: about one nonce in
+ * 2^32 / (top + 1) meets it. */
+static void easy_target(unsigned char target[MINE_TARGET_LEN], uint32_t top)
+{
+    memset(target, 0xff, MINE_TARGET_LEN);
+    for (int i = 0; i < 4; i++)
+        target[28 + i] = (unsigned char)(top >> (8 * i));
+}
+
+/* ---- mine/pow ---- */
+
+static void test_mine_pow_bits_genesis_target(void **state)
+{
+    unsigned char t[MINE_TARGET_LEN];
+    char hex[2 * MINE_TARGET_LEN + 1];
+    (void)state;
+    assert_int_equal(mine_target_from_bits(0x1d00ffffU, t, NULL), 0);
+    mine_hash_to_hex(t, hex);
+    assert_string_equal(hex, "00000000ffff0000000000000000000000000000000000000000000000000000");
+    assert_int_equal(mine_target_to_bits(t), 0x1d00ffffU);
+}
+
+static void test_mine_pow_bits_round_trip(void **state)
+{
+    static const uint32_t bits[] = {0x1d00ffffU, 0x1a44b9f2U, 0x207fffffU, 0x1b0404cbU,
+                                    0x03123456U, 0x02123400U, 0x01120000U, 0x1903a30cU};
+    unsigned char t[MINE_TARGET_LEN];
+    (void)state;
+    for (size_t i = 0; i < sizeof bits / sizeof bits[0]; i++) {
+        assert_int_equal(mine_target_from_bits(bits[i], t, NULL), 0);
+        assert_int_equal(mine_target_to_bits(t), bits[i]);
+    }
+}
+
+static void test_mine_pow_bits_rejects_bad(void **state)
+{
+    static const uint32_t bad[] = {0x1d800001U /* negative */, 0x23000001U /* overflow */,
+                                   0x22010000U /* overflow */, 0x1d000000U /* zero */,
+                                   0x00000000U /* zero */, 0x01003456U /* shifts to zero */};
+    unsigned char t[MINE_TARGET_LEN];
+    (void)state;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct err e = {0};
+        assert_int_equal(mine_target_from_bits(bad[i], t, &e), ERR_FORMAT);
+        assert_int_equal(e.code, ERR_FORMAT);
+        assert_non_null(strstr(e.msg, "bits"));
+    }
+}
+
+static void test_mine_pow_hex_rejects_bad(void **state)
+{
+    unsigned char h[MINE_HEADER_LEN], t[MINE_TARGET_LEN];
+    char bad[2 * MINE_HEADER_LEN + 1];
+    struct err e = {0};
+    (void)state;
+    assert_int_equal(mine_header_from_hex(GENESIS_HEX, h, &e), 0);
+    assert_int_equal(mine_header_u32(h, MINE_HDR_NONCE), GENESIS_NONCE);
+    assert_int_equal(mine_header_u32(h, MINE_HDR_BITS), 0x1d00ffffU);
+
+    memcpy(bad, GENESIS_HEX, sizeof bad);
+    bad[158] = '\0'; /* 158 digits */
+    assert_int_equal(mine_header_from_hex(bad, h, &e), ERR_FORMAT);
+    assert_non_null(strstr(e.msg, "expected 160 hex digits, got 158"));
+
+    memcpy(bad, GENESIS_HEX, sizeof bad);
+    bad[7] = 'g';
+    err_clear(&e);
+    assert_int_equal(mine_header_from_hex(bad, h, &e), ERR_FORMAT);
+    assert_non_null(strstr(e.msg, "position 8"));
+
+    err_clear(&e);
+    assert_int_equal(mine_target_from_hex("00", t, &e), ERR_FORMAT);
+    err_clear(&e);
+    assert_int_equal(
+        mine_target_from_hex("0000000000000000000000000000000000000000000000000000000000000000",
+                             t, &e),
+        ERR_FORMAT);
+    assert_non_null(strstr(e.msg, "zero"));
+    assert_int_equal(
+        mine_target_from_hex("00000000FFFF0000000000000000000000000000000000000000000000000000",
+                             t, &e),
+        0);
+    assert_int_equal(mine_target_to_bits(t), 0x1d00ffffU);
+}
+
+static void test_mine_pow_meets_target_edges(void **state)
+{
+    unsigned char hash[MINE_HASH_LEN], t[MINE_TARGET_LEN];
+    (void)state;
+    memset(hash, 0, sizeof hash);
+    hash[31] = 0x10; /* most significant byte */
+    hash[0] = 0x05;
+    memcpy(t, hash, sizeof t);
+    assert_true(mine_hash_meets_target(hash, t)); /* equal meets */
+    t[0] = 0x04;
+    assert_false(mine_hash_meets_target(hash, t)); /* one below the hash */
+    t[0] = 0x00;
+    t[30] = 0x01; /* below in the top byte... */
+    t[31] = 0x10;
+    assert_true(mine_hash_meets_target(hash, t)); /* ...but above in the next */
+    t[31] = 0x0f;
+    assert_false(mine_hash_meets_target(hash, t));
+}
+
+static void test_mine_pow_expected_attempts(void **state)
+{
+    unsigned char t[MINE_TARGET_LEN];
+    (void)state;
+    mine_target_from_bits(0x1d00ffffU, t, NULL);
+    /* 2^256 / (0xffff * 2^208 + 1) = 2^48 / 0xffff, to double precision. */
+    double want = 281474976710656.0 / 65535.0;
+    double got = mine_target_expected_attempts(t);
+    assert_true(got > want * (1 - 1e-12) && got < want * (1 + 1e-12));
+}
+
+/* ---- search on every backend ---- */
+
+/* Real Bitcoin headers: a range of 600 around the real nonce finds exactly it. */
+static void test_mine_vectors_every_backend(void **state)
+{
+    struct fixture *fx = *state;
+    char path[4096], line[1024];
+    const char *src = getenv("SETM_SOURCE_DIR");
+    int n = 0;
+    FILE *f;
+
+    snprintf(path, sizeof path, "%s/tests/vectors/bitcoin_headers.txt", src ? src : SETM_SOURCE_DIR);
+    f = fopen(path, "r");
+    assert_non_null(f);
+    while (fgets(line, sizeof line, f)) {
+        char hash[80], hdr[200], hex[2 * MINE_HASH_LEN + 1];
+        unsigned long height, nonce;
+        unsigned char h[MINE_HEADER_LEN], t[MINE_TARGET_LEN];
+        if (line[0] == '#' || sscanf(line, "%lu %lu %79s %199s", &height, &nonce, hash, hdr) != 4)
+            continue;
+        assert_int_equal(mine_header_from_hex(hdr, h, NULL), 0);
+        assert_int_equal(mine_target_from_bits(mine_header_u32(h, MINE_HDR_BITS), t, NULL), 0);
+        assert_all_backends(fx, h, t, (uint32_t)nonce - 300, 600, 300);
+        for (size_t i = 0; i < NCASES; i++) {
+            struct mine_result r;
+            if (!fx->m[i])
+                continue;
+            assert_int_equal(mine_search(fx->m[i], h, t, (uint32_t)nonce - 300, 600, &r, NULL), 0);
+            mine_hash_to_hex(r.hash, hex);
+            assert_string_equal(hex, hash);
+        }
+        n++;
+    }
+    fclose(f);
+    assert_true(n >= 4);
+}
+
+/* Random headers, targets and ranges: every backend finds the brute force's first nonce (or none),
+ * including ranges several CPU chunks long where threads race. */
+static void test_mine_backends_agree_random(void **state)
+{
+    static const uint32_t tops[] = {0x00ffffffU, 0x000fffffU, 0x0000ffffU};
+    struct fixture *fx = *state;
+    uint64_t seed = 0x5e7a11ce5eedULL;
+    int found = 0, none = 0;
+
+    for (int k = 0; k < 12; k++) {
+        unsigned char h[MINE_HEADER_LEN], t[MINE_TARGET_LEN];
+        for (int i = 0; i < MINE_HEADER_LEN; i += 8) {
+            uint64_t r = next_rand(&seed);
+            memcpy(h + i, &r, 8);
+        }
+        easy_target(t, tops[k % 3]);
+        uint32_t start = (uint32_t)next_rand(&seed);
+        uint64_t count = 1 + next_rand(&seed) % 50000;
+        uint64_t expect = brute_first(h, t, start, count);
+        expect == UINT64_MAX ? none++ : found++;
+        assert_all_backends(fx, h, t, start, count, expect);
+    }
+    assert_true(found >= 4); /* the mix exercises both outcomes */
+    assert_true(none >= 1);
+}
+
+/* Several winners in one launch or chunk: the lowest is reported. */
+static void test_mine_lowest_of_many(void **state)
+{
+    struct fixture *fx = *state;
+    unsigned char h[MINE_HEADER_LEN], t[MINE_TARGET_LEN];
+    mine_header_from_hex(GENESIS_HEX, h, NULL);
+    easy_target(t, 0x3fffffffU); /* one in four */
+    for (uint32_t start = 0; start < 40; start += 7)
+        assert_all_backends(fx, h, t, start, 5000, brute_first(h, t, start, 5000));
+}
+
+static void test_mine_no_solution_reports_count(void **state)
+{
+    struct fixture *fx = *state;
+    unsigned char h[MINE_HEADER_LEN], t[MINE_TARGET_LEN];
+    mine_header_from_hex(GENESIS_HEX, h, NULL);
+    mine_target_from_bits(0x1d00ffffU, t, NULL);
+    assert_all_backends(fx, h, t, GENESIS_NONCE + 1, 3000, UINT64_MAX);
+    assert_all_backends(fx, h, t, 0, 1, UINT64_MAX);
+}
+
+/* A range that wraps past 0xffffffff to 0 and whose first winner lies after the wrap. */
+static void test_mine_wrapping_range(void **state)
+{
+    struct fixture *fx = *state;
+    unsigned char h[MINE_HEADER_LEN], t[MINE_TARGET_LEN];
+    uint64_t expect = UINT64_MAX;
+    const uint32_t start = 0xfffffc00U;
+
+    mine_header_from_hex(GENESIS_HEX, h, NULL);
+    easy_target(t, 0x000fffffU); /* one in 4096 */
+    for (uint32_t time = 1; time < 200; time++) {
+        mine_header_set_u32(h, MINE_HDR_TIME, time);
+        expect = brute_first(h, t, start, 0x4000);
+        if (expect != UINT64_MAX && expect >= 0x400)
+            break;
+    }
+    assert_true(expect != UINT64_MAX && expect >= 0x400);
+    assert_all_backends(fx, h, t, start, 0x4000, expect);
+}
+
+/* A range ending at nonce 0xffffffff whose only winner is that last nonce: the target is that
+ * nonce's own hash, and the header is varied until no earlier nonce in the range also meets it. */
+static void test_mine_range_ends_at_max_nonce(void **state)
+{
+    struct fixture *fx = *state;
+    unsigned char h[MINE_HEADER_LEN], d[MINE_HASH_LEN];
+    const uint32_t start = 0xffffffffU - 15;
+    int ok = 0;
+
+    mine_header_from_hex(GENESIS_HEX, h, NULL);
+    for (uint32_t time = 1; time < 100000 && !ok; time++) {
+        mine_header_set_u32(h, MINE_HDR_TIME, time);
+        mine_header_set_u32(h, MINE_HDR_NONCE, 0xffffffffU);
+        chain_sha256d(h, sizeof h, d);
+        if (d[31] > 0x01) /* want a small hash, so few others fall below it */
+            continue;
+        ok = brute_first(h, d, start, 16) == 15;
+    }
+    assert_true(ok);
+    assert_all_backends(fx, h, d, start, 16, 15);
+}
+
+static void test_mine_count_bounds(void **state)
+{
+    struct fixture *fx = *state;
+    unsigned char h[MINE_HEADER_LEN], t[MINE_TARGET_LEN];
+    mine_header_from_hex(GENESIS_HEX, h, NULL);
+    easy_target(t, 0x0fffffffU);
+    for (size_t i = 0; i < NCASES; i++) {
+        struct mine_result r;
+        struct err e = {0};
+        if (!fx->m[i])
+            continue;
+        assert_int_equal(mine_search(fx->m[i], h, t, 5, 0, &r, &e), ERR_USAGE);
+        assert_int_equal(mine_search(fx->m[i], h, t, 5, (UINT64_C(1) << 32) + 1, &r, &e),
+                         ERR_USAGE);
+        /* The whole 2^32 space is a valid range. */
+        assert_int_equal(mine_search(fx->m[i], h, t, 5, UINT64_C(1) << 32, &r, &e), 0);
+        assert_int_equal(r.attempts, brute_first(h, t, 5, 1000) + 1);
+    }
+}
+
+static void test_mine_names_and_descriptions(void **state)
+{
+    struct fixture *fx = *state;
+    for (size_t i = 0; i < NCASES; i++) {
+        if (!fx->m[i])
+            continue;
+        const char *name = mine_backend_name(fx->m[i]);
+        if (cases[i].backend == MINE_BACKEND_OPENCL)
+            assert_string_equal(name, "opencl");
+        else if (cases[i].path == MINE_CPU_PATH_SHANI)
+            assert_string_equal(name, "cpu-sha-ni");
+        else
+            assert_string_equal(name, "cpu-portable");
+        assert_true(strlen(mine_device_desc(fx->m[i])) > 5);
+        assert_int_equal(mine_note(fx->m[i])[0], '\0');
+    }
+    assert_int_equal(mine_threads(fx->m[1]), 2);
+}
+
+/* ---- options and failure paths ---- */
+
+static void test_mine_option_parsing(void **state)
+{
+    enum mine_backend b;
+    enum mine_cpu_path p;
+    struct mine_opts o;
+    struct err e = {0};
+    (void)state;
+    assert_int_equal(mine_backend_parse("opencl", &b, &e), 0);
+    assert_int_equal(b, MINE_BACKEND_OPENCL);
+    assert_int_equal(mine_backend_parse("gpu", &b, &e), ERR_USAGE);
+    assert_non_null(strstr(e.msg, "auto, opencl or cpu"));
+    assert_int_equal(mine_cpu_path_parse("sha-ni", &p, &e), 0);
+    assert_int_equal(p, MINE_CPU_PATH_SHANI);
+    assert_int_equal(mine_cpu_path_parse("avx", &p, &e), ERR_USAGE);
+    mine_opts_init(&o);
+    o.cl_vector = 3;
+    err_clear(&e);
+    assert_null(mine_new(&o, &e));
+    assert_int_equal(e.code, ERR_USAGE);
+}
+
+/* A fresh temporary directory; path written to buf. */
+static void make_tmpdir(char *buf, size_t len)
+{
+    const char *base = getenv("TMPDIR");
+    snprintf(buf, len, "%s/setm-test-mine-XXXXXX", base ? base : "/tmp");
+    assert_non_null(mkdtemp(buf));
+}
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+    char path[4096];
+    FILE *f;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void remove_tmpdir(const char *dir)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/sha256.cl", dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/sha256d_search.cl", dir);
+    unlink(path);
+    rmdir(dir);
+}
+
+static void test_mine_opencl_kernel_dir_missing(void **state)
+{
+    char dir[256];
+    struct mine_opts o;
+    struct err e = {0};
+    (void)state;
+    if (skip_opencl())
+        skip();
+    make_tmpdir(dir, sizeof dir);
+    mine_opts_init(&o);
+    o.backend = MINE_BACKEND_OPENCL;
+    o.kernel_dir = dir;
+    o.platform = "0"; /* any device, CPU type included */
+    assert_null(mine_new(&o, &e));
+    assert_int_equal(e.code, ERR_DEVICE);
+    assert_non_null(strstr(e.msg, "cannot read kernel"));
+    assert_non_null(strstr(e.msg, "sha256.cl"));
+
+    /* The same through SETM_KERNELS, as a user would point it. */
+    o.kernel_dir = NULL;
+    setenv("SETM_KERNELS", dir, 1);
+    err_clear(&e);
+    assert_null(mine_new(&o, &e));
+    unsetenv("SETM_KERNELS");
+    assert_int_equal(e.code, ERR_DEVICE);
+    assert_non_null(strstr(e.msg, "cannot read kernel"));
+    remove_tmpdir(dir);
+}
+
+/* A kernel that does not compile: explicit opencl fails with the compiler's log; auto with a
+ * device chosen falls back to the CPU and says why. */
+static void test_mine_opencl_broken_kernel(void **state)
+{
+    char dir[256];
+    struct mine_opts o;
+    struct err e = {0};
+    struct mine *m;
+    (void)state;
+    if (skip_opencl())
+        skip();
+    make_tmpdir(dir, sizeof dir);
+    write_file(dir, "sha256.cl", "/* empty */\n");
+    write_file(dir, "sha256d_search.cl",
+               "__kernel void sha256d_search(__constant const uint *pre, const uint base,\n"
+               "    const uint n, __global volatile uint *best) { undeclared_name = 1; }\n");
+    setenv("SETM_KERNELS", dir, 1);
+    mine_opts_init(&o);
+    o.backend = MINE_BACKEND_OPENCL;
+    assert_null(mine_new(&o, &e));
+    assert_int_equal(e.code, ERR_DEVICE);
+    assert_non_null(strstr(e.msg, "kernel build failed"));
+    assert_non_null(strstr(e.msg, "undeclared_name")); /* from the compiler log */
+
+    o.backend = MINE_BACKEND_AUTO;
+    o.platform = "0";
+    err_clear(&e);
+    m = mine_new(&o, &e);
+    unsetenv("SETM_KERNELS");
+    assert_non_null(m);
+    assert_true(!strncmp(mine_backend_name(m), "cpu-", 4));
+    assert_non_null(strstr(mine_note(m), "kernel build failed"));
+    mine_free(m);
+    remove_tmpdir(dir);
+}
+
+static void test_mine_opencl_no_matching_device(void **state)
+{
+    struct mine_opts o;
+    struct err e = {0};
+    (void)state;
+    if (skip_opencl())
+        skip();
+    mine_opts_init(&o);
+    o.backend = MINE_BACKEND_OPENCL;
+    o.device = "no-such-device-name";
+    assert_null(mine_new(&o, &e));
+    assert_int_equal(e.code, ERR_DEVICE);
+    assert_non_null(strstr(e.msg, "no OpenCL device matches"));
+    o.device = NULL;
+    o.platform = "17";
+    err_clear(&e);
+    assert_null(mine_new(&o, &e));
+    assert_int_equal(e.code, ERR_DEVICE);
+}
+
+/* The ICD loader reads OCL_ICD_VENDORS once per process, so the no-platform case runs in a
+ * child: this executable re-run with --child-no-icd MODE and an empty vendors directory. */
+static int child_no_icd(const char *mode)
+{
+    struct mine_opts o;
+    struct err e = {0};
+    struct mine *m;
+    mine_opts_init(&o);
+    o.backend = !strcmp(mode, "opencl") ? MINE_BACKEND_OPENCL : MINE_BACKEND_AUTO;
+    m = mine_new(&o, &e);
+    if (o.backend == MINE_BACKEND_OPENCL) {
+        if (m || e.code != ERR_DEVICE || !strstr(e.msg, "no OpenCL platform"))
+            return 10;
+        return err_exit_code(e.code); /* 2, as the CLI would exit */
+    }
+    if (!m || strncmp(mine_backend_name(m), "cpu-", 4) || !strstr(mine_note(m), "no OpenCL platform"))
+        return 11;
+    mine_free(m);
+    return 0;
+}
+
+static int run_child(const char *mode, const char *vendors)
+{
+    pid_t pid = fork();
+    int status;
+    if (pid == 0) {
+        setenv("OCL_ICD_VENDORS", vendors, 1);
+        execl("/proc/self/exe", "test_mine", "--child-no-icd", mode, (char *)NULL);
+        _exit(99);
+    }
+    assert_true(pid > 0);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
+static void test_mine_opencl_no_platform(void **state)
+{
+    char dir[256];
+    (void)state;
+    make_tmpdir(dir, sizeof dir);
+    assert_int_equal(run_child("opencl", dir), 2);
+    assert_int_equal(run_child("auto", dir), 0);
+    rmdir(dir);
+}
+
+/* ---- the commands ---- */
+
+/* The setm binary of this build: $SETM_BIN (tests/run.sh sets it), else beside this test's
+ * directory (build/<mode>/setm), else bin/setm of the source tree. */
+static void setm_path(char *buf, size_t len)
+{
+    const char *env = getenv("SETM_BIN");
+    char exe[4096];
+    ssize_t n;
+
+    if (env && *env) {
+        snprintf(buf, len, "%s", env);
+        return;
+    }
+    n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/'); /* .../build/<mode>/tests/test_mine */
+        if (slash) {
+            *slash = '\0';
+            slash = strrchr(exe, '/');
+            if (slash) {
+                *slash = '\0';
+                snprintf(buf, len, "%.4000s/setm", exe);
+                if (access(buf, X_OK) == 0)
+                    return;
+            }
+        }
+    }
+    snprintf(buf, len, "%s/bin/setm", SETM_SOURCE_DIR);
+}
+
+/* Run `setm ARGS...` (NULL-terminated) with stdout and stderr captured into out (truncated to
+ * len); returns its exit status. */
+static int run_cli(char *out, size_t len, ...)
+{
+    char *argv[32], bin[4096];
+    int argc = 0, fds[2], status;
+    size_t got = 0;
+    va_list ap;
+    pid_t pid;
+
+    setm_path(bin, sizeof bin);
+    if (access(bin, X_OK) != 0)
+        fail_msg("setm binary %s not found: build it first (make MODE=...)", bin);
+    argv[argc++] = "setm";
+    va_start(ap, len);
+    for (char *a; argc < 31 && (a = va_arg(ap, char *)) != NULL;)
+        argv[argc++] = a;
+    va_end(ap);
+    argv[argc] = NULL;
+    assert_int_equal(pipe(fds), 0);
+    pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        dup2(fds[1], 2);
+        close(fds[0]);
+        close(fds[1]);
+        execv(bin, argv);
+        _exit(127);
+    }
+    assert_true(pid > 0);
+    close(fds[1]);
+    for (;;) {
+        char chunk[4096];
+        ssize_t n = read(fds[0], chunk, sizeof chunk);
+        if (n <= 0)
+            break;
+        size_t take = (size_t)n < len - 1 - got ? (size_t)n : len - 1 - got;
+        memcpy(out + got, chunk, take);
+        got += take;
+    }
+    out[got] = '\0';
+    close(fds[0]);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
+static void test_mine_cli_finds_genesis_nonce(void **state)
+{
+    char out[8192];
+    (void)state;
+    assert_int_equal(run_cli(out, sizeof out, "mine", "--header", GENESIS_HEX,
+                             "--start", "2083236800", "--count", "200", "--backend", "cpu", NULL),
+                     0);
+    assert_non_null(strstr(out, "nonce    2083236893\n"));
+    assert_non_null(strstr(out, "hash     " GENESIS_HASH "\n"));
+    assert_non_null(strstr(out, "attempts 94\n"));
+    assert_non_null(strstr(out, "backend  cpu-"));
+}
+
+static void test_mine_cli_no_nonce_exits_1(void **state)
+{
+    char out[8192];
+    (void)state;
+    assert_int_equal(run_cli(out, sizeof out, "mine", "--header", GENESIS_HEX,
+                             "--count", "100", "--backend", "cpu", "--threads", "1", NULL),
+                     1);
+    assert_non_null(strstr(out, "nonce    none\n"));
+    assert_non_null(strstr(out, "attempts 100\n"));
+}
+
+static void test_mine_cli_bad_input_exits_2(void **state)
+{
+    char out[8192];
+    char shortv[] = GENESIS_HEX;
+    char badhex[] = GENESIS_HEX;
+    (void)state;
+    shortv[150] = '\0';
+    badhex[3] = 'x';
+    assert_int_equal(run_cli(out, sizeof out, "mine", "--header", shortv, NULL), 2);
+    assert_non_null(strstr(out, "expected 160 hex digits"));
+    assert_non_null(strstr(out, "usage: setm mine"));
+    assert_int_equal(run_cli(out, sizeof out, "mine", "--header", badhex, NULL), 2);
+    assert_non_null(strstr(out, "not a hex digit"));
+    assert_int_equal(run_cli(out, sizeof out, "mine", "--header", GENESIS_HEX,
+                             "--bits", "0x1d800001", NULL),
+                     2);
+    assert_non_null(strstr(out, "negative"));
+    assert_int_equal(run_cli(out, sizeof out, "mine", "--header", GENESIS_HEX,
+                             "--bits", "0x1d000000", NULL),
+                     2);
+    assert_non_null(strstr(out, "zero"));
+    assert_int_equal(
+        run_cli(out, sizeof out, "mine", "--header", GENESIS_HEX, "--target",
+                "0000000000000000000000000000000000000000000000000000000000000000", NULL),
+        2);
+    assert_int_equal(run_cli(out, sizeof out, "mine", "--header", GENESIS_HEX,
+                             "--bits", "0x1d00ffff", "--target",
+                             "00000000ffff0000000000000000000000000000000000000000000000000000",
+                             NULL),
+                     2);
+    assert_int_equal(run_cli(out, sizeof out, "mine", "--header", GENESIS_HEX,
+                             "--count", "0", NULL),
+                     2);
+    assert_int_equal(run_cli(out, sizeof out, "mine", "--header", GENESIS_HEX,
+                             "--start", "4294967296", NULL),
+                     2);
+    assert_int_equal(run_cli(out, sizeof out, "mine", "--header", GENESIS_HEX,
+                             "--backend", "gpu", NULL),
+                     2);
+    assert_int_equal(run_cli(out, sizeof out, "mine", "--frobnicate", NULL), 2);
+    assert_non_null(strstr(out, "unknown option '--frobnicate'"));
+    assert_int_equal(run_cli(out, sizeof out, "mine", NULL), 2);
+    assert_non_null(strstr(out, "--header is required"));
+    assert_int_equal(run_cli(out, sizeof out, "mine", "--help", NULL), 0);
+    assert_non_null(strstr(out, "usage: setm mine"));
+}
+
+static void test_mine_cli_opencl_unusable_exits_2(void **state)
+{
+    char out[8192], dir[256];
+    (void)state;
+    if (skip_opencl())
+        skip();
+    make_tmpdir(dir, sizeof dir);
+    setenv("SETM_KERNELS", dir, 1);
+    assert_int_equal(run_cli(out, sizeof out, "mine", "--header", GENESIS_HEX,
+                             "--count", "10", "--backend", "opencl", NULL),
+                     2);
+    unsetenv("SETM_KERNELS");
+    assert_non_null(strstr(out, "cannot read kernel"));
+    rmdir(dir);
+}
+
+static void test_mine_cli_devices_and_bench(void **state)
+{
+    char out[16384];
+    (void)state;
+    assert_int_equal(run_cli(out, sizeof out, "devices", NULL), 0);
+    assert_non_null(strstr(out, "CPU backend: "));
+    if (!skip_opencl())
+        assert_non_null(strstr(out, "OpenCL platform 0: "));
+    assert_int_equal(run_cli(out, sizeof out, "devices", "--help", NULL), 0);
+    assert_non_null(strstr(out, "usage: setm devices"));
+    assert_int_equal(run_cli(out, sizeof out, "devices", "--bogus", NULL), 2);
+
+    assert_int_equal(run_cli(out, sizeof out, "bench", "mine", "--help", NULL), 0);
+    assert_non_null(strstr(out, "usage: setm bench mine"));
+    assert_int_equal(run_cli(out, sizeof out, "bench", "mine", "--nonces", "x", NULL), 2);
+    assert_int_equal(run_cli(out, sizeof out, "bench", "mine", "--cl-vector", "3", NULL),
+                     2);
+    assert_int_equal(run_cli(out, sizeof out, "bench", "mine", "--nonces", "4096",
+                             "--threads", "2", skip_opencl() ? "--no-opencl" : "--nonces",
+                             "4096", NULL),
+                     0);
+    assert_non_null(strstr(out, "bench mine path=cpu-portable threads=1 nonces=4096 seconds="));
+    assert_non_null(strstr(out, "bench mine path=cpu-portable threads=2 nonces=4096 seconds="));
+    if (!skip_opencl())
+        assert_non_null(strstr(out, "bench mine path=opencl threads=1 nonces=4096 seconds="));
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 3 && !strcmp(argv[1], "--child-no-icd"))
+        return child_no_icd(argv[2]);
+
+    /* One group, so the runner's summary counts every test; the search tests use the group's
+     * backends, the others ignore them. */
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_mine_pow_bits_genesis_target),
+        cmocka_unit_test(test_mine_pow_bits_round_trip),
+        cmocka_unit_test(test_mine_pow_bits_rejects_bad),
+        cmocka_unit_test(test_mine_pow_hex_rejects_bad),
+        cmocka_unit_test(test_mine_pow_meets_target_edges),
+        cmocka_unit_test(test_mine_pow_expected_attempts),
+        cmocka_unit_test(test_mine_vectors_every_backend),
+        cmocka_unit_test(test_mine_backends_agree_random),
+        cmocka_unit_test(test_mine_lowest_of_many),
+        cmocka_unit_test(test_mine_no_solution_reports_count),
+        cmocka_unit_test(test_mine_wrapping_range),
+        cmocka_unit_test(test_mine_range_ends_at_max_nonce),
+        cmocka_unit_test(test_mine_count_bounds),
+        cmocka_unit_test(test_mine_names_and_descriptions),
+        cmocka_unit_test(test_mine_option_parsing),
+        cmocka_unit_test(test_mine_opencl_kernel_dir_missing),
+        cmocka_unit_test(test_mine_opencl_broken_kernel),
+        cmocka_unit_test(test_mine_opencl_no_matching_device),
+        cmocka_unit_test(test_mine_opencl_no_platform),
+        cmocka_unit_test(test_mine_cli_finds_genesis_nonce),
+        cmocka_unit_test(test_mine_cli_no_nonce_exits_1),
+        cmocka_unit_test(test_mine_cli_bad_input_exits_2),
+        cmocka_unit_test(test_mine_cli_opencl_unusable_exits_2),
+        cmocka_unit_test(test_mine_cli_devices_and_bench),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
