@@ -287,7 +287,7 @@ static void test_config_error_unknown_section(void **state)
 static void test_config_error_unknown_key_lists_known(void **state)
 {
     expect_error(*state, "[market]\nslot_minute = 15\n", ERR_CONFIG, "bad.ini:2:",
-                 "unknown key 'slot_minute' in [market] (known: slot_minutes, rounds_per_slot)");
+                 "unknown key 'slot_minute' in [market] (known: slot_minutes, rounds_per_slot, mechanism");
 }
 
 static void test_config_error_not_an_integer(void **state)

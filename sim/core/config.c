@@ -62,6 +62,22 @@ static const struct key_def keys[] = {
      "length of a market slot; 1440 must be a multiple of it", 0},
     {"market", "rounds_per_slot", KT_INT, G(market.rounds_per_slot), "5", 1, 1000, 0, NULL, "",
      "negotiation rounds the MiM agent clears in each slot", 0},
+    {"market", "mechanism", KT_ENUM, G(market.mechanism), "negotiation", 0, 0, 0,
+     "negotiation|pay_as_bid|pay_as_clear|cda", "",
+     "clearing: the paper's negotiation, pay-as-bid, uniform-price pay-as-clear, or continuous "
+     "double auction", 0},
+    {"market", "strategy", KT_ENUM, G(market.strategy), "linear", 0, 0, 0, "fixed|linear|zic|zip",
+     "", "bidding strategy of agents whose group does not choose one", 0},
+    {"market", "price_epsilon", KT_NUM, G(market.price_epsilon), "0.01", 0, 1000, 0, NULL,
+     "EUR/MWh", "a round's price within this of the previous one counts as converged", 0},
+    {"network", "delay", KT_ENUM, G(network.delay), "lognormal", 0, 0, 0,
+     "constant|exponential|lognormal", "", "distribution of a message's network delay", 0},
+    {"network", "delay_mean_s", KT_NUM, G(network.delay_mean_s), "0.05", 0, 3600, 0, NULL, "s",
+     "mean network delay of a message", 0},
+    {"network", "delay_sigma", KT_NUM, G(network.delay_sigma), "0.5", 0, 5, 0, NULL, "",
+     "lognormal sigma of the delay (lognormal only)", 0},
+    {"network", "loss", KT_NUM, G(network.loss), "0", 0, 1, 0, NULL, "",
+     "probability that a message is lost", 0},
     {"mine", "backend", KT_ENUM, G(mine.backend), "auto", 0, 0, 0, "auto|opencl|cpu", "",
      "nonce-search backend; auto takes OpenCL when a working device exists, else the CPU", 0},
     {"mine", "threads", KT_INT, G(mine.threads), "0", 0, 1024, 0, NULL, "threads",
@@ -126,6 +142,8 @@ static const struct key_def keys[] = {
      "agent type (the paper's Table 1); its [type.NAME] preset fills every 'auto' key", 0},
     {AGENT_SECTION, "count", KT_INT, A(count), "1", 1, CFG_MAX_AGENTS, 0, NULL, "agents",
      "number of agents in the group", 0},
+    {AGENT_SECTION, "strategy", KT_ENUM, A(strategy), "auto", 0, 0, 0, "fixed|linear|zic|zip", "",
+     "bidding strategy of the group (auto = market.strategy)", KF_AUTO},
     {AGENT_SECTION, "spread", KT_NUM, A(spread), "0", 0, 2, 0, NULL, "",
      "lognormal sigma of each agent's multiplier on pv_kwp and load_kwh_day", 0},
     {AGENT_SECTION, "generation_csv", KT_PATH, A(generation_csv), "", 0, 0, 0, NULL, "",
@@ -709,9 +727,9 @@ static const char *section_target(struct load_ctx *c, const char *section, const
                  section, CFG_NAME_MAX - 1);
             return NULL;
         }
+        *auto_ok = 1;
         if (key_find(AGENT_SECTION, name))
             return AGENT_SECTION;
-        *auto_ok = 1;
         return PROFILE_SECTION;
     }
     if (!strncmp(section, "type.", 5)) {
@@ -725,7 +743,7 @@ static const char *section_target(struct load_ctx *c, const char *section, const
     }
     if (!section_known(section) || !strcmp(section, PROFILE_SECTION)) {
         fail(c, ERR_CONFIG,
-             "unknown section [%s] (known: scenario, sim, market, mine, output, weather, grid, "
+             "unknown section [%s] (known: scenario, sim, market, network, mine, output, weather, grid, "
              "population, attacks, type.TYPE, agent.NAME, sweep)",
              section);
         return NULL;

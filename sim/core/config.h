@@ -87,6 +87,7 @@ struct cfg_agent {
     char name[CFG_NAME_MAX];            /* NAME from the section header */
     int type;                           /* enum cfg_agent_type */
     int64_t count;                      /* agents in the group */
+    int strategy;                       /* enum mkt_strategy, or CFG_AUTO_INT: market.strategy */
     double spread;                      /* relative spread of pv_kwp / load_kwh_day across the group */
     char generation_csv[CFG_STR_MAX];   /* one kWh value per slot instead of the PV model ("" = model) */
     char load_csv[CFG_STR_MAX];         /* one kWh value per slot instead of the load model */
@@ -113,7 +114,16 @@ struct cfg {
     struct {
         int64_t slot_minutes;
         int64_t rounds_per_slot;
+        int mechanism;        /* enum mkt_mechanism (sim/market/clear.h) */
+        int strategy;         /* enum mkt_strategy (sim/market/strategy.h) */
+        double price_epsilon; /* EUR/MWh: convergence threshold */
     } market;
+    struct {
+        int delay;           /* 0 constant, 1 exponential, 2 lognormal */
+        double delay_mean_s;
+        double delay_sigma;
+        double loss;
+    } network;
     struct {
         int backend; /* enum cfg_backend */
         int64_t threads;

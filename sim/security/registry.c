@@ -1,0 +1,201 @@
+/*
+ * registry — key material per agent and the mutual-key cache.
+ *
+ * Mutual keys: crypto_kx gives a client/server pair of session keys; we order the pair by id
+ * (lower id plays "client") so both parties compute the same key, and use the client->server
+ * key for the pair.  The cache is an open-addressed table keyed by (lo << 32 | hi); it grows by
+ * doubling, so lookups are O(1) and a run allocates only when it meets a new high-water mark of
+ * distinct trading pairs.
+ */
+#include "registry.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/rng.h"
+
+struct agent_keys {
+    unsigned char mac[ID_KEY_BYTES];
+    unsigned char sign_pk[crypto_sign_PUBLICKEYBYTES];
+    unsigned char sign_sk[crypto_sign_SECRETKEYBYTES];
+    unsigned char kx_pk[crypto_kx_PUBLICKEYBYTES];
+    unsigned char kx_sk[crypto_kx_SECRETKEYBYTES];
+};
+
+struct pair_entry {
+    uint64_t key; /* 0 = empty; else (lo + 1) << 32 | (hi + 1) */
+    unsigned char mutual[ID_KEY_BYTES];
+};
+
+struct id_registry {
+    size_t n;
+    struct agent_keys *keys;
+    struct pair_entry *pairs;
+    size_t pairs_cap, pairs_len;
+};
+
+static void fill_from_stream(gsl_rng *r, unsigned char *out, size_t len)
+{
+    for (size_t i = 0; i < len; i += 8) {
+        uint64_t x = rng_u64(r);
+        size_t k = len - i < 8 ? len - i : 8;
+        memcpy(out + i, &x, k);
+    }
+}
+
+struct id_registry *id_registry_new(uint64_t seed, const char *const *names, size_t n,
+                                    struct err *e)
+{
+    struct id_registry *r;
+    gsl_rng *rng;
+
+    if (sodium_init() < 0) {
+        err_set(e, ERR_RUNTIME, "libsodium failed to initialise");
+        return NULL;
+    }
+    r = calloc(1, sizeof *r);
+    rng = rng_stream_new(seed, "security.keys", 0);
+    if (!r || !rng)
+        goto oom;
+    r->n = n;
+    r->keys = calloc(n ? n : 1, sizeof *r->keys);
+    if (!r->keys)
+        goto oom;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char s1[crypto_sign_SEEDBYTES], s2[crypto_kx_SEEDBYTES];
+        struct agent_keys *k = &r->keys[i];
+        rng_stream_reset(rng, seed, "security.keys", rng_name_id(names[i]));
+        fill_from_stream(rng, k->mac, sizeof k->mac);
+        fill_from_stream(rng, s1, sizeof s1);
+        fill_from_stream(rng, s2, sizeof s2);
+        crypto_sign_seed_keypair(k->sign_pk, k->sign_sk, s1);
+        crypto_kx_seed_keypair(k->kx_pk, k->kx_sk, s2);
+        sodium_memzero(s1, sizeof s1);
+        sodium_memzero(s2, sizeof s2);
+    }
+    rng_free(rng);
+    return r;
+oom:
+    rng_free(rng);
+    id_registry_free(r);
+    err_set(e, ERR_NOMEM, "out of memory registering %zu agents", n);
+    return NULL;
+}
+
+void id_registry_free(struct id_registry *r)
+{
+    if (!r)
+        return;
+    if (r->keys)
+        sodium_memzero(r->keys, r->n * sizeof *r->keys);
+    free(r->keys);
+    free(r->pairs);
+    free(r);
+}
+
+size_t id_count(const struct id_registry *r) { return r->n; }
+
+int id_is_registered(const struct id_registry *r, uint64_t id) { return id < r->n; }
+
+void id_mac_with(const unsigned char key[ID_KEY_BYTES], const unsigned char *msg, size_t len,
+                 unsigned char tag[ID_MAC_BYTES])
+{
+    crypto_auth(tag, msg, len, key);
+}
+
+int id_mac_verify_with(const unsigned char key[ID_KEY_BYTES], const unsigned char *msg, size_t len,
+                       const unsigned char tag[ID_MAC_BYTES])
+{
+    return crypto_auth_verify(tag, msg, len, key) == 0;
+}
+
+void id_mac(const struct id_registry *r, uint32_t id, const unsigned char *msg, size_t len,
+            unsigned char tag[ID_MAC_BYTES])
+{
+    id_mac_with(r->keys[id].mac, msg, len, tag);
+}
+
+int id_mac_verify(const struct id_registry *r, uint64_t id, const unsigned char *msg, size_t len,
+                  const unsigned char tag[ID_MAC_BYTES])
+{
+    if (!id_is_registered(r, id))
+        return 0;
+    return id_mac_verify_with(r->keys[id].mac, msg, len, tag);
+}
+
+void id_sign(const struct id_registry *r, uint32_t id, const unsigned char *msg, size_t len,
+             unsigned char sig[ID_SIG_BYTES])
+{
+    crypto_sign_detached(sig, NULL, msg, len, r->keys[id].sign_sk);
+}
+
+int id_verify(const struct id_registry *r, uint32_t id, const unsigned char *msg, size_t len,
+              const unsigned char sig[ID_SIG_BYTES])
+{
+    if (!id_is_registered(r, id))
+        return 0;
+    return crypto_sign_verify_detached(sig, msg, len, r->keys[id].sign_pk) == 0;
+}
+
+const unsigned char *id_public_key(const struct id_registry *r, uint32_t id)
+{
+    return r->keys[id].sign_pk;
+}
+
+static int pairs_grow(struct id_registry *r)
+{
+    size_t cap = r->pairs_cap ? 2 * r->pairs_cap : 64;
+    struct pair_entry *p = calloc(cap, sizeof *p);
+    if (!p)
+        return ERR_NOMEM;
+    for (size_t i = 0; i < r->pairs_cap; i++) {
+        if (!r->pairs[i].key)
+            continue;
+        size_t h = (size_t)(r->pairs[i].key * 0x9e3779b97f4a7c15ULL) & (cap - 1);
+        while (p[h].key)
+            h = (h + 1) & (cap - 1);
+        p[h] = r->pairs[i];
+    }
+    free(r->pairs);
+    r->pairs = p;
+    r->pairs_cap = cap;
+    return 0;
+}
+
+int id_mutual_key(struct id_registry *r, uint32_t a, uint32_t b, unsigned char key[ID_KEY_BYTES])
+{
+    uint32_t lo = a < b ? a : b, hi = a < b ? b : a;
+    uint64_t k = ((uint64_t)lo + 1) << 32 | ((uint64_t)hi + 1);
+    unsigned char rx[crypto_kx_SESSIONKEYBYTES], tx[crypto_kx_SESSIONKEYBYTES];
+    size_t h;
+    int rc;
+
+    if (a == b || a >= r->n || b >= r->n)
+        return ERR_RUNTIME;
+    if (2 * (r->pairs_len + 1) > r->pairs_cap && pairs_grow(r) != 0)
+        return ERR_NOMEM;
+    h = (size_t)(k * 0x9e3779b97f4a7c15ULL) & (r->pairs_cap - 1);
+    while (r->pairs[h].key && r->pairs[h].key != k)
+        h = (h + 1) & (r->pairs_cap - 1);
+    if (r->pairs[h].key == k) {
+        memcpy(key, r->pairs[h].mutual, ID_KEY_BYTES);
+        return 0;
+    }
+    /* `a` derives the key from its own secret and b's public key. */
+    if (a == lo)
+        rc = crypto_kx_client_session_keys(rx, tx, r->keys[a].kx_pk, r->keys[a].kx_sk,
+                                           r->keys[b].kx_pk);
+    else /* server's (rx, tx) into (tx, rx): its rx is the client's tx */
+        rc = crypto_kx_server_session_keys(tx, rx, r->keys[a].kx_pk, r->keys[a].kx_sk,
+                                           r->keys[b].kx_pk);
+    if (rc != 0)
+        return ERR_RUNTIME;
+    /* The client's tx key equals the server's rx key; both branches above leave it in `tx`
+     * (the server call writes its rx there), so either party gets the pair's one key. */
+    memcpy(key, tx, ID_KEY_BYTES);
+    r->pairs[h].key = k;
+    memcpy(r->pairs[h].mutual, key, ID_KEY_BYTES);
+    r->pairs_len++;
+    return 0;
+}
