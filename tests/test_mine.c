@@ -439,6 +439,23 @@ static void test_mine_names_and_descriptions(void **state)
     assert_int_equal(mine_threads(fx->m[1]), 2);
 }
 
+/* auto takes a working OpenCL device (PoCL here) and says nothing about falling back. */
+static void test_mine_auto_takes_opencl(void **state)
+{
+    struct mine_opts o;
+    struct err e = {0};
+    struct mine *m;
+    (void)state;
+    if (skip_opencl())
+        skip();
+    mine_opts_init(&o);
+    m = mine_new(&o, &e);
+    assert_non_null(m);
+    assert_string_equal(mine_backend_name(m), "opencl");
+    assert_string_equal(mine_note(m), "");
+    mine_free(m);
+}
+
 /* ---- options and failure paths ---- */
 
 static void test_mine_option_parsing(void **state)
@@ -837,6 +854,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_mine_range_ends_at_max_nonce),
         cmocka_unit_test(test_mine_count_bounds),
         cmocka_unit_test(test_mine_names_and_descriptions),
+        cmocka_unit_test(test_mine_auto_takes_opencl),
         cmocka_unit_test(test_mine_option_parsing),
         cmocka_unit_test(test_mine_opencl_kernel_dir_missing),
         cmocka_unit_test(test_mine_opencl_broken_kernel),

@@ -25,7 +25,7 @@ static const char mine_usage[] =
     "  --target HEX64   full target in display order (most significant byte first)\n"
     "  --start N        first nonce (default 0)\n"
     "  --count M        how many nonces, 1..4294967296 (default: all 2^32)\n"
-    "  --backend B      auto (OpenCL GPU if one works, else CPU), opencl or cpu (default auto)\n"
+    "  --backend B      auto (an OpenCL device if one works, else CPU), opencl or cpu\n"
     "  --threads N      CPU worker threads, 0 = every core (default 0)\n"
     "  --platform SEL   OpenCL platform by index or name substring\n"
     "  --device SEL     OpenCL device by index or name substring\n"

@@ -57,13 +57,12 @@ unsigned mine_cpu_threads(const struct mine_cpu *c);
 int mine_shani_available(void);
 uint64_t mine_shani_scan(const struct mine_work *w, uint64_t begin, uint64_t end);
 
-/* OpenCL backend (mine_opencl.c). vw: nonces per work-item, 0 = the device's choice. With
- * gpu_only, devices of type CPU are passed over (auto mode: the native CPU backend is faster on
- * the same cores); the reasons for passing over or failing each device are written to note. */
+/* OpenCL backend (mine_opencl.c): the first selected device that builds the kernel and passes
+ * the self-test, GPUs and accelerators before CPU devices. vw: nonces per work-item, 0 = the
+ * device's choice. The reason each device failed is appended to note. */
 struct mine_ocl;
 struct mine_ocl *mine_ocl_new(const char *platform, const char *device, const char *kernel_dir,
-                              unsigned vw, int gpu_only, char *note, size_t note_len,
-                              struct err *e);
+                              unsigned vw, char *note, size_t note_len, struct err *e);
 void mine_ocl_free(struct mine_ocl *o);
 int mine_ocl_search(void *ocl, const struct mine_work *w, uint64_t count, uint64_t *first,
                     struct err *e);

@@ -98,12 +98,8 @@ struct mine *mine_new(const struct mine_opts *o, struct err *e)
         return NULL;
     }
     if (o->backend != MINE_BACKEND_CPU) {
-        /* auto without a device choice passes over CPU-type OpenCL devices: the native CPU
-         * backend runs faster on the same cores. An explicit choice is always honoured. */
-        int explicit_dev = (o->platform && *o->platform) || (o->device && *o->device);
-        int gpu_only = o->backend == MINE_BACKEND_AUTO && !explicit_dev;
-        m->ocl = mine_ocl_new(o->platform, o->device, o->kernel_dir, o->cl_vector, gpu_only,
-                              m->note, sizeof m->note, &oe);
+        m->ocl = mine_ocl_new(o->platform, o->device, o->kernel_dir, o->cl_vector, m->note,
+                              sizeof m->note, &oe);
         if (m->ocl) {
             m->note[0] = '\0';
             return m;

@@ -29,7 +29,8 @@
 #include "mine/pow.h"
 
 enum mine_backend {
-    MINE_BACKEND_AUTO = 0, /* an OpenCL GPU/accelerator that passes its self-test, else the CPU */
+    MINE_BACKEND_AUTO = 0, /* the first OpenCL device (GPUs and accelerators first, then CPU
+                              devices such as PoCL) that passes its self-test, else the CPU */
     MINE_BACKEND_OPENCL,   /* OpenCL only: ERR_DEVICE when no selected device is usable */
     MINE_BACKEND_CPU       /* the CPU backend only */
 };

@@ -521,8 +521,7 @@ static void note_add(char *note, size_t len, const char *text)
 }
 
 struct mine_ocl *mine_ocl_new(const char *platform, const char *device, const char *kernel_dir,
-                              unsigned vw, int gpu_only, char *note, size_t note_len,
-                              struct err *e)
+                              unsigned vw, char *note, size_t note_len, struct err *e)
 {
     cl_platform_id *plats = NULL;
     cl_uint np = 0;
@@ -571,13 +570,6 @@ struct mine_ocl *mine_ocl_new(const char *platform, const char *device, const ch
                 if (is_cpu != pass)
                     continue;
                 matched++;
-                if (is_cpu && gpu_only) {
-                    snprintf(msg, sizeof msg, "%s: CPU device passed over (the cpu backend is "
-                             "faster on the same cores; --backend opencl to use it)", dname);
-                    note_add(note, note_len, msg);
-                    snprintf(last, sizeof last, "%s", msg);
-                    continue;
-                }
                 if (ocl_setup(o, plats[pi], devs[di], dir, vw, &de) == 0) {
                     clGetDeviceInfo(devs[di], CL_DEVICE_MAX_COMPUTE_UNITS, sizeof cu, &cu, NULL);
                     snprintf(o->desc, sizeof o->desc,
