@@ -113,7 +113,7 @@ struct mine_cl_device {
     char platform_name[96];  /* CL_PLATFORM_NAME */
     char name[96];           /* CL_DEVICE_NAME */
     char type[16];           /* "GPU", "CPU", "ACCELERATOR" or "OTHER" */
-    char version[64];        /* CL_DEVICE_VERSION */
+    char version[160];       /* CL_DEVICE_VERSION */
     unsigned compute_units;  /* CL_DEVICE_MAX_COMPUTE_UNITS */
     size_t max_work_group;   /* CL_DEVICE_MAX_WORK_GROUP_SIZE */
     uint64_t global_mem;     /* CL_DEVICE_GLOBAL_MEM_SIZE, bytes */
