@@ -16,6 +16,8 @@
 #include "core/engine.h"
 #include "grid/agents.h"
 #include "io/h5.h"
+#include "market/market.h"
+#include "security/registry.h"
 
 struct slot_row {
     int64_t slot;
@@ -26,6 +28,9 @@ struct slot_row {
     int32_t rounds;
     int32_t sellers, buyers, idle;
     double generation_kwh, load_kwh, forecast_net_kwh, imbalance_kwh, abs_error_kwh, clearness;
+    int32_t trades;
+    double volume_kwh, mean_price, dispersion, efficiency, surplus, max_surplus;
+    int32_t rounds_to_converge, messages, rejected;
 };
 
 static const struct h5_col slot_cols[] = {
@@ -54,6 +59,24 @@ static const struct h5_col slot_cols[] = {
      "sum of |realised net - forecast net|"},
     {"clearness", H5_COL_F64, offsetof(struct slot_row, clearness), 0, "",
      "the day's clearness (fraction of clear-sky irradiance)"},
+    {"trades", H5_COL_I32, offsetof(struct slot_row, trades), 0, "", "matched (seller, buyer) pairs"},
+    {"volume_kwh", H5_COL_F64, offsetof(struct slot_row, volume_kwh), 0, "kWh", "energy traded"},
+    {"mean_price", H5_COL_F64, offsetof(struct slot_row, mean_price), 0, "EUR/MWh",
+     "volume-weighted mean trade price (NaN without trades)"},
+    {"dispersion", H5_COL_F64, offsetof(struct slot_row, dispersion), 0, "EUR/MWh",
+     "volume-weighted standard deviation of trade prices"},
+    {"efficiency", H5_COL_F64, offsetof(struct slot_row, efficiency), 0, "",
+     "realised surplus / maximum surplus the submitted limits allow (NaN when none possible)"},
+    {"surplus", H5_COL_F64, offsetof(struct slot_row, surplus), 0, "EUR",
+     "realised surplus: sum of kWh x (buyer max_bid - seller min_bid)"},
+    {"max_surplus", H5_COL_F64, offsetof(struct slot_row, max_surplus), 0, "EUR",
+     "competitive-equilibrium surplus of the submitted limits and quantities"},
+    {"rounds_to_converge", H5_COL_I32, offsetof(struct slot_row, rounds_to_converge), 0, "",
+     "first round after which the price moved less than market.price_epsilon (-1 no trades)"},
+    {"messages", H5_COL_I32, offsetof(struct slot_row, messages), 0, "",
+     "messages sent to the MiM agent, attacks included"},
+    {"rejected", H5_COL_I32, offsetof(struct slot_row, rejected), 0, "",
+     "messages the MiM agent's checks dropped"},
 };
 
 #define NCOLS(a) (sizeof(a) / sizeof((a)[0]))
@@ -65,7 +88,10 @@ struct sim_ctx {
     struct h5_table *slots;
     struct h5_table *agent_slots; /* NULL unless output.agent_slots */
     struct agent_pop *agents;
+    struct id_registry *reg;
+    struct mkt *market;
     struct agent_slot_stats grid; /* the current slot's */
+    struct mkt_summary msum;
     double total_gen, total_load, total_abs_err;
     double slot_seconds;
     int64_t n_slots;
@@ -93,6 +119,9 @@ static int on_slot_start(struct eng *eng, const struct eng_event *ev, void *vctx
         if (rc)
             return rc;
     }
+    rc = mkt_slot_start(s->market, s->slot);
+    if (rc)
+        return rc;
     /* Rounds are spread evenly inside the slot, the last one before its end. */
     for (int64_t r = 0; r < rounds; r++) {
         union eng_payload p = {.i64 = {s->slot, r}};
@@ -118,19 +147,21 @@ static int on_round(struct eng *eng, const struct eng_event *ev, void *vctx)
 {
     struct sim_ctx *s = vctx;
     (void)eng;
-    (void)ev;
     s->slot_rounds++;
     s->rounds++;
-    return 0;
+    return mkt_round(s->market, ev->data.i64[0], (int)ev->data.i64[1]);
 }
 
 static int on_slot_end(struct eng *eng, const struct eng_event *ev, void *vctx)
 {
     struct sim_ctx *s = vctx;
     struct slot_row row;
+    struct mkt_slot_stats ms;
     int64_t slot = ev->data.i64[0];
     double t_start = (double)slot * s->slot_seconds;
-    (void)eng;
+    int rc = mkt_slot_end(s->market, slot, &ms);
+    if (rc)
+        return rc;
 
     row.slot = slot;
     row.t_start = t_start;
@@ -147,7 +178,25 @@ static int on_slot_end(struct eng *eng, const struct eng_event *ev, void *vctx)
     row.imbalance_kwh = s->grid.imbalance_kwh;
     row.abs_error_kwh = s->grid.abs_error_kwh;
     row.clearness = s->grid.clearness;
+    row.trades = ms.trades;
+    row.volume_kwh = ms.volume_kwh;
+    row.mean_price = ms.mean_price;
+    row.dispersion = ms.dispersion;
+    row.efficiency = ms.efficiency;
+    row.surplus = ms.surplus;
+    row.max_surplus = ms.max_surplus;
+    row.rounds_to_converge = ms.rounds_to_converge;
+    row.messages = ms.messages;
+    row.rejected = ms.rejected;
     return h5_table_append(s->slots, &row, eng_err(eng));
+}
+
+static void sim_release(struct sim_ctx *s)
+{
+    mkt_free(s->market);
+    id_registry_free(s->reg);
+    eng_free(s->eng);
+    agent_pop_free(s->agents);
 }
 
 static double wall_now(void)
@@ -196,6 +245,34 @@ static int write_summary(struct sim_ctx *s, const struct sim_summary *sum, struc
         rc = h5_summary_f64(s->out, "load_kwh", s->total_load, "kWh", e);
     if (!rc)
         rc = h5_summary_f64(s->out, "abs_forecast_error_kwh", s->total_abs_err, "kWh", e);
+    {
+        const struct mkt_summary *m = &s->msum;
+        const struct {
+            const char *name;
+            double v;
+            const char *units;
+        } f[] = {{"trades", (double)m->trades, ""},
+                 {"traded_kwh", m->traded_kwh, "kWh"},
+                 {"mean_price", m->mean_price, "EUR/MWh"},
+                 {"final_price", m->final_price, "EUR/MWh"},
+                 {"price_dispersion", m->mean_dispersion, "EUR/MWh"},
+                 {"efficiency", m->efficiency, ""},
+                 {"latency_request_agree_mean", m->lat_agree_mean, "s"},
+                 {"latency_request_agree_p50", m->lat_agree_p50, "s"},
+                 {"latency_request_agree_p95", m->lat_agree_p95, "s"},
+                 {"messages_sent", (double)m->messages_sent, ""},
+                 {"messages_lost", (double)m->messages_lost, ""},
+                 {"messages_late", (double)m->messages_late, ""},
+                 {"messages_rejected", (double)m->messages_rejected, ""},
+                 {"replies", (double)m->replies, ""},
+                 {"attacks_injected", (double)m->attacks_injected, ""},
+                 {"attacks_detected", (double)m->attacks_detected, ""},
+                 {"attacks_lost", (double)m->attacks_lost, ""},
+                 {"attacks_undetected", (double)m->attacks_undetected, ""},
+                 {"honest_rejected", (double)m->honest_rejected, ""}};
+        for (size_t i = 0; !rc && i < sizeof f / sizeof f[0]; i++)
+            rc = h5_summary_f64(s->out, f[i].name, f[i].v, f[i].units, e);
+    }
     if (!rc)
         rc = h5_attr_f64(s->out, "wall_time_s", sum->wall_seconds, e);
     return rc;
@@ -231,7 +308,32 @@ int sim_run(const struct cfg *cfg, const struct sim_opts *opts, struct sim_summa
         rc = e->code;
         goto fail;
     }
+    {
+        size_t n = agent_count(s.agents);
+        const char **names = malloc((n + 1) * sizeof *names);
+        if (!names) {
+            rc = err_set(e, ERR_NOMEM, "out of memory");
+            goto fail;
+        }
+        for (size_t i = 0; i < n; i++)
+            names[i] = agent_name(s.agents, i);
+        names[n] = "MiM"; /* the market agent is registered last */
+        s.reg = id_registry_new((uint64_t)cfg->scenario.seed, names, n + 1, e);
+        free(names);
+        if (!s.reg) {
+            rc = e->code;
+            goto fail;
+        }
+    }
+    s.market = mkt_new(cfg, s.eng, s.agents, s.reg, NULL, e);
+    if (!s.market) {
+        rc = e->code;
+        goto fail;
+    }
     rc = write_metadata(&s, opts, e);
+    if (!rc)
+        rc = mkt_tables_open(s.market, s.out, (size_t)cfg->output.chunk_rows,
+                             (int)cfg->output.compression, e);
     if (rc)
         goto fail;
     if (cfg->output.agent_slots) {
@@ -285,6 +387,9 @@ int sim_run(const struct cfg *cfg, const struct sim_opts *opts, struct sim_summa
     rc = agent_table_write(s.agents, s.out, (size_t)cfg->output.chunk_rows,
                            (int)cfg->output.compression, e);
     if (!rc)
+        rc = mkt_finish(s.market, s.out, (size_t)cfg->output.chunk_rows,
+                        (int)cfg->output.compression, &s.msum, e);
+    if (!rc)
         rc = write_summary(&s, &sum, e);
     if (rc)
         goto fail;
@@ -292,14 +397,12 @@ int sim_run(const struct cfg *cfg, const struct sim_opts *opts, struct sim_summa
     s.out = NULL;
     if (rc)
         goto fail;
-    eng_free(s.eng);
-    agent_pop_free(s.agents);
+    sim_release(&s);
     if (out)
         *out = sum;
     return 0;
 fail:
     h5_file_abort(s.out);
-    eng_free(s.eng);
-    agent_pop_free(s.agents);
+    sim_release(&s);
     return rc;
 }

@@ -1,0 +1,1043 @@
+/*
+ * market — see market.h for the protocol.  Notes on the state kept here:
+ *
+ *  - Agents' side (what the agent knows): side, remaining kWh, current price, strategy state,
+ *    next sequence number, the time of its first request in the slot, and the bytes of the last
+ *    message it sent (which a replay attack resends).
+ *  - MiM side (what the MiM agent learned from accepted messages only): last accepted sequence
+ *    number per identity, and the standing order per agent (kWh, price, arrival number).
+ *  - `active` lists the agents trading this slot, so rounds cost O(active), not O(agents).
+ *  - Messages in flight live in a pool indexed by the event payload; the pool's `attack` field is
+ *    for logging only — the MiM's decisions read the wire bytes alone.
+ */
+#include "market.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_rng.h>
+
+#include "core/rng.h"
+#include "market/clear.h"
+#include "market/strategy.h"
+#include "security/message.h"
+
+enum attack_kind {
+    ATK_NONE = -1,
+    ATK_UNREGISTERED,
+    ATK_FORGED_MAC,
+    ATK_TAMPER,
+    ATK_REPLAY,
+    ATK_IMPERSONATION,
+    ATK_N
+};
+
+static const char *const attack_names[ATK_N] = {"unregistered", "forged_mac", "tampered", "replay",
+                                                "impersonation"};
+
+struct pool_msg {
+    unsigned char wire[MSG_WIRE_BYTES];
+    int8_t attack;  /* enum attack_kind, for /security only */
+    uint32_t to;    /* recipient agent of a REPLY */
+    uint32_t next;  /* free list */
+};
+
+struct book_order {
+    double kwh, price;
+    uint64_t seq; /* arrival number: time priority */
+};
+
+struct heap_item {
+    uint64_t key; /* price key (complemented for bids) */
+    uint64_t seq;
+    uint32_t agent;
+};
+
+struct cda_heap {
+    struct heap_item *a;
+    size_t n, cap;
+};
+
+struct trade_rec {
+    struct mkt_trade t;
+    double t_included, t_confirmed;
+    int64_t height;
+};
+
+struct security_row {
+    double t;
+    int64_t agent;
+    char check[16];
+    char attack[16];
+    char action[12];
+    int32_t detected;
+};
+
+struct round_row {
+    int64_t slot;
+    int32_t round;
+    double t;
+    int32_t bids, asks;
+    double best_bid, best_ask, price, volume_kwh;
+    int32_t trades;
+    double dispersion;
+};
+
+struct mkt {
+    const struct cfg *cfg;
+    struct eng *eng;
+    struct agent_pop *agents;
+    struct id_registry *reg;
+    struct mkt_hooks hooks;
+    size_t n;
+    uint32_t mim; /* the MiM agent's identity */
+    int mech, rounds;
+
+    /* agent side */
+    int8_t *side;
+    double *remaining, *price, *open_kwh;
+    int *strategy;
+    struct mkt_strat_state *strat;
+    uint64_t *seq_next;
+    double *t_request;
+    unsigned char (*last_wire)[MSG_WIRE_BYTES];
+    uint8_t *has_last;
+    uint8_t *traded;
+    int32_t *seller_matches; /* matches of a seller this slot (for the Initial/Update case) */
+
+    /* MiM side */
+    uint64_t *last_seq; /* per identity 0..n (MiM last) */
+    struct book_order *book;
+    uint64_t arrivals;
+    uint32_t *active;
+    size_t n_active;
+    int64_t slot;
+    struct cda_heap bids_heap, asks_heap;
+    uint64_t mim_seq;
+
+    /* clearing */
+    struct mkt_clear_ws *ws;
+    struct mkt_order *bids, *asks;
+    struct mkt_trade *round_buf;
+    size_t round_cap, round_len;
+    struct mkt_market_view view;
+    double prices[1024]; /* this slot's per-round prices, for convergence */
+    struct mkt_slot_stats slot_stats;
+    double slot_value, slot_value2; /* sum kwh*price, kwh*price^2 */
+
+    /* streams */
+    gsl_rng *net, *atk, *clr;
+    struct rng_bank *strat_rng;
+
+    /* pool */
+    struct pool_msg *pool;
+    size_t pool_cap;
+    uint32_t pool_free;
+
+    /* records */
+    struct trade_rec *trades;
+    size_t n_trades, trades_cap;
+    uint64_t groups;
+    struct h5_table *t_rounds, *t_security;
+    struct mkt_summary sum;
+    double slot_max_surplus_total, slot_surplus_total, dispersion_sum;
+    int64_t dispersion_slots;
+    struct err *e; /* the engine's, for handlers */
+};
+
+#define NO_MSG UINT32_MAX
+
+/* ---- tables -------------------------------------------------------------------------------- */
+
+#define SEC(f) offsetof(struct security_row, f)
+static const struct h5_col security_cols[] = {
+    {"t", H5_COL_F64, SEC(t), 0, "s", "simulated time of the event"},
+    {"agent", H5_COL_I64, SEC(agent), 0, "", "identity the message claimed (or node), -1 none"},
+    {"check", H5_COL_STR, SEC(check), 16, "",
+     "check that failed (identification, authentication, protocol, replay, malformed, ...) "
+     "or 'passed'"},
+    {"attack", H5_COL_STR, SEC(attack), 16, "", "injected attack, or 'none' for honest traffic"},
+    {"action", H5_COL_STR, SEC(action), 12, "", "dropped, accepted, lost, rejected"},
+    {"detected", H5_COL_I32, SEC(detected), 0, "", "1 when an attack was caught"},
+};
+
+#define RR(f) offsetof(struct round_row, f)
+static const struct h5_col round_cols[] = {
+    {"slot", H5_COL_I64, RR(slot), 0, "", "slot index"},
+    {"round", H5_COL_I32, RR(round), 0, "", "round within the slot, from 0"},
+    {"t", H5_COL_F64, RR(t), 0, "s", "time of the clearing"},
+    {"bids", H5_COL_I32, RR(bids), 0, "", "standing buy orders"},
+    {"asks", H5_COL_I32, RR(asks), 0, "", "standing sell orders"},
+    {"best_bid", H5_COL_F64, RR(best_bid), 0, "EUR/MWh", "highest bid before clearing (NaN none)"},
+    {"best_ask", H5_COL_F64, RR(best_ask), 0, "EUR/MWh", "lowest ask before clearing (NaN none)"},
+    {"price", H5_COL_F64, RR(price), 0, "EUR/MWh",
+     "clearing price: uniform (pay_as_clear) or volume-weighted mean; NaN without trades"},
+    {"volume_kwh", H5_COL_F64, RR(volume_kwh), 0, "kWh", "energy matched"},
+    {"trades", H5_COL_I32, RR(trades), 0, "", "matched (seller, buyer) pairs"},
+    {"dispersion", H5_COL_F64, RR(dispersion), 0, "EUR/MWh",
+     "volume-weighted standard deviation of the round's trade prices"},
+};
+
+struct trade_row {
+    uint64_t id, group;
+    int64_t slot;
+    int32_t round, tx_case;
+    uint32_t seller, buyer;
+    double kwh, price, t_request, t_agree, t_included, t_confirmed;
+    int64_t height;
+};
+
+#define TR(f) offsetof(struct trade_row, f)
+static const struct h5_col trade_cols[] = {
+    {"id", H5_COL_U64, TR(id), 0, "", "trade id, dense from 0"},
+    {"group", H5_COL_U64, TR(group), 0, "", "transaction: a seller's matches in one clearing"},
+    {"slot", H5_COL_I64, TR(slot), 0, "", "slot index"},
+    {"round", H5_COL_I32, TR(round), 0, "", "round of the match; -1 for a cda match on arrival"},
+    {"tx_case", H5_COL_I32, TR(tx_case), 0, "",
+     "paper's transaction case: 0 Initial (seller's first buyer in the slot), 1 Update"},
+    {"seller", H5_COL_U32, TR(seller), 0, "", "seller agent id"},
+    {"buyer", H5_COL_U32, TR(buyer), 0, "", "buyer agent id"},
+    {"kwh", H5_COL_F64, TR(kwh), 0, "kWh", "energy traded"},
+    {"price", H5_COL_F64, TR(price), 0, "EUR/MWh", "price agreed"},
+    {"t_request", H5_COL_F64, TR(t_request), 0, "s", "eRT: the buyer's first request of the slot"},
+    {"t_agree", H5_COL_F64, TR(t_agree), 0, "s", "AT: when the MiM agent matched the pair"},
+    {"t_included", H5_COL_F64, TR(t_included), 0, "s",
+     "when the transaction entered the main chain (NaN if never)"},
+    {"t_confirmed", H5_COL_F64, TR(t_confirmed), 0, "s",
+     "when it reached chain.confirmations blocks (NaN if never)"},
+    {"height", H5_COL_I64, TR(height), 0, "", "block height of inclusion, -1 if none"},
+};
+
+int mkt_security_log(struct mkt *m, double t, int64_t who, const char *check, const char *attack,
+                     const char *action, int detected)
+{
+    struct security_row row;
+    memset(&row, 0, sizeof row);
+    row.t = t;
+    row.agent = who;
+    snprintf(row.check, sizeof row.check, "%s", check);
+    snprintf(row.attack, sizeof row.attack, "%s", attack);
+    snprintf(row.action, sizeof row.action, "%s", action);
+    row.detected = detected;
+    return m->t_security ? h5_table_append(m->t_security, &row, m->e) : 0;
+}
+
+int mkt_tables_open(struct mkt *m, struct h5_file *f, size_t chunk_rows, int deflate,
+                    struct err *e)
+{
+    m->t_rounds = h5_table_new(f, "rounds", round_cols, sizeof round_cols / sizeof round_cols[0],
+                               chunk_rows, deflate, e);
+    if (!m->t_rounds)
+        return e->code;
+    m->t_security = h5_table_new(f, "security", security_cols,
+                                 sizeof security_cols / sizeof security_cols[0], chunk_rows,
+                                 deflate, e);
+    return m->t_security ? 0 : e->code;
+}
+
+/* ---- network ------------------------------------------------------------------------------- */
+
+static double net_delay(struct mkt *m)
+{
+    double mean = m->cfg->network.delay_mean_s, s = m->cfg->network.delay_sigma;
+    switch (m->cfg->network.delay) {
+    case 0: return mean;
+    case 1: return rng_exponential(m->net, mean);
+    default:
+        if (mean <= 0)
+            return 0;
+        return exp(log(mean) - 0.5 * s * s + s * gsl_ran_gaussian_ziggurat(m->net, 1.0));
+    }
+}
+
+static uint32_t pool_get(struct mkt *m)
+{
+    uint32_t i;
+    if (m->pool_free == NO_MSG) {
+        size_t cap = m->pool_cap ? 2 * m->pool_cap : 256;
+        struct pool_msg *p = realloc(m->pool, cap * sizeof *p);
+        if (!p)
+            return NO_MSG;
+        for (size_t k = cap; k-- > m->pool_cap;) {
+            p[k].next = m->pool_free;
+            m->pool_free = (uint32_t)k;
+        }
+        m->pool = p;
+        m->pool_cap = cap;
+    }
+    i = m->pool_free;
+    m->pool_free = m->pool[i].next;
+    return i;
+}
+
+static void pool_put(struct mkt *m, uint32_t i)
+{
+    m->pool[i].next = m->pool_free;
+    m->pool_free = i;
+}
+
+/* Put bytes on the network toward the MiM (type ARRIVE) or an agent (REPLY). */
+static int net_send(struct mkt *m, const unsigned char *wire, int attack, uint32_t type,
+                    uint32_t to)
+{
+    uint32_t i;
+    union eng_payload p;
+    int lost = m->cfg->network.loss > 0 && gsl_rng_uniform(m->net) < m->cfg->network.loss;
+    double delay = net_delay(m);
+    if (type == MKT_EV_ARRIVE) {
+        m->sum.messages_sent++;
+        m->slot_stats.messages++;
+        if (attack != ATK_NONE)
+            m->sum.attacks_injected++;
+    }
+    if (lost) {
+        if (type == MKT_EV_ARRIVE)
+            m->sum.messages_lost++;
+        if (attack != ATK_NONE) {
+            m->sum.attacks_lost++;
+            return mkt_security_log(m, eng_now(m->eng), -1, "network", attack_names[attack],
+                                    "lost", 0);
+        }
+        return 0;
+    }
+    i = pool_get(m);
+    if (i == NO_MSG)
+        return err_set(m->e, ERR_NOMEM, "out of memory for messages in flight");
+    memcpy(m->pool[i].wire, wire, MSG_WIRE_BYTES);
+    m->pool[i].attack = (int8_t)attack;
+    m->pool[i].to = to;
+    memset(&p, 0, sizeof p);
+    p.u32[0] = i;
+    return eng_schedule_in(m->eng, delay, type, to, &p, NULL);
+}
+
+/* ---- sending orders, with attacks --------------------------------------------------------- */
+
+static int send_order(struct mkt *m, uint32_t a, int round)
+{
+    struct msg msg;
+    unsigned char wire[MSG_WIRE_BYTES], copy[MSG_WIRE_BYTES];
+    const struct cfg *c = m->cfg;
+    int rc, tampered = 0;
+
+    msg.kind = m->side[a] > 0 ? MSG_SHARE : MSG_REQUEST;
+    msg.sender = a;
+    msg.seq = m->seq_next[a]++;
+    msg.slot = m->slot;
+    msg.round = (uint32_t)round;
+    msg.kwh = m->remaining[a];
+    msg.price = m->price[a];
+    msg_seal(&msg, m->reg);
+    msg_encode(&msg, wire);
+
+    /* Tampering in transit replaces the honest message with an altered copy. */
+    if (c->attacks.tamper_rate > 0 && gsl_rng_uniform(m->atk) < c->attacks.tamper_rate) {
+        struct msg t = msg;
+        if (gsl_rng_uniform(m->atk) < 0.5)
+            t.price = msg.price * 0.8; /* cheaper for the attacker */
+        else
+            t.kwh = msg.kwh * 1.5;
+        msg_encode(&t, copy); /* the MAC stays the honest one */
+        rc = net_send(m, copy, ATK_TAMPER, MKT_EV_ARRIVE, m->mim);
+        tampered = 1;
+    } else {
+        rc = net_send(m, wire, ATK_NONE, MKT_EV_ARRIVE, m->mim);
+    }
+    if (rc)
+        return rc;
+    if (c->attacks.replay_rate > 0 && m->has_last[a] &&
+        gsl_rng_uniform(m->atk) < c->attacks.replay_rate) {
+        rc = net_send(m, m->last_wire[a], ATK_REPLAY, MKT_EV_ARRIVE, m->mim);
+        if (rc)
+            return rc;
+    }
+    if (c->attacks.forged_mac_rate > 0 && gsl_rng_uniform(m->atk) < c->attacks.forged_mac_rate) {
+        struct msg f = msg;
+        f.seq = msg.seq + 1; /* fresh, so only the MAC can stop it */
+        f.price = msg.price * 0.5;
+        for (int k = 0; k < ID_MAC_BYTES; k += 8) {
+            uint64_t x = rng_u64(m->atk);
+            memcpy(f.mac + k, &x, 8);
+        }
+        msg_encode(&f, copy);
+        rc = net_send(m, copy, ATK_FORGED_MAC, MKT_EV_ARRIVE, m->mim);
+        if (rc)
+            return rc;
+    }
+    if (c->attacks.impersonation_rate > 0 && m->n > 1 &&
+        gsl_rng_uniform(m->atk) < c->attacks.impersonation_rate) {
+        struct msg f = msg;
+        uint32_t victim = (uint32_t)rng_below(m->atk, m->n - 1);
+        if (victim >= a)
+            victim++;
+        f.sender = victim;
+        f.seq = (1ULL << 62) + msg.seq; /* far ahead of the victim's sequence */
+        msg_encode(&f, copy);
+        id_mac(m->reg, a, copy, MSG_BODY_BYTES, f.mac); /* the attacker's own key */
+        msg_encode(&f, copy);
+        rc = net_send(m, copy, ATK_IMPERSONATION, MKT_EV_ARRIVE, m->mim);
+        if (rc)
+            return rc;
+    }
+    if (c->attacks.unregistered_rate > 0 &&
+        gsl_rng_uniform(m->atk) < c->attacks.unregistered_rate) {
+        struct msg f = msg;
+        unsigned char key[ID_KEY_BYTES];
+        f.sender = m->mim + 1 + (uint32_t)rng_below(m->atk, 1000000);
+        for (int k = 0; k < ID_KEY_BYTES; k += 8) {
+            uint64_t x = rng_u64(m->atk);
+            memcpy(key + k, &x, 8);
+        }
+        msg_encode(&f, copy);
+        id_mac_with(key, copy, MSG_BODY_BYTES, f.mac);
+        msg_encode(&f, copy);
+        rc = net_send(m, copy, ATK_UNREGISTERED, MKT_EV_ARRIVE, m->mim);
+        if (rc)
+            return rc;
+    }
+    if (!tampered) {
+        memcpy(m->last_wire[a], wire, MSG_WIRE_BYTES);
+        m->has_last[a] = 1;
+    }
+    return 0;
+}
+
+static int send_reply(struct mkt *m, uint32_t to, double kwh, double price, int round)
+{
+    struct msg r;
+    unsigned char wire[MSG_WIRE_BYTES];
+    r.kind = MSG_REPLY;
+    r.sender = m->mim;
+    r.seq = ++m->mim_seq;
+    r.slot = m->slot;
+    r.round = (uint32_t)(round < 0 ? 0 : round);
+    r.kwh = kwh;
+    r.price = price;
+    msg_seal(&r, m->reg);
+    msg_encode(&r, wire);
+    return net_send(m, wire, ATK_NONE, MKT_EV_REPLY, to);
+}
+
+/* ---- trades -------------------------------------------------------------------------------- */
+
+static int record_match(struct mkt *m, uint32_t seller, uint32_t buyer, double kwh, double price,
+                        int round, uint64_t group)
+{
+    struct mkt_trade t;
+    if (m->n_trades == m->trades_cap) {
+        size_t cap = m->trades_cap ? 2 * m->trades_cap : 1024;
+        struct trade_rec *p = realloc(m->trades, cap * sizeof *p);
+        if (!p)
+            return err_set(m->e, ERR_NOMEM, "out of memory for trades");
+        m->trades = p;
+        m->trades_cap = cap;
+    }
+    if (m->round_len == m->round_cap) {
+        size_t cap = m->round_cap ? 2 * m->round_cap : 256;
+        struct mkt_trade *p = realloc(m->round_buf, cap * sizeof *p);
+        if (!p)
+            return err_set(m->e, ERR_NOMEM, "out of memory for trades");
+        m->round_buf = p;
+        m->round_cap = cap;
+    }
+    t.id = m->n_trades;
+    t.group = group;
+    t.slot = m->slot;
+    t.round = round;
+    t.seller = seller;
+    t.buyer = buyer;
+    t.kwh = kwh;
+    t.price = price;
+    t.t_request = m->t_request[buyer];
+    t.t_agree = eng_now(m->eng);
+    t.tx_case = m->seller_matches[seller]++ == 0 ? 0 : 1;
+    m->trades[m->n_trades].t = t;
+    m->trades[m->n_trades].t_included = NAN;
+    m->trades[m->n_trades].t_confirmed = NAN;
+    m->trades[m->n_trades].height = -1;
+    m->n_trades++;
+    m->round_buf[m->round_len++] = t;
+    m->remaining[seller] -= kwh;
+    m->remaining[buyer] -= kwh;
+    if (m->remaining[seller] < 1e-12)
+        m->remaining[seller] = 0;
+    if (m->remaining[buyer] < 1e-12)
+        m->remaining[buyer] = 0;
+    m->book[seller].kwh = m->remaining[seller];
+    m->book[buyer].kwh = m->remaining[buyer];
+    m->traded[seller] = m->traded[buyer] = 1;
+    m->slot_stats.trades++;
+    m->slot_stats.volume_kwh += kwh;
+    m->slot_value += kwh * price;
+    m->slot_value2 += kwh * price * price;
+    m->slot_stats.surplus += kwh / 1000.0 *
+                             (agent_max_bid(m->agents, buyer) - agent_min_bid(m->agents, seller));
+    m->sum.trades++;
+    m->sum.traded_kwh += kwh;
+    return 0;
+}
+
+/* Hand the clearing's trades to the hook, and reply to every matched agent. */
+static int flush_round(struct mkt *m, int round)
+{
+    int rc = 0;
+    if (m->round_len && m->hooks.round_trades)
+        rc = m->hooks.round_trades(m->hooks.ctx, m->round_buf, m->round_len);
+    for (size_t k = 0; !rc && k < m->round_len; k++) {
+        const struct mkt_trade *t = &m->round_buf[k];
+        rc = send_reply(m, t->seller, t->kwh, t->price, round);
+        if (!rc)
+            rc = send_reply(m, t->buyer, t->kwh, t->price, round);
+    }
+    m->round_len = 0;
+    return rc;
+}
+
+/* ---- continuous double auction ------------------------------------------------------------ */
+
+static int heap_less(const struct heap_item *a, const struct heap_item *b)
+{
+    return a->key < b->key || (a->key == b->key && a->seq < b->seq);
+}
+
+static int heap_push(struct cda_heap *h, struct heap_item x)
+{
+    size_t i;
+    if (h->n == h->cap) {
+        size_t cap = h->cap ? 2 * h->cap : 64;
+        struct heap_item *p = realloc(h->a, cap * sizeof *p);
+        if (!p)
+            return ERR_NOMEM;
+        h->a = p;
+        h->cap = cap;
+    }
+    i = h->n++;
+    while (i > 0 && heap_less(&x, &h->a[(i - 1) / 2])) {
+        h->a[i] = h->a[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    h->a[i] = x;
+    return 0;
+}
+
+static void heap_pop(struct cda_heap *h)
+{
+    struct heap_item x = h->a[--h->n];
+    size_t i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= h->n)
+            break;
+        if (c + 1 < h->n && heap_less(&h->a[c + 1], &h->a[c]))
+            c++;
+        if (!heap_less(&h->a[c], &x))
+            break;
+        h->a[i] = h->a[c];
+        i = c;
+    }
+    if (h->n)
+        h->a[i] = x;
+}
+
+static uint64_t pkey(double p)
+{
+    uint64_t k;
+    p += 0.0;
+    memcpy(&k, &p, sizeof k);
+    return k;
+}
+
+/* The best live order on a heap, discarding entries superseded or filled since pushed. */
+static int heap_best(struct mkt *m, struct cda_heap *h, uint32_t *agent)
+{
+    while (h->n) {
+        const struct heap_item *top = &h->a[0];
+        const struct book_order *o = &m->book[top->agent];
+        if (o->seq == top->seq && o->kwh > 0) {
+            *agent = top->agent;
+            return 1;
+        }
+        heap_pop(h);
+    }
+    return 0;
+}
+
+/* Match an arriving order at once against the opposite side, at the standing order's price. */
+static int cda_arrive(struct mkt *m, uint32_t a)
+{
+    int seller = m->side[a] > 0;
+    struct cda_heap *opp = seller ? &m->bids_heap : &m->asks_heap;
+    uint64_t group = m->groups;
+    int rc, any = 0;
+    uint32_t other;
+    while (m->book[a].kwh > 0 && heap_best(m, opp, &other)) {
+        double p = m->book[other].price, q;
+        if (seller ? p < m->book[a].price : p > m->book[a].price)
+            break;
+        q = m->book[a].kwh < m->book[other].kwh ? m->book[a].kwh : m->book[other].kwh;
+        /* a seller's matches in one arrival form one transaction; a buyer's each their own */
+        rc = record_match(m, seller ? a : other, seller ? other : a, q, p, -1,
+                          seller ? group : m->groups++);
+        if (rc)
+            return rc;
+        any = 1;
+    }
+    if (any && seller)
+        m->groups++;
+    if (m->book[a].kwh > 0) {
+        struct heap_item it = {seller ? pkey(m->book[a].price) : ~pkey(m->book[a].price),
+                               m->book[a].seq, a};
+        if (heap_push(seller ? &m->asks_heap : &m->bids_heap, it))
+            return err_set(m->e, ERR_NOMEM, "out of memory for the order book");
+    }
+    return any ? flush_round(m, -1) : 0;
+}
+
+/* ---- arrival at the MiM agent ------------------------------------------------------------- */
+
+static int on_arrive(struct eng *eng, const struct eng_event *ev, void *ctx)
+{
+    struct mkt *m = ctx;
+    uint32_t i = ev->data.u32[0];
+    struct pool_msg pm = m->pool[i];
+    struct msg msg;
+    const char *failed = NULL;
+    int attack = pm.attack;
+    (void)eng;
+    pool_put(m, i);
+
+    if (msg_decode(pm.wire, MSG_WIRE_BYTES, &msg, NULL) != 0)
+        failed = "malformed";
+    else if (!id_is_registered(m->reg, msg.sender) || msg.sender == m->mim)
+        failed = "identification";
+    else if (!id_mac_verify(m->reg, msg.sender, pm.wire, MSG_BODY_BYTES, msg.mac))
+        failed = "authentication";
+    else if (msg.kind == MSG_REPLY)
+        failed = "protocol";
+    else if (msg.seq <= m->last_seq[msg.sender])
+        failed = "replay";
+
+    if (failed) {
+        m->sum.messages_rejected++;
+        m->slot_stats.rejected++;
+        if (attack == ATK_NONE)
+            m->sum.honest_rejected++;
+        else
+            m->sum.attacks_detected++;
+        return mkt_security_log(m, ev->time, failed[0] == 'm' ? -1 : (int64_t)msg.sender, failed,
+                                attack == ATK_NONE ? "none" : attack_names[attack], "dropped",
+                                attack != ATK_NONE);
+    }
+    if (attack != ATK_NONE) {
+        /* Got through every check: log it as such; the order is taken as the MiM would. */
+        m->sum.attacks_undetected++;
+        if (mkt_security_log(m, ev->time, msg.sender, "passed", attack_names[attack], "accepted",
+                             0))
+            return ERR_IO;
+    }
+    m->last_seq[msg.sender] = msg.seq;
+    if (msg.slot != m->slot) {
+        m->sum.messages_late++; /* authentic but for a slot already closed */
+        return 0;
+    }
+    if ((msg.kind == MSG_SHARE) != (m->side[msg.sender] > 0) || m->side[msg.sender] == 0)
+        return 0; /* the sender is not trading on that side this slot */
+    m->book[msg.sender].kwh = msg.kwh < m->remaining[msg.sender] ? msg.kwh : m->remaining[msg.sender];
+    m->book[msg.sender].price = msg.price;
+    m->book[msg.sender].seq = ++m->arrivals;
+    if (m->mech == MKT_CDA)
+        return cda_arrive(m, msg.sender);
+    return 0;
+}
+
+static int on_reply(struct eng *eng, const struct eng_event *ev, void *ctx)
+{
+    struct mkt *m = ctx;
+    uint32_t i = ev->data.u32[0];
+    struct msg msg;
+    int ok;
+    (void)eng;
+    ok = msg_decode(m->pool[i].wire, MSG_WIRE_BYTES, &msg, NULL) == 0 && msg.sender == m->mim &&
+         id_mac_verify(m->reg, m->mim, m->pool[i].wire, MSG_BODY_BYTES, msg.mac);
+    pool_put(m, i);
+    if (!ok)
+        return mkt_security_log(m, ev->time, ev->target, "authentication", "none", "dropped", 0);
+    m->sum.replies++;
+    return 0;
+}
+
+/* ---- slots and rounds ---------------------------------------------------------------------- */
+
+int mkt_slot_start(struct mkt *m, int64_t slot)
+{
+    double t = eng_now(m->eng);
+    m->slot = slot;
+    m->n_active = 0;
+    m->bids_heap.n = m->asks_heap.n = 0;
+    memset(&m->slot_stats, 0, sizeof m->slot_stats);
+    m->slot_value = m->slot_value2 = 0;
+    m->view.last_price = m->view.best_bid = m->view.best_ask = NAN;
+    for (size_t k = 0; k < sizeof m->prices / sizeof m->prices[0]; k++)
+        m->prices[k] = NAN;
+    for (uint32_t a = 0; a < m->n; a++) {
+        int role = agent_role(m->agents, a);
+        m->side[a] = (int8_t)role;
+        m->book[a].kwh = 0;
+        if (role == AGENT_IDLE)
+            continue;
+        m->active[m->n_active++] = a;
+        m->remaining[a] = m->open_kwh[a] = fabs(agent_forecast_kwh(m->agents, a));
+        m->seller_matches[a] = 0;
+        m->t_request[a] = t;
+        m->price[a] = mkt_strategy_open(m->strategy[a], role > 0, agent_min_bid(m->agents, a),
+                                        agent_max_bid(m->agents, a), m->rounds, &m->strat[a],
+                                        rng_bank_get(m->strat_rng, a));
+    }
+    for (size_t k = 0; k < m->n_active; k++) {
+        int rc = send_order(m, m->active[k], 0);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int mkt_round(struct mkt *m, int64_t slot, int round)
+{
+    size_t nb = 0, na = 0, nm = 0;
+    const struct mkt_match *matches = NULL;
+    double price = NAN, value = 0, value2 = 0, vol = 0;
+    struct round_row row;
+    int rc;
+
+    (void)slot;
+    memset(&row, 0, sizeof row);
+    row.best_bid = row.best_ask = NAN;
+    for (size_t k = 0; k < m->n_active; k++) {
+        uint32_t a = m->active[k];
+        struct mkt_order o;
+        m->traded[a] = 0;
+        if (m->book[a].kwh <= 0)
+            continue;
+        o.agent = a;
+        o.kwh = m->book[a].kwh;
+        o.price = m->book[a].price;
+        o.seq = m->book[a].seq;
+        if (m->side[a] > 0) {
+            m->asks[na++] = o;
+            if (isnan(row.best_ask) || o.price < row.best_ask)
+                row.best_ask = o.price;
+        } else {
+            m->bids[nb++] = o;
+            if (isnan(row.best_bid) || o.price > row.best_bid)
+                row.best_bid = o.price;
+        }
+    }
+    row.slot = m->slot;
+    row.round = round;
+    row.t = eng_now(m->eng);
+    row.bids = (int32_t)nb;
+    row.asks = (int32_t)na;
+
+    if (m->mech != MKT_CDA) {
+        uint64_t first_group = m->groups;
+        if (mkt_clear(m->ws, m->mech, m->bids, nb, m->asks, na, m->clr, &matches, &nm, &price))
+            return err_set(m->e, ERR_NOMEM, "out of memory clearing the book");
+        /* One transaction per seller per round: group ids in order of first appearance. */
+        for (size_t k = 0; k < nm; k++) {
+            uint64_t g = first_group;
+            int found = 0;
+            for (size_t j = 0; j < k; j++)
+                if (matches[j].seller == matches[k].seller) {
+                    g = m->round_buf[m->round_len - k + j].group;
+                    found = 1;
+                    break;
+                }
+            if (!found)
+                g = m->groups++;
+            rc = record_match(m, matches[k].seller, matches[k].buyer, matches[k].kwh,
+                              matches[k].price, round, g);
+            if (rc)
+                return rc;
+        }
+        for (size_t k = 0; k < nm; k++) {
+            vol += matches[k].kwh;
+            value += matches[k].kwh * matches[k].price;
+            value2 += matches[k].kwh * matches[k].price * matches[k].price;
+        }
+        row.trades = (int32_t)nm;
+        rc = flush_round(m, round);
+        if (rc)
+            return rc;
+    } else {
+        /* Trades happened on arrival; the round reports what the slot has done so far. */
+        vol = m->slot_stats.volume_kwh;
+        value = m->slot_value;
+        value2 = m->slot_value2;
+        row.trades = m->slot_stats.trades;
+    }
+    row.volume_kwh = vol;
+    row.price = vol > 0 ? value / vol : NAN;
+    row.dispersion = vol > 0 ? sqrt(fmax(0.0, value2 / vol - row.price * row.price)) : NAN;
+    if (round < (int)(sizeof m->prices / sizeof m->prices[0]))
+        m->prices[round] = row.price;
+    if (m->t_rounds && h5_table_append(m->t_rounds, &row, m->e))
+        return ERR_IO;
+
+    /* What the agents saw, then their revisions for the next round. */
+    m->view.last_price = row.price;
+    m->view.best_bid = row.best_bid;
+    m->view.best_ask = row.best_ask;
+    if (!isnan(row.price))
+        m->sum.final_price = row.price;
+    if (round + 1 >= m->rounds)
+        return 0;
+    for (size_t k = 0; k < m->n_active; k++) {
+        uint32_t a = m->active[k];
+        double p;
+        if (m->remaining[a] <= 0)
+            continue;
+        p = mkt_strategy_next(m->strategy[a], m->side[a] > 0, agent_min_bid(m->agents, a),
+                              agent_max_bid(m->agents, a), round + 1, m->rounds, m->price[a],
+                              m->traded[a], &m->view, &m->strat[a], rng_bank_get(m->strat_rng, a));
+        if (p == m->price[a])
+            continue; /* the standing order still says it */
+        m->price[a] = p;
+        rc = send_order(m, a, round + 1);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int mkt_slot_end(struct mkt *m, int64_t slot, struct mkt_slot_stats *out)
+{
+    size_t nb = 0, na = 0;
+    struct mkt_slot_stats *s = &m->slot_stats;
+    double eps = m->cfg->market.price_epsilon;
+    int last_move = -1, any = 0;
+    (void)slot;
+
+    /* Maximum surplus from what was submitted: limits and the slot's opening quantities. */
+    for (size_t k = 0; k < m->n_active; k++) {
+        uint32_t a = m->active[k];
+        struct mkt_order o = {a, m->open_kwh[a], 0, a};
+        if (o.kwh <= 0)
+            continue;
+        if (m->side[a] > 0) {
+            o.price = agent_min_bid(m->agents, a);
+            m->asks[na++] = o;
+        } else {
+            o.price = agent_max_bid(m->agents, a);
+            m->bids[nb++] = o;
+        }
+    }
+    if (mkt_max_surplus(m->ws, m->bids, nb, m->asks, na, &s->max_surplus))
+        return err_set(m->e, ERR_NOMEM, "out of memory computing surplus");
+    s->max_surplus /= 1000.0; /* kWh x EUR/MWh -> EUR */
+    s->efficiency = s->max_surplus > 0 ? s->surplus / s->max_surplus : NAN;
+    s->mean_price = s->volume_kwh > 0 ? m->slot_value / s->volume_kwh : NAN;
+    s->dispersion = s->volume_kwh > 0
+                        ? sqrt(fmax(0.0, m->slot_value2 / s->volume_kwh - s->mean_price * s->mean_price))
+                        : NAN;
+    /* Rounds until prices stop moving: the round after the last move larger than eps. */
+    {
+        double prev = NAN;
+        for (int r = 0; r < m->rounds && r < (int)(sizeof m->prices / sizeof m->prices[0]); r++) {
+            double p = m->prices[r];
+            if (isnan(p))
+                continue;
+            if (any && fabs(p - prev) > eps)
+                last_move = r;
+            if (!any)
+                last_move = r;
+            any = 1;
+            prev = p;
+        }
+    }
+    s->rounds_to_converge = any ? last_move : -1;
+    m->slot_max_surplus_total += s->max_surplus;
+    m->slot_surplus_total += s->surplus;
+    if (!isnan(s->dispersion)) {
+        m->dispersion_sum += s->dispersion;
+        m->dispersion_slots++;
+    }
+    for (size_t k = 0; k < m->n_active; k++)
+        m->book[m->active[k]].kwh = 0;
+    m->n_active = 0;
+    if (out)
+        *out = *s;
+    return 0;
+}
+
+void mkt_trade_included(struct mkt *m, uint64_t id, double t, int64_t height)
+{
+    if (id < m->n_trades) {
+        m->trades[id].t_included = t;
+        m->trades[id].height = height;
+    }
+}
+
+void mkt_trade_confirmed(struct mkt *m, uint64_t id, double t)
+{
+    if (id < m->n_trades)
+        m->trades[id].t_confirmed = t;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+int mkt_finish(struct mkt *m, struct h5_file *f, size_t chunk_rows, int deflate,
+               struct mkt_summary *out, struct err *e)
+{
+    struct h5_table *t = h5_table_new(f, "trades", trade_cols,
+                                      sizeof trade_cols / sizeof trade_cols[0], chunk_rows,
+                                      deflate, e);
+    double value = 0, *lat = NULL;
+    if (!t)
+        return e->code;
+    lat = malloc((m->n_trades + 1) * sizeof *lat);
+    if (!lat)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    for (size_t k = 0; k < m->n_trades; k++) {
+        const struct trade_rec *r = &m->trades[k];
+        struct trade_row row = {r->t.id,        r->t.group,   r->t.slot,    r->t.round,
+                                r->t.tx_case,   r->t.seller,  r->t.buyer,   r->t.kwh,
+                                r->t.price,     r->t.t_request, r->t.t_agree, r->t_included,
+                                r->t_confirmed, r->height};
+        int rc = h5_table_append(t, &row, e);
+        if (rc) {
+            free(lat);
+            return rc;
+        }
+        value += r->t.kwh * r->t.price;
+        lat[k] = r->t.t_agree - r->t.t_request;
+    }
+    m->sum.mean_price = m->sum.traded_kwh > 0 ? value / m->sum.traded_kwh : NAN;
+    m->sum.efficiency = m->slot_max_surplus_total > 0
+                            ? m->slot_surplus_total / m->slot_max_surplus_total
+                            : NAN;
+    m->sum.mean_dispersion = m->dispersion_slots ? m->dispersion_sum / (double)m->dispersion_slots
+                                                 : NAN;
+    if (m->n_trades) {
+        double acc = 0;
+        for (size_t k = 0; k < m->n_trades; k++)
+            acc += lat[k];
+        qsort(lat, m->n_trades, sizeof *lat, cmp_double);
+        m->sum.lat_agree_mean = acc / (double)m->n_trades;
+        m->sum.lat_agree_p50 = lat[m->n_trades / 2];
+        m->sum.lat_agree_p95 = lat[(size_t)(0.95 * (double)(m->n_trades - 1))];
+    } else {
+        m->sum.lat_agree_mean = m->sum.lat_agree_p50 = m->sum.lat_agree_p95 = NAN;
+    }
+    if (!m->sum.trades)
+        m->sum.final_price = NAN;
+    free(lat);
+    *out = m->sum;
+    return 0;
+}
+
+/* ---- lifecycle ----------------------------------------------------------------------------- */
+
+struct mkt *mkt_new(const struct cfg *cfg, struct eng *eng, struct agent_pop *agents,
+                    struct id_registry *reg, const struct mkt_hooks *hooks, struct err *e)
+{
+    struct mkt *m = calloc(1, sizeof *m);
+    size_t n = agent_count(agents);
+    uint64_t seed = (uint64_t)cfg->scenario.seed;
+    uint64_t *ids = NULL;
+
+    if (!m)
+        goto oom;
+    m->cfg = cfg;
+    m->eng = eng;
+    m->agents = agents;
+    m->reg = reg;
+    if (hooks)
+        m->hooks = *hooks;
+    m->n = n;
+    m->mim = (uint32_t)n;
+    m->mech = cfg->market.mechanism;
+    m->rounds = (int)cfg->market.rounds_per_slot;
+    m->e = eng_err(eng);
+    m->pool_free = NO_MSG;
+    m->sum.final_price = NAN;
+#define ALLOC(p, k) ((m->p = calloc((k) + 1, sizeof *m->p)) != NULL)
+    if (!ALLOC(side, n) || !ALLOC(remaining, n) || !ALLOC(price, n) || !ALLOC(open_kwh, n) ||
+        !ALLOC(strategy, n) || !ALLOC(strat, n) || !ALLOC(seq_next, n) || !ALLOC(t_request, n) ||
+        !ALLOC(last_wire, n) || !ALLOC(has_last, n) || !ALLOC(traded, n) ||
+        !ALLOC(seller_matches, n) || !ALLOC(last_seq, n + 1) || !ALLOC(book, n) ||
+        !ALLOC(active, n) || !ALLOC(bids, n) || !ALLOC(asks, n))
+        goto oom;
+#undef ALLOC
+    ids = calloc(n + 1, sizeof *ids);
+    m->ws = mkt_clear_ws_new();
+    m->net = rng_stream_new(seed, "network", 0);
+    m->atk = rng_stream_new(seed, "attacks", 0);
+    m->clr = rng_stream_new(seed, "market.clearing", 0);
+    if (!ids || !m->ws || !m->net || !m->atk || !m->clr)
+        goto oom;
+    for (size_t a = 0; a < n; a++) {
+        ids[a] = rng_name_id(agent_name(agents, a));
+        m->seq_next[a] = 1;
+    }
+    m->strat_rng = rng_bank_new_ids(seed, "market.strategy", ids, n);
+    if (!m->strat_rng)
+        goto oom;
+    /* Each agent's strategy: its group's, else the market default. */
+    {
+        size_t a = 0;
+        for (size_t g = 0; g < cfg->n_agents; g++)
+            for (int64_t k = 0; k < cfg->agents[g].count; k++, a++)
+                m->strategy[a] = cfg->agents[g].strategy == CFG_AUTO_INT ? cfg->market.strategy
+                                                                         : cfg->agents[g].strategy;
+        for (; a < n; a++)
+            m->strategy[a] = cfg->market.strategy;
+    }
+    free(ids);
+    eng_handler_set(eng, MKT_EV_ARRIVE, on_arrive, m);
+    eng_handler_set(eng, MKT_EV_REPLY, on_reply, m);
+    return m;
+oom:
+    free(ids);
+    mkt_free(m);
+    err_set(e, ERR_NOMEM, "out of memory creating the market for %zu agents", n);
+    return NULL;
+}
+
+void mkt_free(struct mkt *m)
+{
+    if (!m)
+        return;
+    free(m->side);
+    free(m->remaining);
+    free(m->price);
+    free(m->open_kwh);
+    free(m->strategy);
+    free(m->strat);
+    free(m->seq_next);
+    free(m->t_request);
+    free(m->last_wire);
+    free(m->has_last);
+    free(m->traded);
+    free(m->seller_matches);
+    free(m->last_seq);
+    free(m->book);
+    free(m->active);
+    free(m->bids);
+    free(m->asks);
+    free(m->bids_heap.a);
+    free(m->asks_heap.a);
+    free(m->round_buf);
+    free(m->trades);
+    free(m->pool);
+    mkt_clear_ws_free(m->ws);
+    rng_free(m->net);
+    rng_free(m->atk);
+    rng_free(m->clr);
+    rng_bank_free(m->strat_rng);
+    free(m);
+}
