@@ -238,16 +238,16 @@ int mkt_tables_open(struct mkt *m, struct h5_file *f, size_t chunk_rows, int def
 
 /* ---- network ------------------------------------------------------------------------------- */
 
-static double net_delay(struct mkt *m)
+static double net_delay(struct mkt *m, gsl_rng *r)
 {
     double mean = m->cfg->network.delay_mean_s, s = m->cfg->network.delay_sigma;
     switch (m->cfg->network.delay) {
     case 0: return mean;
-    case 1: return rng_exponential(m->net, mean);
+    case 1: return rng_exponential(r, mean);
     default:
         if (mean <= 0)
             return 0;
-        return exp(log(mean) - 0.5 * s * s + s * gsl_ran_gaussian_ziggurat(m->net, 1.0));
+        return exp(log(mean) - 0.5 * s * s + s * gsl_ran_gaussian_ziggurat(r, 1.0));
     }
 }
 
@@ -277,14 +277,17 @@ static void pool_put(struct mkt *m, uint32_t i)
     m->pool_free = i;
 }
 
-/* Put bytes on the network toward the MiM (type ARRIVE) or an agent (REPLY). */
+/* Put bytes on the network toward the MiM (type ARRIVE) or an agent (REPLY).  Injected messages
+ * draw their delay and loss from the attacker's stream, so honest traffic sees exactly the same
+ * network whether or not attacks are injected. */
 static int net_send(struct mkt *m, const unsigned char *wire, int attack, uint32_t type,
                     uint32_t to)
 {
     uint32_t i;
     union eng_payload p;
-    int lost = m->cfg->network.loss > 0 && gsl_rng_uniform(m->net) < m->cfg->network.loss;
-    double delay = net_delay(m);
+    gsl_rng *r = attack == ATK_NONE ? m->net : m->atk;
+    int lost = m->cfg->network.loss > 0 && gsl_rng_uniform(r) < m->cfg->network.loss;
+    double delay = net_delay(m, r);
     if (type == MKT_EV_ARRIVE) {
         m->sum.messages_sent++;
         m->slot_stats.messages++;
