@@ -37,7 +37,7 @@ TEST_SRC  := $(sort $(wildcard tests/test_*.c))
 TEST_BIN  := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 SETM      := $(if $(filter rel,$(MODE)),bin/setm,$(BUILD)/setm)
 
-SCENARIO  ?= scenarios/paper_case_study.ini
+SCENARIO  ?= scenarios/case_study.ini
 PYTHON    ?= python3
 
 .PHONY: all deps run test test-c test-py asan bench plots clean help config-docs

@@ -214,6 +214,53 @@ static void test_clear_sort_matches_qsort(void **state)
     free(idx);
 }
 
+static void test_clear_cda_matches_on_arrival_at_standing_price(void **state)
+{
+    struct mkt_cda *b = mkt_cda_new(10);
+    const struct mkt_match *m;
+    size_t n;
+    struct mkt_order o;
+    (void)state;
+    assert_non_null(b);
+    /* asks rest: agent 1: 4 @ 42 (seq 1), agent 2: 3 @ 40 (seq 2), agent 3: 5 @ 40 (seq 3) */
+    o = (struct mkt_order){1, 4, 42, 1};
+    assert_int_equal(mkt_cda_submit(b, 1, &o, &m, &n), 0);
+    assert_int_equal(n, 0);
+    o = (struct mkt_order){2, 3, 40, 2};
+    assert_int_equal(mkt_cda_submit(b, 1, &o, &m, &n), 0);
+    o = (struct mkt_order){3, 5, 40, 3};
+    assert_int_equal(mkt_cda_submit(b, 1, &o, &m, &n), 0);
+    /* a bid for 10 @ 41 takes 40s in time order, at their price, then rests 2 @ 41 */
+    o = (struct mkt_order){5, 10, 41, 4};
+    assert_int_equal(mkt_cda_submit(b, 0, &o, &m, &n), 0);
+    assert_int_equal(n, 2);
+    assert_true(m[0].seller == 2 && m[0].buyer == 5 && m[0].kwh == 3 && m[0].price == 40);
+    assert_true(m[1].seller == 3 && m[1].kwh == 5 && m[1].price == 40);
+    assert_true(mkt_cda_resting(b, 5) == 2);
+    assert_true(mkt_cda_resting(b, 1) == 4);
+    /* a seller at 41 meets the resting bid at the bid's price */
+    o = (struct mkt_order){4, 1, 41, 5};
+    assert_int_equal(mkt_cda_submit(b, 1, &o, &m, &n), 0);
+    assert_int_equal(n, 1);
+    assert_true(m[0].buyer == 5 && m[0].kwh == 1 && m[0].price == 41);
+    /* replacing agent 1's ask by a cheaper one: the old 42 order is gone */
+    o = (struct mkt_order){1, 2, 39, 6};
+    assert_int_equal(mkt_cda_submit(b, 1, &o, &m, &n), 0);
+    assert_int_equal(n, 1); /* crosses the resting bid (1 kWh left @ 41) */
+    assert_true(m[0].seller == 1 && m[0].kwh == 1 && m[0].price == 41);
+    assert_true(mkt_cda_resting(b, 1) == 1);
+    o = (struct mkt_order){6, 5, 45, 7};
+    assert_int_equal(mkt_cda_submit(b, 0, &o, &m, &n), 0);
+    assert_int_equal(n, 1); /* only agent 1's replacement remains; 42 was withdrawn */
+    assert_true(m[0].seller == 1 && m[0].kwh == 1 && m[0].price == 39);
+    mkt_cda_reset(b);
+    assert_true(mkt_cda_resting(b, 6) == 0);
+    o = (struct mkt_order){11, 1, 1, 8};
+    assert_int_equal(mkt_cda_submit(b, 0, &o, &m, &n), ERR_RUNTIME); /* unknown agent */
+    mkt_cda_free(b);
+    mkt_cda_free(NULL);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -226,6 +273,7 @@ int main(void)
         T(test_clear_max_surplus),
         T(test_clear_random_books_invariants),
         T(test_clear_sort_matches_qsort),
+        T(test_clear_cda_matches_on_arrival_at_standing_price),
     };
     return cmocka_run_group_tests_name("clear", tests, NULL, NULL);
 }

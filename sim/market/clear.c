@@ -289,3 +289,174 @@ const char *mkt_mechanism_name(int mech)
     default: return "?";
     }
 }
+
+/* ---- continuous double auction ------------------------------------------------------------ */
+
+struct cda_item {
+    uint64_t key; /* price key, complemented for bids: smaller is better on both heaps */
+    uint64_t seq;
+    uint32_t agent;
+};
+
+struct cda_heap {
+    struct cda_item *a;
+    size_t n, cap;
+};
+
+struct mkt_cda {
+    size_t n_agents;
+    double *kwh;   /* resting quantity per agent */
+    double *price;
+    uint64_t *seq; /* the live order's seq per agent; heap entries with another seq are stale */
+    int8_t *side;  /* 1 seller, 0 buyer */
+    struct cda_heap asks, bids;
+    struct mkt_match *matches;
+    size_t match_cap;
+};
+
+static int cda_less(const struct cda_item *a, const struct cda_item *b)
+{
+    return a->key < b->key || (a->key == b->key && a->seq < b->seq);
+}
+
+static int cda_push(struct cda_heap *h, struct cda_item x)
+{
+    size_t i;
+    if (h->n == h->cap) {
+        size_t cap = h->cap ? 2 * h->cap : 64;
+        struct cda_item *p = realloc(h->a, cap * sizeof *p);
+        if (!p)
+            return ERR_NOMEM;
+        h->a = p;
+        h->cap = cap;
+    }
+    i = h->n++;
+    while (i > 0 && cda_less(&x, &h->a[(i - 1) / 2])) {
+        h->a[i] = h->a[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    h->a[i] = x;
+    return 0;
+}
+
+static void cda_pop(struct cda_heap *h)
+{
+    struct cda_item x = h->a[--h->n];
+    size_t i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= h->n)
+            break;
+        if (c + 1 < h->n && cda_less(&h->a[c + 1], &h->a[c]))
+            c++;
+        if (!cda_less(&h->a[c], &x))
+            break;
+        h->a[i] = h->a[c];
+        i = c;
+    }
+    if (h->n)
+        h->a[i] = x;
+}
+
+/* Best live order on a heap; stale entries (replaced or filled) are dropped on the way. */
+static int cda_best(struct mkt_cda *b, struct cda_heap *h, uint32_t *agent)
+{
+    while (h->n) {
+        const struct cda_item *top = &h->a[0];
+        if (b->seq[top->agent] == top->seq && b->kwh[top->agent] > 0) {
+            *agent = top->agent;
+            return 1;
+        }
+        cda_pop(h);
+    }
+    return 0;
+}
+
+struct mkt_cda *mkt_cda_new(size_t n_agents)
+{
+    struct mkt_cda *b = calloc(1, sizeof *b);
+    if (!b)
+        return NULL;
+    b->n_agents = n_agents;
+    b->kwh = calloc(n_agents + 1, sizeof *b->kwh);
+    b->price = calloc(n_agents + 1, sizeof *b->price);
+    b->seq = calloc(n_agents + 1, sizeof *b->seq);
+    b->side = calloc(n_agents + 1, sizeof *b->side);
+    if (!b->kwh || !b->price || !b->seq || !b->side) {
+        mkt_cda_free(b);
+        return NULL;
+    }
+    return b;
+}
+
+void mkt_cda_free(struct mkt_cda *b)
+{
+    if (!b)
+        return;
+    free(b->kwh);
+    free(b->price);
+    free(b->seq);
+    free(b->side);
+    free(b->asks.a);
+    free(b->bids.a);
+    free(b->matches);
+    free(b);
+}
+
+void mkt_cda_reset(struct mkt_cda *b)
+{
+    memset(b->kwh, 0, b->n_agents * sizeof *b->kwh);
+    b->asks.n = b->bids.n = 0;
+}
+
+double mkt_cda_resting(const struct mkt_cda *b, uint32_t agent)
+{
+    return agent < b->n_agents ? b->kwh[agent] : 0.0;
+}
+
+int mkt_cda_submit(struct mkt_cda *b, int seller, const struct mkt_order *o,
+                   const struct mkt_match **matches, size_t *n_matches)
+{
+    struct cda_heap *opp = seller ? &b->bids : &b->asks;
+    uint32_t a = o->agent, other;
+    double want = o->kwh;
+    size_t n = 0;
+
+    *n_matches = 0;
+    *matches = b->matches;
+    if (a >= b->n_agents)
+        return ERR_RUNTIME;
+    b->kwh[a] = 0; /* the new order replaces the old one */
+    while (want > 0 && cda_best(b, opp, &other)) {
+        double p = b->price[other], q;
+        if (seller ? p < o->price : p > o->price)
+            break;
+        q = want < b->kwh[other] ? want : b->kwh[other];
+        if (n == b->match_cap) {
+            size_t cap = b->match_cap ? 2 * b->match_cap : 64;
+            struct mkt_match *m = realloc(b->matches, cap * sizeof *m);
+            if (!m)
+                return ERR_NOMEM;
+            b->matches = m;
+            b->match_cap = cap;
+        }
+        b->matches[n++] = (struct mkt_match){seller ? a : other, seller ? other : a,
+                                             seller ? a : other, seller ? other : a, q, p};
+        want -= q;
+        b->kwh[other] -= q;
+        if (b->kwh[other] < 1e-12)
+            b->kwh[other] = 0;
+    }
+    if (want > 1e-12) {
+        struct cda_item it = {seller ? price_key(o->price) : ~price_key(o->price), o->seq, a};
+        b->kwh[a] = want;
+        b->price[a] = o->price;
+        b->seq[a] = o->seq;
+        b->side[a] = (int8_t)seller;
+        if (cda_push(seller ? &b->asks : &b->bids, it))
+            return ERR_NOMEM;
+    }
+    *matches = b->matches;
+    *n_matches = n;
+    return 0;
+}

@@ -68,6 +68,26 @@ int mkt_max_surplus(struct mkt_clear_ws *ws, const struct mkt_order *bids, size_
 int mkt_sort_orders(struct mkt_clear_ws *ws, const struct mkt_order *orders, size_t n, int desc,
                     uint32_t *idx);
 
+/*
+ * Continuous double auction book: each agent has at most one standing order (a new one replaces
+ * it).  An arriving order matches at once against the best opposite orders (price, then time
+ * priority) at the standing order's price; what is left rests in the book.  Heaps with lazy
+ * deletion: O(log n) per order, amortised.
+ */
+struct mkt_cda;
+struct mkt_cda *mkt_cda_new(size_t n_agents);
+void mkt_cda_free(struct mkt_cda *b);
+void mkt_cda_reset(struct mkt_cda *b); /* empty the book (new slot) */
+
+/* Submit agent o->agent's order on side `seller` (1) or buyer (0), replacing its previous one.
+ * Matches go to *matches (owned by the book, valid until the next call; `ask`/`bid` hold the
+ * agents' ids).  0 or ERR_NOMEM. */
+int mkt_cda_submit(struct mkt_cda *b, int seller, const struct mkt_order *o,
+                   const struct mkt_match **matches, size_t *n_matches);
+
+/* The agent's quantity still resting in the book. */
+double mkt_cda_resting(const struct mkt_cda *b, uint32_t agent);
+
 const char *mkt_mechanism_name(int mech);
 
 #endif

@@ -48,17 +48,6 @@ struct book_order {
     uint64_t seq; /* arrival number: time priority */
 };
 
-struct heap_item {
-    uint64_t key; /* price key (complemented for bids) */
-    uint64_t seq;
-    uint32_t agent;
-};
-
-struct cda_heap {
-    struct heap_item *a;
-    size_t n, cap;
-};
-
 struct trade_rec {
     struct mkt_trade t;
     double t_included, t_confirmed;
@@ -113,7 +102,7 @@ struct mkt {
     uint32_t *active;
     size_t n_active;
     int64_t slot;
-    struct cda_heap bids_heap, asks_heap;
+    struct mkt_cda *cda;
     uint64_t mim_seq;
 
     /* clearing */
@@ -499,102 +488,26 @@ static int flush_round(struct mkt *m, int round)
 
 /* ---- continuous double auction ------------------------------------------------------------ */
 
-static int heap_less(const struct heap_item *a, const struct heap_item *b)
-{
-    return a->key < b->key || (a->key == b->key && a->seq < b->seq);
-}
-
-static int heap_push(struct cda_heap *h, struct heap_item x)
-{
-    size_t i;
-    if (h->n == h->cap) {
-        size_t cap = h->cap ? 2 * h->cap : 64;
-        struct heap_item *p = realloc(h->a, cap * sizeof *p);
-        if (!p)
-            return ERR_NOMEM;
-        h->a = p;
-        h->cap = cap;
-    }
-    i = h->n++;
-    while (i > 0 && heap_less(&x, &h->a[(i - 1) / 2])) {
-        h->a[i] = h->a[(i - 1) / 2];
-        i = (i - 1) / 2;
-    }
-    h->a[i] = x;
-    return 0;
-}
-
-static void heap_pop(struct cda_heap *h)
-{
-    struct heap_item x = h->a[--h->n];
-    size_t i = 0;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= h->n)
-            break;
-        if (c + 1 < h->n && heap_less(&h->a[c + 1], &h->a[c]))
-            c++;
-        if (!heap_less(&h->a[c], &x))
-            break;
-        h->a[i] = h->a[c];
-        i = c;
-    }
-    if (h->n)
-        h->a[i] = x;
-}
-
-static uint64_t pkey(double p)
-{
-    uint64_t k;
-    p += 0.0;
-    memcpy(&k, &p, sizeof k);
-    return k;
-}
-
-/* The best live order on a heap, discarding entries superseded or filled since pushed. */
-static int heap_best(struct mkt *m, struct cda_heap *h, uint32_t *agent)
-{
-    while (h->n) {
-        const struct heap_item *top = &h->a[0];
-        const struct book_order *o = &m->book[top->agent];
-        if (o->seq == top->seq && o->kwh > 0) {
-            *agent = top->agent;
-            return 1;
-        }
-        heap_pop(h);
-    }
-    return 0;
-}
-
-/* Match an arriving order at once against the opposite side, at the standing order's price. */
+/* Match an arriving order at once (clear.h's CDA book); a seller's matches in one arrival form
+ * one transaction, a buyer's matches are each their own. */
 static int cda_arrive(struct mkt *m, uint32_t a)
 {
-    int seller = m->side[a] > 0;
-    struct cda_heap *opp = seller ? &m->bids_heap : &m->asks_heap;
+    int seller = m->side[a] > 0, rc;
+    struct mkt_order o = {a, m->book[a].kwh, m->book[a].price, m->book[a].seq};
+    const struct mkt_match *mt;
+    size_t n;
     uint64_t group = m->groups;
-    int rc, any = 0;
-    uint32_t other;
-    while (m->book[a].kwh > 0 && heap_best(m, opp, &other)) {
-        double p = m->book[other].price, q;
-        if (seller ? p < m->book[a].price : p > m->book[a].price)
-            break;
-        q = m->book[a].kwh < m->book[other].kwh ? m->book[a].kwh : m->book[other].kwh;
-        /* a seller's matches in one arrival form one transaction; a buyer's each their own */
-        rc = record_match(m, seller ? a : other, seller ? other : a, q, p, -1,
+    if (mkt_cda_submit(m->cda, seller, &o, &mt, &n))
+        return err_set(m->e, ERR_NOMEM, "out of memory for the order book");
+    for (size_t k = 0; k < n; k++) {
+        rc = record_match(m, mt[k].seller, mt[k].buyer, mt[k].kwh, mt[k].price, -1,
                           seller ? group : m->groups++);
         if (rc)
             return rc;
-        any = 1;
     }
-    if (any && seller)
+    if (n && seller)
         m->groups++;
-    if (m->book[a].kwh > 0) {
-        struct heap_item it = {seller ? pkey(m->book[a].price) : ~pkey(m->book[a].price),
-                               m->book[a].seq, a};
-        if (heap_push(seller ? &m->asks_heap : &m->bids_heap, it))
-            return err_set(m->e, ERR_NOMEM, "out of memory for the order book");
-    }
-    return any ? flush_round(m, -1) : 0;
+    return n ? flush_round(m, -1) : 0;
 }
 
 /* ---- arrival at the MiM agent ------------------------------------------------------------- */
@@ -677,7 +590,7 @@ int mkt_slot_start(struct mkt *m, int64_t slot)
     double t = eng_now(m->eng);
     m->slot = slot;
     m->n_active = 0;
-    m->bids_heap.n = m->asks_heap.n = 0;
+    mkt_cda_reset(m->cda);
     memset(&m->slot_stats, 0, sizeof m->slot_stats);
     m->slot_value = m->slot_value2 = 0;
     m->view.last_price = m->view.best_bid = m->view.best_ask = NAN;
@@ -978,10 +891,11 @@ struct mkt *mkt_new(const struct cfg *cfg, struct eng *eng, struct agent_pop *ag
 #undef ALLOC
     ids = calloc(n + 1, sizeof *ids);
     m->ws = mkt_clear_ws_new();
+    m->cda = mkt_cda_new(n);
     m->net = rng_stream_new(seed, "network", 0);
     m->atk = rng_stream_new(seed, "attacks", 0);
     m->clr = rng_stream_new(seed, "market.clearing", 0);
-    if (!ids || !m->ws || !m->net || !m->atk || !m->clr)
+    if (!ids || !m->ws || !m->cda || !m->net || !m->atk || !m->clr)
         goto oom;
     for (size_t a = 0; a < n; a++) {
         ids[a] = rng_name_id(agent_name(agents, a));
@@ -1032,8 +946,7 @@ void mkt_free(struct mkt *m)
     free(m->active);
     free(m->bids);
     free(m->asks);
-    free(m->bids_heap.a);
-    free(m->asks_heap.a);
+    mkt_cda_free(m->cda);
     free(m->round_buf);
     free(m->trades);
     free(m->pool);
