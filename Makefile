@@ -86,6 +86,7 @@ asan:
 bench: $(SETM)
 	$(SETM) bench engine
 	$(SETM) bench agents
+	$(SETM) bench market
 	$(SETM) bench mine
 
 run: deps $(SETM)

@@ -19,6 +19,7 @@ int cli_devices(int argc, char **argv);
 int cli_bench_engine(int argc, char **argv);
 int cli_bench_mine(int argc, char **argv);
 int cli_bench_agents(int argc, char **argv);
+int cli_bench_market(int argc, char **argv);
 
 /* Print "setm <cmd>: <e->msg>" on stderr and return err_exit_code(e->code). */
 int cli_fail(const char *cmd, const struct err *e);
