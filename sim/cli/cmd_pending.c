@@ -1,6 +1,6 @@
 /*
- * cmd_pending — subcommands named by DESIGN.md whose capabilities have not landed yet (sweeps:
- * issue 7; verify: issue 6).  They answer --help with what they will do and otherwise fail
+ * cmd_pending — subcommands named by DESIGN.md whose capabilities have not landed yet (verify:
+ * issue 6).  They answer --help with what they will do and otherwise fail
  * clearly with exit code 1, so scripts never mistake them for success.
  */
 #include <stdio.h>
@@ -17,14 +17,6 @@ static int pending(int argc, char **argv, const char *usage, const char *what)
         }
     fprintf(stderr, "setm %s: not available in this version yet (%s)\n", argv[0], what);
     return 1;
-}
-
-int cli_sweep(int argc, char **argv)
-{
-    return pending(argc, argv,
-                   "usage: setm sweep SCENARIO [-o DIR] [-j N]\n"
-                   "  run every point of the scenario's [sweep] section (not available yet)\n",
-                   "parameter sweeps are planned");
 }
 
 int cli_verify(int argc, char **argv)

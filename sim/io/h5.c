@@ -9,6 +9,7 @@
 #include "h5.h"
 
 #include <hdf5.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -407,4 +408,239 @@ void h5_file_abort(struct h5_file *f)
     file_close_all(f);
     unlink(f->tmp_path);
     file_free(f);
+}
+
+/* ---- Links and reading back ---- */
+
+int h5_link_external(struct h5_file *f, const char *name, const char *target_file,
+                     const char *target_obj, struct err *e)
+{
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    int ok = lcpl >= 0 && H5Pset_create_intermediate_group(lcpl, 1) >= 0 &&
+             H5Lcreate_external(target_file, target_obj, f->id, name, lcpl, H5P_DEFAULT) >= 0;
+    if (lcpl >= 0)
+        H5Pclose(lcpl);
+    return ok ? 0
+              : err_set(e, ERR_IO, "%s: cannot create link /%s to %s:%s", f->final_path, name,
+                        target_file, target_obj);
+}
+
+struct h5_reader {
+    hid_t id;
+    char *path;
+};
+
+struct h5_reader *h5_reader_open(const char *path, struct err *e)
+{
+    struct h5_reader *r;
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    if (access(path, F_OK) != 0) {
+        err_set(e, ERR_NOTFOUND, "%s: no such file", path);
+        return NULL;
+    }
+    r = calloc(1, sizeof *r);
+    if (!r || !(r->path = strdup(path))) {
+        free(r);
+        err_set(e, ERR_NOMEM, "%s: out of memory", path);
+        return NULL;
+    }
+    r->id = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (r->id < 0) {
+        err_set(e, ERR_FORMAT, "%s: not a readable HDF5 file", path);
+        free(r->path);
+        free(r);
+        return NULL;
+    }
+    return r;
+}
+
+void h5_reader_close(struct h5_reader *r)
+{
+    if (!r)
+        return;
+    H5Fclose(r->id);
+    free(r->path);
+    free(r);
+}
+
+/* Open root attribute `name`; -1 with `e` filled when absent. */
+static hid_t reader_attr(struct h5_reader *r, const char *name, struct err *e)
+{
+    hid_t a;
+    if (H5Aexists(r->id, name) <= 0) {
+        err_set(e, ERR_NOTFOUND, "%s: no attribute '%s'", r->path, name);
+        return -1;
+    }
+    a = H5Aopen(r->id, name, H5P_DEFAULT);
+    if (a < 0)
+        err_set(e, ERR_FORMAT, "%s: cannot open attribute '%s'", r->path, name);
+    return a;
+}
+
+static int reader_attr_num(struct h5_reader *r, const char *name, hid_t memtype, void *out,
+                           struct err *e)
+{
+    hid_t a = reader_attr(r, name, e), t;
+    int ok;
+    if (a < 0)
+        return e ? e->code : ERR_NOTFOUND;
+    t = H5Aget_type(a);
+    ok = t >= 0 && (H5Tget_class(t) == H5T_INTEGER || H5Tget_class(t) == H5T_FLOAT) &&
+         H5Aread(a, memtype, out) >= 0;
+    if (t >= 0)
+        H5Tclose(t);
+    H5Aclose(a);
+    return ok ? 0 : err_set(e, ERR_FORMAT, "%s: attribute '%s' is not a number", r->path, name);
+}
+
+int h5_reader_attr_i64(struct h5_reader *r, const char *name, int64_t *out, struct err *e)
+{
+    return reader_attr_num(r, name, H5T_NATIVE_INT64, out, e);
+}
+
+int h5_reader_attr_f64(struct h5_reader *r, const char *name, double *out, struct err *e)
+{
+    return reader_attr_num(r, name, H5T_NATIVE_DOUBLE, out, e);
+}
+
+int h5_reader_attr_str(struct h5_reader *r, const char *name, char **out, struct err *e)
+{
+    hid_t a = reader_attr(r, name, e), ftype = -1, mtype = -1, space = -1;
+    int rc = 0;
+    *out = NULL;
+    if (a < 0)
+        return e ? e->code : ERR_NOTFOUND;
+    ftype = H5Aget_type(a);
+    space = H5Aget_space(a);
+    if (ftype < 0 || space < 0 || H5Tget_class(ftype) != H5T_STRING ||
+        H5Sget_simple_extent_npoints(space) != 1) {
+        rc = err_set(e, ERR_FORMAT, "%s: attribute '%s' is not a string", r->path, name);
+        goto out;
+    }
+    mtype = H5Tcopy(ftype);
+    if (mtype < 0 || H5Tset_cset(mtype, H5T_CSET_UTF8) < 0) {
+        rc = err_set(e, ERR_FORMAT, "%s: attribute '%s': bad string type", r->path, name);
+        goto out;
+    }
+    if (H5Tis_variable_str(ftype) > 0) {
+        char *v = NULL;
+        if (H5Aread(a, mtype, &v) < 0) {
+            rc = err_set(e, ERR_FORMAT, "%s: cannot read attribute '%s'", r->path, name);
+            goto out;
+        }
+        *out = strdup(v ? v : "");
+        if (v)
+            H5free_memory(v);
+    } else {
+        size_t size = H5Tget_size(ftype);
+        char *buf = calloc(1, size + 1);
+        if (buf && H5Aread(a, mtype, buf) < 0) {
+            free(buf);
+            rc = err_set(e, ERR_FORMAT, "%s: cannot read attribute '%s'", r->path, name);
+            goto out;
+        }
+        *out = buf;
+    }
+    if (!*out)
+        rc = err_set(e, ERR_NOMEM, "%s: out of memory", r->path);
+out:
+    if (mtype >= 0)
+        H5Tclose(mtype);
+    if (ftype >= 0)
+        H5Tclose(ftype);
+    if (space >= 0)
+        H5Sclose(space);
+    H5Aclose(a);
+    return rc;
+}
+
+struct summary_iter {
+    struct h5_scalar *v;
+    size_t n, cap;
+    int oom;
+};
+
+static herr_t summary_visit(hid_t group, const char *name, const H5L_info_t *info, void *vctx)
+{
+    struct summary_iter *it = vctx;
+    hid_t d, t = -1, s = -1;
+    struct h5_scalar sc;
+    int ok = 0;
+    (void)info;
+    if (strlen(name) >= sizeof sc.name)
+        return 0;
+    d = H5Dopen2(group, name, H5P_DEFAULT);
+    if (d < 0)
+        return 0; /* a group or a dangling link: not a scalar */
+    memset(&sc, 0, sizeof sc);
+    strcpy(sc.name, name);
+    t = H5Dget_type(d);
+    s = H5Dget_space(d);
+    if (t >= 0 && s >= 0 && H5Sget_simple_extent_npoints(s) == 1) {
+        if (H5Tget_class(t) == H5T_INTEGER) {
+            sc.is_int = 1;
+            ok = H5Dread(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, &sc.i) >= 0;
+            sc.f = (double)sc.i;
+        } else if (H5Tget_class(t) == H5T_FLOAT) {
+            ok = H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, &sc.f) >= 0;
+            sc.i = isfinite(sc.f) && fabs(sc.f) < 9.2e18 ? (int64_t)sc.f : 0;
+        }
+    }
+    if (ok && H5Aexists(d, "units") > 0) {
+        hid_t a = H5Aopen(d, "units", H5P_DEFAULT), at = a >= 0 ? H5Aget_type(a) : -1;
+        if (at >= 0 && H5Tget_class(at) == H5T_STRING && H5Tis_variable_str(at) > 0) {
+            char *u = NULL;
+            if (H5Aread(a, at, &u) >= 0 && u) {
+                snprintf(sc.units, sizeof sc.units, "%s", u);
+                H5free_memory(u);
+            }
+        }
+        if (at >= 0)
+            H5Tclose(at);
+        if (a >= 0)
+            H5Aclose(a);
+    }
+    if (s >= 0)
+        H5Sclose(s);
+    if (t >= 0)
+        H5Tclose(t);
+    H5Dclose(d);
+    if (!ok)
+        return 0;
+    if (it->n == it->cap) {
+        size_t cap = it->cap ? 2 * it->cap : 16;
+        struct h5_scalar *p = realloc(it->v, cap * sizeof *p);
+        if (!p) {
+            it->oom = 1;
+            return -1;
+        }
+        it->v = p;
+        it->cap = cap;
+    }
+    it->v[it->n++] = sc;
+    return 0;
+}
+
+int h5_reader_summary(struct h5_reader *r, struct h5_scalar **out, size_t *n, struct err *e)
+{
+    struct summary_iter it = {0};
+    hid_t g;
+    hsize_t idx = 0;
+    *out = NULL;
+    *n = 0;
+    if (H5Lexists(r->id, "summary", H5P_DEFAULT) <= 0)
+        return 0;
+    g = H5Gopen2(r->id, "summary", H5P_DEFAULT);
+    if (g < 0)
+        return err_set(e, ERR_FORMAT, "%s: /summary is not a group", r->path);
+    if (H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, &idx, summary_visit, &it) < 0) {
+        H5Gclose(g);
+        free(it.v);
+        return it.oom ? err_set(e, ERR_NOMEM, "%s: out of memory", r->path)
+                      : err_set(e, ERR_FORMAT, "%s: cannot list /summary", r->path);
+    }
+    H5Gclose(g);
+    *out = it.v;
+    *n = it.n;
+    return 0;
 }

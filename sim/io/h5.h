@@ -85,4 +85,45 @@ void h5_file_abort(struct h5_file *f);
 /* Path of the temporary file being written (for messages and tests). */
 const char *h5_file_tmp_path(const struct h5_file *f);
 
+/* ---- Links and reading back (sweeps: sim/cli/cmd_sweep.c) ---- */
+
+/* Create an HDF5 external link at `name` (a path under the root such as "runs/run-0007";
+ * missing intermediate groups are created) to object `target_obj` of file `target_file`.  A
+ * relative `target_file` is found by readers beside the file holding the link (HDF5's default
+ * lookup; h5py follows it).  The target need not exist.  0 or ERR_IO. */
+int h5_link_external(struct h5_file *f, const char *name, const char *target_file,
+                     const char *target_obj, struct err *e);
+
+/* A file opened read-only. */
+struct h5_reader;
+
+/* Open `path` for reading.  NULL with `e` filled: ERR_NOTFOUND when there is no such file,
+ * ERR_FORMAT when it is not a readable HDF5 file, ERR_NOMEM. */
+struct h5_reader *h5_reader_open(const char *path, struct err *e);
+
+/* Close; NULL is a no-op. */
+void h5_reader_close(struct h5_reader *r);
+
+/* Root attribute `name` converted to the asked type.  0; ERR_NOTFOUND when absent; ERR_FORMAT
+ * when it cannot be converted (a string read as a number or the reverse). */
+int h5_reader_attr_i64(struct h5_reader *r, const char *name, int64_t *out, struct err *e);
+int h5_reader_attr_f64(struct h5_reader *r, const char *name, double *out, struct err *e);
+
+/* String root attribute (variable or fixed length) as a new heap string the caller frees. */
+int h5_reader_attr_str(struct h5_reader *r, const char *name, char **out, struct err *e);
+
+/* One scalar of /summary. */
+struct h5_scalar {
+    char name[64];  /* dataset name under /summary */
+    char units[32]; /* its units attribute ("" when none) */
+    int is_int;     /* stored as an integer type (then `i` is exact) */
+    int64_t i;      /* value as an integer (truncated when stored as a float) */
+    double f;       /* value as a double */
+};
+
+/* Every scalar dataset under /summary, in name order, as a new array (*out, caller frees) of *n
+ * entries; none (and *out NULL) when the file has no /summary.  Datasets that are not numeric
+ * scalars are skipped.  0, ERR_FORMAT, ERR_NOMEM. */
+int h5_reader_summary(struct h5_reader *r, struct h5_scalar **out, size_t *n, struct err *e);
+
 #endif
