@@ -146,6 +146,8 @@ static uint64_t price_key(double p)
 int mkt_sort_orders(struct mkt_clear_ws *ws, const struct mkt_order *orders, size_t n, int desc,
                     uint32_t *idx)
 {
+    if (n == 0)
+        return 0;
     if (ws_reserve(ws, n))
         return ERR_NOMEM;
     /* Pass 1: by seq. */
