@@ -170,6 +170,14 @@ int cli_run(int argc, char **argv)
                (long long)sum.rounds, (unsigned long long)sum.events);
         printf("  energy: %.1f kWh generated, %.1f kWh consumed\n", sum.generation_kwh,
                sum.load_kwh);
+        printf("  market: %llu trades, %.1f kWh at %.2f EUR/MWh on average, efficiency %.3f\n",
+               (unsigned long long)sum.trades, sum.traded_kwh, sum.mean_price, sum.efficiency);
+        if (sum.attacks_injected || sum.honest_rejected)
+            printf("  security: %llu of %llu injected attacks detected, %llu honest messages "
+                   "rejected\n",
+                   (unsigned long long)sum.attacks_detected,
+                   (unsigned long long)sum.attacks_injected,
+                   (unsigned long long)sum.honest_rejected);
         printf("  wall time %.3f s\n", sum.wall_seconds);
         printf("  output: %s\n", output);
     }

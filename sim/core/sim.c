@@ -389,8 +389,16 @@ int sim_run(const struct cfg *cfg, const struct sim_opts *opts, struct sim_summa
     if (!rc)
         rc = mkt_finish(s.market, s.out, (size_t)cfg->output.chunk_rows,
                         (int)cfg->output.compression, &s.msum, e);
-    if (!rc)
-        rc = write_summary(&s, &sum, e);
+    if (rc)
+        goto fail;
+    sum.trades = s.msum.trades;
+    sum.traded_kwh = s.msum.traded_kwh;
+    sum.mean_price = s.msum.mean_price;
+    sum.efficiency = s.msum.efficiency;
+    sum.attacks_injected = s.msum.attacks_injected;
+    sum.attacks_detected = s.msum.attacks_detected;
+    sum.honest_rejected = s.msum.honest_rejected;
+    rc = write_summary(&s, &sum, e);
     if (rc)
         goto fail;
     rc = h5_file_commit(s.out, e);

@@ -42,6 +42,11 @@ struct sim_summary {
     double wall_seconds;
     double generation_kwh; /* realised, all agents */
     double load_kwh;
+    uint64_t trades;
+    double traded_kwh;
+    double mean_price;     /* EUR/MWh, NaN without trades */
+    double efficiency;     /* realised / maximum surplus */
+    uint64_t attacks_injected, attacks_detected, honest_rejected;
 };
 
 /* Run the scenario `cfg` (already validated with cfg_validate) and write opts->output.
