@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <signal.h>
 #include <cmocka.h>
 #include <hdf5.h>
 
@@ -262,6 +263,46 @@ static void test_cli_run_is_reproducible(void **state)
     H5Fclose(fb);
 }
 
+/* SIGINT or SIGTERM mid-run: exit 1 promptly, partial output flushed and marked complete = 0. */
+static void test_cli_run_signal_keeps_partial_output(void **state)
+{
+    struct fx *f = *state;
+    const int sigs[] = {SIGINT, SIGTERM};
+    for (int k = 0; k < 2; k++) {
+        char out[256], errp[128], *argv[12];
+        posix_spawn_file_actions_t fa;
+        pid_t pid;
+        int status;
+        int64_t complete = -1;
+        hid_t file, a;
+        char *p = put(f, "long.ini", "[scenario]\nseed = 2\n[sim]\ndays = 3650\n"
+                                     "[population]\ncount = 300\nhome_solar = 1\n");
+        snprintf(out, sizeof out, "%s/partial%d.h5", f->dir, k);
+        snprintf(errp, sizeof errp, "%s/stderr", f->dir);
+        argv[0] = (char *)setm_bin(), argv[1] = "run", argv[2] = p, argv[3] = "-o", argv[4] = out;
+        argv[5] = NULL;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addopen(&fa, 2, errp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+        assert_int_equal(posix_spawn(&pid, argv[0], &fa, NULL, argv, environ), 0);
+        posix_spawn_file_actions_destroy(&fa);
+        usleep(1500 * 1000); /* well into the run (ten years would take minutes) */
+        kill(pid, sigs[k]);
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 1);
+        slurp(errp, f->errtxt, sizeof f->errtxt);
+        assert_non_null(strstr(f->errtxt, "complete = 0"));
+        file = H5Fopen(out, H5F_ACC_RDONLY, H5P_DEFAULT);
+        assert_true(file >= 0);
+        a = H5Aopen(file, "complete", H5P_DEFAULT);
+        assert_true(H5Aread(a, H5T_NATIVE_INT64, &complete) >= 0);
+        assert_int_equal(complete, 0);
+        H5Aclose(a);
+        H5Fclose(file);
+    }
+}
+
 static void test_cli_bench_engine(void **state)
 {
     struct fx *f = *state;
@@ -290,6 +331,7 @@ int main(void)
         T(test_cli_run_missing_scenario_exit_2),
         T(test_cli_run_unwritable_output_exit_1),
         T(test_cli_run_is_reproducible),
+        T(test_cli_run_signal_keeps_partial_output),
         T(test_cli_bench_engine),
     };
     return cmocka_run_group_tests_name("cli", tests, NULL, NULL);

@@ -119,15 +119,32 @@ static void test_sim_run_writes_slots_and_agents(void **state)
     H5Fclose(file);
 }
 
-static void test_sim_stop_request_leaves_no_file(void **state)
+/* A stop request (what SIGINT/SIGTERM raise) keeps the slots simulated so far, flushed, in a file
+ * marked complete = 0. */
+static void test_sim_stop_request_keeps_partial_file(void **state)
 {
     struct fx *f = *state;
     struct sim_opts o = {f->path, NULL, on_progress_stop, f, &f->stop};
     struct sim_summary sum;
+    hid_t file, a;
+    hsize_t n;
+    int64_t complete = -1;
+    assert_int_equal(cfg_set(&f->cfg, "agent.house.count=3", &f->e), 0);
     assert_int_equal(sim_run(&f->cfg, &o, &sum, &f->e), ERR_INTERRUPTED);
     assert_non_null(strstr(f->e.msg, "stopped"));
+    assert_non_null(strstr(f->e.msg, "complete = 0"));
     assert_int_equal(f->progress_calls, 10);
-    assert_int_equal(access(f->path, F_OK), -1);
+    file = H5Fopen(f->path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    assert_true(file >= 0);
+    a = H5Aopen(file, "complete", H5P_DEFAULT);
+    assert_true(H5Aread(a, H5T_NATIVE_INT64, &complete) >= 0);
+    H5Aclose(a);
+    assert_int_equal(complete, 0);
+    read_col(file, "slots/slot", H5T_NATIVE_INT64, NULL, &n);
+    assert_int_equal(n, 10);
+    read_col(file, "agents/id", H5T_NATIVE_INT64, NULL, &n);
+    assert_int_equal(n, 3);
+    H5Fclose(file);
 }
 
 static void test_sim_unwritable_output(void **state)
@@ -143,7 +160,7 @@ int main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(test_sim_run_writes_slots_and_agents),
-        T(test_sim_stop_request_leaves_no_file),
+        T(test_sim_stop_request_keeps_partial_file),
         T(test_sim_unwritable_output),
     };
     return cmocka_run_group_tests_name("sim", tests, NULL, NULL);

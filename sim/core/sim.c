@@ -284,7 +284,7 @@ int sim_run(const struct cfg *cfg, const struct sim_opts *opts, struct sim_summa
     struct sim_ctx s;
     struct sim_summary sum;
     double wall0 = wall_now();
-    int rc;
+    int rc, interrupted = 0;
 
     memset(&s, 0, sizeof s);
     memset(&sum, 0, sizeof sum);
@@ -371,8 +371,8 @@ int sim_run(const struct cfg *cfg, const struct sim_opts *opts, struct sim_summa
         if (opts->progress)
             opts->progress((double)(k + 1) / (double)s.n_slots, opts->progress_ctx);
         if (opts->stop && *opts->stop) {
-            rc = err_set(e, ERR_INTERRUPTED, "stopped by a signal at t=%.0f s", eng_now(s.eng));
-            goto fail;
+            interrupted = 1;
+            break;
         }
     }
 
@@ -401,13 +401,18 @@ int sim_run(const struct cfg *cfg, const struct sim_opts *opts, struct sim_summa
     rc = write_summary(&s, &sum, e);
     if (rc)
         goto fail;
-    rc = h5_file_commit(s.out, e);
+    /* Stopped by a signal: keep what was simulated, flushed, marked incomplete. */
+    rc = interrupted ? h5_file_commit_partial(s.out, e) : h5_file_commit(s.out, e);
     s.out = NULL;
     if (rc)
         goto fail;
     sim_release(&s);
     if (out)
         *out = sum;
+    if (interrupted)
+        return err_set(e, ERR_INTERRUPTED,
+                       "stopped by a signal at t=%.0f s; partial output (complete = 0) in %s",
+                       sum.sim_seconds, opts->output);
     return 0;
 fail:
     h5_file_abort(s.out);

@@ -380,10 +380,10 @@ static void file_free(struct h5_file *f)
     free(f);
 }
 
-int h5_file_commit(struct h5_file *f, struct err *e)
+static int file_commit(struct h5_file *f, int64_t complete, struct err *e)
 {
     int rc = 0;
-    int64_t one = 1;
+    int64_t one = complete;
     for (struct h5_table *t = f->tables; t && !rc; t = t->next)
         rc = h5_table_flush(t, e);
     if (!rc && attr_write_num(f->id, "complete", H5T_NATIVE_INT64, &one) < 0)
@@ -400,6 +400,10 @@ int h5_file_commit(struct h5_file *f, struct err *e)
     file_free(f);
     return rc;
 }
+
+int h5_file_commit(struct h5_file *f, struct err *e) { return file_commit(f, 1, e); }
+
+int h5_file_commit_partial(struct h5_file *f, struct err *e) { return file_commit(f, 0, e); }
 
 void h5_file_abort(struct h5_file *f)
 {

@@ -79,6 +79,10 @@ int h5_summary_i64(struct h5_file *f, const char *name, int64_t value, const cha
  * 0 or ERR_IO. */
 int h5_file_commit(struct h5_file *f, struct err *e);
 
+/* Same, but for a run stopped early: everything written so far is flushed and the file renamed,
+ * with root attribute complete = 0 so no reader mistakes it for a finished run.  0 or ERR_IO. */
+int h5_file_commit_partial(struct h5_file *f, struct err *e);
+
 /* Close and remove the temporary file; the final name is untouched.  Frees `f`; NULL is a no-op. */
 void h5_file_abort(struct h5_file *f);
 
