@@ -11,6 +11,13 @@ DEB_PKGS  := libgsl-dev libhdf5-dev libinih-dev libcmocka-dev ocl-icd-opencl-dev
              pocl-opencl-icd libsodium-dev pkg-config
 
 MODE      ?= rel
+# make MPI=1: `setm sweep` shares runs over MPI ranks (mpicc, -DSETM_MPI); objects and the binary
+# go to build/mpi (build/mpi/setm), apart from every other build.
+ifeq ($(MPI),1)
+override MODE := mpi
+CC        := mpicc
+CPPFLAGS  += -DSETM_MPI
+endif
 BUILD     := build/$(MODE)
 CC        ?= cc
 # pkg-config is only asked when building, so `make deps` works on a machine without the libraries.

@@ -77,7 +77,7 @@ static const char *const status_names[] = {"todo", "running", "ok", "failed"};
 struct run_result {
     int64_t run;
     int32_t rc;       /* 0 or ERR_* */
-    int32_t pad;
+    int32_t rank;     /* MPI rank that ran it; -1 for a local worker */
     double wall_s;    /* sim_run's wall time (as in the run file) */
     int64_t rss_kib;  /* the worker's peak resident set size during the run; -1 unknown */
     char msg[448];
@@ -89,6 +89,7 @@ struct run {
     int64_t seed;
     double wall_s;
     int64_t rss_kib; /* -1 unknown */
+    int rank;        /* MPI rank that ran it; -1 local worker or unknown */
     char *error;     /* owned; failure text */
 };
 
@@ -112,6 +113,7 @@ struct sweep_cli {
     int jobs;
     int quiet;
     int silent;  /* an MPI worker rank: rank 0 reports */
+    int rank;    /* MPI rank, -1 without MPI */
     int tty;
     const char *workers; /* description for sweep.h5 */
     double t0, last_draw;
@@ -189,6 +191,7 @@ static void run_one(const struct sweep_cli *c, size_t run, sim_progress_fn progr
     memset(res, 0, sizeof *res);
     res->run = (int64_t)run;
     res->rss_kib = -1;
+    res->rank = c->rank;
     rss_peak_reset();
     cfg_init(&cfg);
     res->rc = sweep_run_cfg(c->sw, run, &cfg, &e);
@@ -259,6 +262,7 @@ static void record(struct sweep_cli *c, const struct run_result *res)
     c->n_done_now++;
     r->wall_s = res->wall_s;
     r->rss_kib = res->rss_kib;
+    r->rank = res->rank;
     if (res->rc == 0) {
         r->status = RUN_OK;
         c->n_ok++;
@@ -336,6 +340,7 @@ static void worker_reap(struct sweep_cli *c, struct worker *w, int status)
         memset(&res, 0, sizeof res);
         res.run = (int64_t)w->run;
         res.rss_kib = -1;
+        res.rank = -1;
         res.rc = ERR_RUNTIME;
         if (WIFSIGNALED(status))
             snprintf(res.msg, sizeof res.msg, "the worker was killed by signal %d",
@@ -377,7 +382,7 @@ static int run_local(struct sweep_cli *c)
             if (ws[i].pid == 0) {
                 if (worker_start(c, &ws[i], c->todo[next]) != 0) {
                     struct run_result res = {.run = (int64_t)c->todo[next], .rc = ERR_RUNTIME,
-                                             .rss_kib = -1};
+                                             .rank = -1, .rss_kib = -1};
                     snprintf(res.msg, sizeof res.msg, "cannot start a worker: %s",
                              strerror(errno));
                     c->runs[c->todo[next]].status = RUN_RUNNING;
@@ -510,7 +515,8 @@ static void run_mpi_worker(struct sweep_cli *c, int setup_rc, const char *setup_
             res.run = job;
             res.rc = setup_rc;
             res.rss_kib = -1;
-            snprintf(res.msg, sizeof res.msg, "%s", setup_msg);
+            res.rank = c->rank;
+            memcpy(res.msg, setup_msg, strnlen(setup_msg, sizeof res.msg - 1));
         } else {
             run_one(c, (size_t)job, NULL, NULL, &res);
         }
@@ -643,6 +649,7 @@ static int plan(struct sweep_cli *c, int check_files, struct err *e)
         rc = sweep_run_cfg(c->sw, i, &cfg, e);
         r->seed = cfg.scenario.seed;
         r->rss_kib = -1;
+        r->rank = -1;
         r->wall_s = NAN;
         if (!rc && check_files && run_is_done(c, i, &cfg, &r->wall_s)) {
             r->status = RUN_OK;
@@ -846,6 +853,8 @@ static int write_runs(struct sweep_cli *c, struct h5_file *f, struct dyn_table *
     rc = rc ? rc : dyn_add(&t, "wall_time_s", H5_COL_F64, 0, "s", "the run's wall time");
     rc = rc ? rc : dyn_add(&t, "peak_rss_kib", H5_COL_I64, 0, "KiB",
                            "worker's peak resident memory during the run (-1 unknown)");
+    rc = rc ? rc : dyn_add(&t, "rank", H5_COL_I64, 0, "",
+                           "MPI rank that ran it (-1: a local worker, or kept from earlier)");
     rc = rc ? rc : dyn_add(&t, "error", H5_COL_STR, errlen, "", "why a run failed");
     if (rc)
         return err_set(e, rc, "out of memory");
@@ -880,6 +889,7 @@ static int write_runs(struct sweep_cli *c, struct h5_file *f, struct dyn_table *
         row[t.cols[k++].offset] = (unsigned char)r->kept;
         put_f64(row, &t.cols[k++], r->wall_s);
         put_i64(row, &t.cols[k++], r->rss_kib);
+        put_i64(row, &t.cols[k++], r->rank);
         put_str(row, &t.cols[k++], r->error ? r->error : "");
         rc = h5_table_append(tab, row, e);
     }
@@ -1224,6 +1234,11 @@ int cli_sweep(int argc, char **argv)
     c.lock_fd = -1;
     c.t0 = now_s();
     c.silent = rank != 0;
+    c.rank = -1;
+#ifdef SETM_MPI
+    if (mpi)
+        c.rank = rank;
+#endif
     ready = parse_args(&c, argc, argv, &code) == 0;
     if (ready) {
         c.sw = sweep_new(load_source, &c.src, &e);
