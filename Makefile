@@ -47,7 +47,7 @@ SETM      := $(if $(filter rel,$(MODE)),bin/setm,$(BUILD)/setm)
 SCENARIO  ?= scenarios/case_study.ini
 PYTHON    ?= python3
 
-.PHONY: all deps run test test-c test-py asan bench plots clean help config-docs
+.PHONY: all deps run test test-c test-py asan bench plots clean help config-docs fuzz
 all: $(SETM)
 
 help:
@@ -73,7 +73,7 @@ $(SETM): $(BUILD)/sim/cli/main.o $(LIB)
 
 $(BUILD)/tests/%: tests/%.c $(LIB)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(TEST_CFLAGS) $(CFLAGS) $(LDFLAGS) $< $(LIB) \
+	$(CC) $(CPPFLAGS) -Itests $(PKG_CFLAGS) $(TEST_CFLAGS) $(CFLAGS) $(LDFLAGS) $< $(LIB) \
 	    $(PKG_LIBS) $(TEST_LIBS) -lm -o $@
 
 # The test runner prints each suite's cmocka summary and a total line; non-zero exit on any failure.
@@ -111,6 +111,20 @@ deps:
 	    echo "deps: missing$$missing"; \
 	    echo "run: sudo apt-get update && sudo apt-get install -y$$missing"; exit 1; \
 	fi
+
+# libFuzzer targets (clang): build/fuzz/fuzz_<target>; run each with its seed corpus, e.g.
+#   build/fuzz/fuzz_config -max_total_time=600 build/fuzz/corpus-config tests/fuzz/corpus/config
+# Minimised crash inputs go into tests/fuzz/corpus/<target>/ (replayed by test_fuzz_corpus).
+FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,build/fuzz/fuzz_%,$(wildcard tests/fuzz/fuzz_*.c))
+fuzz:
+	@$(MAKE) --no-print-directory MODE=fuzz CC=clang \
+	    OPT="-O1 -g -fsanitize=address,undefined,fuzzer-no-link -fno-omit-frame-pointer" \
+	    build/fuzz/libsetm.a
+	@for t in $(FUZZ_TARGETS); do \
+	    src=tests/fuzz/$$(basename $$t).c; echo "clang $$src -> $$t"; \
+	    clang $(CPPFLAGS) -Itests $(PKG_CFLAGS) -std=c11 -O1 -g -fsanitize=address,undefined,fuzzer \
+	        $$src tests/fuzz/harness.c build/fuzz/libsetm.a $(PKG_LIBS) -lm -o $$t || exit 1; \
+	done
 
 # Regenerate the key documentation from the schema (tests fail until it is in step).
 config-docs: $(LIB)

@@ -383,6 +383,14 @@ static void test_config_error_binary_file(void **state)
     assert_non_null(strstr(f->e.msg, "NUL"));
 }
 
+static void test_config_error_not_a_regular_file(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(cfg_load_file(&f->cfg, f->dir, &f->e), ERR_CONFIG);
+    assert_non_null(strstr(f->e.msg, "not a regular file"));
+    expect_error(f, "[scenario]\nuse = /dev/null\n", ERR_CONFIG, "/dev/null", "regular file");
+}
+
 static void test_config_error_use_missing(void **state)
 {
     expect_error(*state, "[scenario]\nname = x\nuse = nothere.ini\n", ERR_CONFIG, "bad.ini:3:",
@@ -635,6 +643,7 @@ int main(void)
         T(test_config_error_bad_agent_name),
         T(test_config_error_missing_file),
         T(test_config_error_binary_file),
+        T(test_config_error_not_a_regular_file),
         T(test_config_error_use_missing),
         T(test_config_error_use_cycle),
         T(test_config_error_in_used_file_names_both),

@@ -16,6 +16,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 enum key_type { KT_INT, KT_NUM, KT_BOOL, KT_STR, KT_ENUM, KT_USE, KT_PATH };
@@ -872,9 +873,15 @@ static int parse_pass(struct load_ctx *c, const char *text, int collect_use)
 
 static char *slurp(const char *path, struct err *e)
 {
-    FILE *f = fopen(path, "rb");
+    FILE *f;
     char *buf = NULL;
     long n;
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        err_set(e, ERR_CONFIG, "%s: not a regular file", path);
+        return NULL;
+    }
+    f = fopen(path, "rb");
     if (!f) {
         err_set(e, errno == ENOENT ? ERR_NOTFOUND : ERR_IO, "%s: cannot open: %s", path,
                 strerror(errno));
@@ -970,7 +977,7 @@ static int load_path(struct cfg *cfg, const char *path, struct use_stack *st, st
                        USE_MAX_DEPTH);
     text = slurp(path, e);
     if (!text)
-        return e ? e->code : ERR_IO;
+        return e ? e->code : ERR_CONFIG;
     snprintf(st->paths[st->depth++], PATH_MAX, "%s", real);
     rc = load_text(cfg, text, path, path, st, e);
     st->depth--;

@@ -269,7 +269,8 @@ static int write_summary(struct sim_ctx *s, const struct sim_summary *sum, struc
                  {"attacks_detected", (double)m->attacks_detected, ""},
                  {"attacks_lost", (double)m->attacks_lost, ""},
                  {"attacks_undetected", (double)m->attacks_undetected, ""},
-                 {"honest_rejected", (double)m->honest_rejected, ""}};
+                 {"honest_rejected", (double)m->honest_rejected, ""},
+                 {"mutual_key_failures", (double)m->mutual_failures, ""}};
         for (size_t i = 0; !rc && i < sizeof f / sizeof f[0]; i++)
             rc = h5_summary_f64(s->out, f[i].name, f[i].v, f[i].units, e);
     }

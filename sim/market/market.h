@@ -74,6 +74,7 @@ struct mkt_summary {
     uint64_t messages_sent, messages_lost, messages_late, messages_rejected, replies;
     uint64_t attacks_injected, attacks_detected, attacks_lost, attacks_undetected;
     uint64_t honest_rejected;
+    uint64_t mutual_failures; /* matches whose mutual-key confirmation failed (never, honestly) */
     uint64_t trades;
     double traded_kwh, mean_price, final_price, mean_dispersion, efficiency;
     double lat_agree_mean, lat_agree_p50, lat_agree_p95; /* request -> agreement, s */

@@ -3,9 +3,10 @@
  *
  * Mutual keys: crypto_kx gives a client/server pair of session keys; we order the pair by id
  * (lower id plays "client") so both parties compute the same key, and use the client->server
- * key for the pair.  The cache is an open-addressed table keyed by (lo << 32 | hi); it grows by
- * doubling, so lookups are O(1) and a run allocates only when it meets a new high-water mark of
- * distinct trading pairs.
+ * key for the pair.  The cache is an open-addressed table keyed by the ORDERED pair
+ * (deriving party, peer): each party's derivation is computed once from its own secret, so a
+ * check that both sides agree compares two independent computations.  It grows by doubling, so
+ * lookups are O(1) and a run allocates only at a new high-water mark of trading pairs.
  */
 #include "registry.h"
 
@@ -24,7 +25,7 @@ struct agent_keys {
 };
 
 struct pair_entry {
-    uint64_t key; /* 0 = empty; else (lo + 1) << 32 | (hi + 1) */
+    uint64_t key; /* 0 = empty; else (deriving party + 1) << 32 | (peer + 1) */
     unsigned char mutual[ID_KEY_BYTES];
 };
 
@@ -165,8 +166,8 @@ static int pairs_grow(struct id_registry *r)
 
 int id_mutual_key(struct id_registry *r, uint32_t a, uint32_t b, unsigned char key[ID_KEY_BYTES])
 {
-    uint32_t lo = a < b ? a : b, hi = a < b ? b : a;
-    uint64_t k = ((uint64_t)lo + 1) << 32 | ((uint64_t)hi + 1);
+    uint32_t lo = a < b ? a : b;
+    uint64_t k = ((uint64_t)a + 1) << 32 | ((uint64_t)b + 1); /* a derives, with b */
     unsigned char rx[crypto_kx_SESSIONKEYBYTES], tx[crypto_kx_SESSIONKEYBYTES];
     size_t h;
     int rc;
