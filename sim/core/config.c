@@ -93,6 +93,38 @@ static const struct key_def keys[] = {
      "also write /agent_slots: one row per agent per slot (large: agents x slots rows)", 0},
     {"output", "chunk_rows", KT_INT, G(output.chunk_rows), "4096", 16, 10000000, 0, NULL, "rows",
      "HDF5 chunk size and write batch of every table", 0},
+    {"chain", "nodes", KT_INT, G(chain.nodes), "4", 1, 64, 0, NULL, "nodes",
+     "consortium nodes that mine, relay and validate blocks", 0},
+    {"chain", "hash_shares", KT_STR, G(chain.hash_shares), "", 0, 0, 0, NULL, "",
+     "comma list of each node's relative hash rate, one per node (empty = equal shares)", 0},
+    {"chain", "difficulty_bits", KT_INT, G(chain.difficulty_bits), "14", 1, 64, 0, NULL, "bits",
+     "leading zero bits of the initial target: about 2^bits hashes per block", 0},
+    {"chain", "retarget_blocks", KT_INT, G(chain.retarget_blocks), "0", 0, 100000, 0, NULL,
+     "blocks", "retarget toward block_interval_s every this many blocks (0 = fixed difficulty)",
+     0},
+    {"chain", "block_interval_s", KT_NUM, G(chain.block_interval_s), "60", 0, 1e7, 1, NULL, "s",
+     "target mean time between blocks (retarget goal; sets hash_rate = 0)", 0},
+    {"chain", "hash_rate", KT_NUM, G(chain.hash_rate), "0", 0, 1e18, 0, NULL, "H/s",
+     "simulated network hash rate; 0 = 2^difficulty_bits / block_interval_s", 0},
+    {"chain", "confirmations", KT_INT, G(chain.confirmations), "6", 1, 1000, 0, NULL, "blocks",
+     "main-chain blocks (its own included) after which a trade settles and coins move", 0},
+    {"chain", "finality_depth", KT_INT, G(chain.finality_depth), "100", 1, 100000, 0, NULL,
+     "blocks", "depth after which a block is written out and pruned; a deeper reorg stops the run",
+     0},
+    {"chain", "max_block_txs", KT_INT, G(chain.max_block_txs), "2000", 1, 1000000, 0, NULL,
+     "transactions", "transactions per block at most", 0},
+    {"chain", "propagation_min_s", KT_NUM, G(chain.propagation_min_s), "0.05", 0, 3600, 0, NULL,
+     "s", "fixed part of every node-to-node delay of a block or transaction", 0},
+    {"chain", "propagation_jitter_s", KT_NUM, G(chain.propagation_jitter_s), "0.2", 0, 3600, 0,
+     NULL, "s", "mean of the exponential part of a node-to-node delay", 0},
+    {"chain", "bandwidth_mbps", KT_NUM, G(chain.bandwidth_mbps), "10", 0, 1e6, 1, NULL, "Mbit/s",
+     "link speed: a block of B bytes adds 8 B / bandwidth to its delay", 0},
+    {"chain", "template_refresh_s", KT_NUM, G(chain.template_refresh_s), "15", 0, 1e6, 1, NULL,
+     "s", "miners rebuild their block template (new transactions) at least this often", 0},
+    {"chain", "initial_coins", KT_INT, G(chain.initial_coins), "1000000000", 0, 1e15, 0, NULL,
+     "coins", "energy coins (1 coin = 1e-6 EUR) in every agent's wallet at genesis", 0},
+    {"chain", "pseudonyms", KT_INT, G(chain.pseudonyms), "1", 1, 1024, 0, NULL, "addresses",
+     "wallet addresses per agent, used as pseudonyms trade by trade (paper 5.1)", 0},
     {"attacks", "unregistered_rate", KT_NUM, G(attacks.unregistered_rate), "0", 0, 1, 0, NULL, "",
      "probability per market message of an extra message from an unregistered identity", 0},
     {"attacks", "forged_mac_rate", KT_NUM, G(attacks.forged_mac_rate), "0", 0, 1, 0, NULL, "",
@@ -103,6 +135,14 @@ static const struct key_def keys[] = {
      "probability per market message that an earlier message of its sender is replayed", 0},
     {"attacks", "impersonation_rate", KT_NUM, G(attacks.impersonation_rate), "0", 0, 1, 0, NULL,
      "", "probability per market message of an extra message claiming the sender's identity", 0},
+    {"attacks", "double_spend_rate", KT_NUM, G(attacks.double_spend_rate), "0", 0, 1, 0, NULL, "",
+     "probability per trade that its first buyer also signs its whole balance over to another "
+     "agent (one of the two spends must be rejected)", 0},
+    {"attacks", "tampered_block_rate", KT_NUM, G(attacks.tampered_block_rate), "0", 0, 1, 0, NULL,
+     "", "probability per published block that a relay node sends every other node an altered "
+     "copy (one byte flipped)", 0},
+    {"attacks", "selfish_node", KT_INT, G(attacks.selfish_node), "-1", -1, 63, 0, NULL, "",
+     "node that withholds its blocks and mines selfishly (Eyal-Sirer); -1 = none", 0},
     {"weather", "latitude", KT_NUM, G(weather.latitude), "37.5", -66, 66, 0, NULL, "degrees",
      "latitude of the neighbourhood (north positive), for the clear-sky PV curve", 0},
     {"weather", "start_day", KT_INT, G(weather.start_day), "172", 1, 365, 0, NULL, "day of year",
@@ -744,8 +784,8 @@ static const char *section_target(struct load_ctx *c, const char *section, const
     }
     if (!section_known(section) || !strcmp(section, PROFILE_SECTION)) {
         fail(c, ERR_CONFIG,
-             "unknown section [%s] (known: scenario, sim, market, network, mine, output, weather, grid, "
-             "population, attacks, type.TYPE, agent.NAME, sweep)",
+             "unknown section [%s] (known: scenario, sim, market, network, mine, output, chain, weather, "
+             "grid, population, attacks, type.TYPE, agent.NAME, sweep)",
              section);
         return NULL;
     }
@@ -1099,6 +1139,69 @@ int cfg_set(struct cfg *cfg, const char *assignment, struct err *e)
     return c.rc;
 }
 
+int cfg_chain_shares(const struct cfg *cfg, double *out, struct err *e)
+{
+    const char *p = cfg->chain.hash_shares;
+    int64_t n = cfg->chain.nodes, i = 0;
+    double sum = 0;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (!*p) {
+        for (i = 0; i < n; i++)
+            out[i] = 1.0 / (double)n;
+        return 0;
+    }
+    for (;;) {
+        char *end;
+        double v;
+        if (i == n)
+            return err_set(e, ERR_CONFIG, "[chain] hash_shares = '%s': more than nodes = %lld values",
+                           cfg->chain.hash_shares, (long long)n);
+        v = strtod(p, &end);
+        if (end == p || !isfinite(v) || v < 0)
+            return err_set(e, ERR_CONFIG,
+                           "[chain] hash_shares = '%s': value %lld is not a number >= 0",
+                           cfg->chain.hash_shares, (long long)i + 1);
+        out[i++] = v;
+        sum += v;
+        p = end;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (!*p)
+            break;
+        if (*p != ',')
+            return err_set(e, ERR_CONFIG, "[chain] hash_shares = '%s': expected ',' after value %lld",
+                           cfg->chain.hash_shares, (long long)i);
+        p++;
+    }
+    if (i != n)
+        return err_set(e, ERR_CONFIG, "[chain] hash_shares = '%s': %lld values for nodes = %lld",
+                       cfg->chain.hash_shares, (long long)i, (long long)n);
+    if (!(sum > 0))
+        return err_set(e, ERR_CONFIG, "[chain] hash_shares = '%s': every share is 0",
+                       cfg->chain.hash_shares);
+    for (i = 0; i < n; i++)
+        out[i] /= sum;
+    return 0;
+}
+
+/* Cross-key checks of [chain] and the chain-level [attacks] keys. */
+static int chain_validate(const struct cfg *cfg, struct err *e)
+{
+    double shares[64];
+    int rc = cfg_chain_shares(cfg, shares, e);
+    if (rc)
+        return rc;
+    if (cfg->attacks.selfish_node >= cfg->chain.nodes)
+        return err_set(e, ERR_CONFIG, "[attacks] selfish_node = %lld but [chain] nodes = %lld",
+                       (long long)cfg->attacks.selfish_node, (long long)cfg->chain.nodes);
+    if (cfg->chain.confirmations > cfg->chain.finality_depth)
+        return err_set(e, ERR_CONFIG,
+                       "[chain] confirmations = %lld exceeds finality_depth = %lld",
+                       (long long)cfg->chain.confirmations, (long long)cfg->chain.finality_depth);
+    return 0;
+}
+
 int cfg_validate(const struct cfg *cfg, struct err *e)
 {
     int64_t total = cfg->population.count;
@@ -1133,7 +1236,7 @@ int cfg_validate(const struct cfg *cfg, struct err *e)
     if (total > CFG_MAX_AGENTS)
         return err_set(e, ERR_CONFIG, "%lld agents in all groups; at most %d are supported",
                        (long long)total, CFG_MAX_AGENTS);
-    return 0;
+    return chain_validate(cfg, e);
 }
 
 /* ---- writing ----------------------------------------------------------------------------- */

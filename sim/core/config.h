@@ -155,6 +155,23 @@ struct cfg {
     } population;
     struct cfg_profile types[CFG_AGENT_NTYPES]; /* [type.NAME] presets */
     struct {
+        int64_t nodes;                   /* consortium nodes that mine and validate */
+        char hash_shares[CFG_STR_MAX];   /* comma list of relative hash rates ("" = equal) */
+        int64_t difficulty_bits;         /* leading zero bits of the initial target */
+        int64_t retarget_blocks;         /* retarget every this many blocks (0 = fixed) */
+        double block_interval_s;         /* s: retarget goal and hash_rate = 0 reference */
+        double hash_rate;                /* H/s: simulated network hash rate (0 = auto) */
+        int64_t confirmations;           /* blocks (own included) before a trade settles */
+        int64_t finality_depth;          /* blocks after which a block is written and pruned */
+        int64_t max_block_txs;           /* transactions per block at most */
+        double propagation_min_s;        /* s: fixed part of every node-to-node delay */
+        double propagation_jitter_s;     /* s: mean of the exponential part */
+        double bandwidth_mbps;           /* Mbit/s: size-dependent part of a delay */
+        double template_refresh_s;       /* s: miners rebuild their block template this often */
+        int64_t initial_coins;           /* coins (1e-6 EUR) in every wallet at genesis */
+        int64_t pseudonyms;              /* wallet addresses per agent */
+    } chain;
+    struct {
         /* message-level attacks, per message sent to the MiM agent (sim/security, sim/market) */
         double unregistered_rate;  /* a message from an identity the server never registered */
         double forged_mac_rate;    /* a message whose MAC was not made with the sender's key */
@@ -162,6 +179,9 @@ struct cfg {
         double replay_rate;        /* an earlier message of the sender sent again */
         double impersonation_rate; /* a message claiming another agent's identity */
         /* chain-level attacks (sim/chain) follow */
+        double double_spend_rate;    /* per trade: its buyer also signs away its whole balance */
+        double tampered_block_rate;  /* per block: a relay sends an altered copy to every node */
+        int64_t selfish_node;        /* node that withholds blocks (selfish mining), -1 = none */
     } attacks;
 
     struct cfg_agent *agents; /* owned; n_agents groups in order of first appearance */
@@ -192,6 +212,11 @@ int cfg_set(struct cfg *cfg, const char *assignment, struct err *e);
 /* Cross-key checks that single values cannot express (min_bid <= max_bid after presets are
  * applied, total agents, population shares).  0 or ERR_CONFIG. */
 int cfg_validate(const struct cfg *cfg, struct err *e);
+
+/* Each chain node's hash-rate share from [chain] hash_shares (empty = equal), normalised to sum
+ * 1, into out[0..chain.nodes).  0, or ERR_CONFIG when the list does not parse, has a value < 0,
+ * the wrong count, or sums to 0. */
+int cfg_chain_shares(const struct cfg *cfg, double *out, struct err *e);
 
 /* Write the fully resolved configuration as INI text that reproduces it.  0 or ERR_IO. */
 int cfg_write(const struct cfg *cfg, FILE *out);
