@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <cmocka.h>
 #include <hdf5.h>
 
@@ -303,6 +304,43 @@ static void test_cli_run_signal_keeps_partial_output(void **state)
     }
 }
 
+/* A full disk (the file-size limit stands in for it: writes past it fail with EFBIG): a clear
+ * error, exit 1, and nothing under the final name, temporary file removed. */
+static void test_cli_run_disk_full_exit_1_no_file(void **state)
+{
+    struct fx *f = *state;
+    char out[256], errp[128];
+    char *p = put(f, "big.ini", "[scenario]\nseed = 2\n[sim]\ndays = 2\n[output]\n"
+                                "agent_slots = true\ncompression = 0\n"
+                                "[population]\ncount = 400\nhome_solar = 1\n");
+    pid_t pid;
+    int status;
+    snprintf(out, sizeof out, "%s/full.h5", f->dir);
+    snprintf(errp, sizeof errp, "%s/stderr", f->dir);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct rlimit rl = {256 * 1024, 256 * 1024};
+        int fd = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd < 0 || dup2(fd, 2) < 0 || setrlimit(RLIMIT_FSIZE, &rl) != 0)
+            _exit(99);
+        signal(SIGXFSZ, SIG_IGN);
+        execl(setm_bin(), setm_bin(), "run", p, "-q", "-o", out, (char *)NULL);
+        _exit(98);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 1);
+    slurp(errp, f->errtxt, sizeof f->errtxt);
+    assert_non_null(strstr(f->errtxt, out));
+    assert_int_equal(access(out, F_OK), -1);
+    {
+        char tmp[300];
+        snprintf(tmp, sizeof tmp, "ls %s | grep -q tmp", f->dir);
+        assert_int_not_equal(system(tmp), 0); /* no temporary file left behind */
+    }
+}
+
 static void test_cli_bench_engine(void **state)
 {
     struct fx *f = *state;
@@ -332,6 +370,7 @@ int main(void)
         T(test_cli_run_unwritable_output_exit_1),
         T(test_cli_run_is_reproducible),
         T(test_cli_run_signal_keeps_partial_output),
+        T(test_cli_run_disk_full_exit_1_no_file),
         T(test_cli_bench_engine),
     };
     return cmocka_run_group_tests_name("cli", tests, NULL, NULL);

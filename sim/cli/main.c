@@ -6,6 +6,7 @@
 #include <errno.h>
 
 #include "cli/cli.h"
+#include "io/h5.h"
 
 static const struct {
     const char *name;
@@ -60,6 +61,7 @@ int cli_parse_u64(const char *s, unsigned long long *out)
 
 int main(int argc, char **argv)
 {
+    h5_lib_init();
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -121,12 +121,18 @@ out:
     return ok ? 0 : -1;
 }
 
+void h5_lib_init(void)
+{
+    H5dont_atexit(); /* fails harmlessly once the library is initialised */
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+
 struct h5_file *h5_file_create(const char *path, struct err *e)
 {
     struct h5_file *f = calloc(1, sizeof *f);
     size_t n = strlen(path) + 32;
 
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    h5_lib_init();
     if (!f)
         goto oom;
     f->id = -1;

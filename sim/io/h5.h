@@ -44,6 +44,12 @@ struct h5_col {
 struct h5_file;
 struct h5_table;
 
+/* Prepare the HDF5 library for this process: no automatic error printing, and no HDF5 atexit
+ * handler (HDF5 1.10 crashes at exit re-closing a file whose close failed, e.g. on a full
+ * disk; the OS reclaims everything anyway).  Call first thing in main(); later calls are
+ * harmless. */
+void h5_lib_init(void);
+
 /* Create `path` (via a temporary name).  Returns NULL and fills `e` (ERR_IO) on failure. */
 struct h5_file *h5_file_create(const char *path, struct err *e);
 
