@@ -332,6 +332,20 @@ static void test_config_error_string_too_long(void **state)
     expect_error(*state, text, ERR_CONFIG, "too long", "at most 63 characters");
 }
 
+/* Text that could not be written back and read again unchanged is refused. */
+static void test_config_error_text_that_cannot_round_trip(void **state)
+{
+    struct fx *f = *state;
+    expect_error(f, "[scenario]\ndescription =;  starts like a comment\n", ERR_CONFIG,
+                 "bad.ini:2:", "begins a comment");
+    expect_error(f, "[scenario]\nname = caf\xe9\n", ERR_CONFIG, "not valid UTF-8", NULL);
+    expect_error(f, "[scenario]\nname = a\x01b\n", ERR_CONFIG, "control character", NULL);
+    assert_int_equal(cfg_set(&f->cfg, "scenario.description=a ;b", &f->e), ERR_CONFIG);
+    assert_int_equal(cfg_set(&f->cfg, "scenario.description=ok;fine, caf\xc3\xa9", &f->e), 0);
+    assert_int_equal(cfg_set(&f->cfg, "scenario.name=  padded  ", &f->e), 0);
+    assert_string_equal(f->cfg.scenario.name, "padded");
+}
+
 static void test_config_error_duplicate_key(void **state)
 {
     expect_error(*state, "[market]\nslot_minutes = 15\nslot_minutes = 30\n", ERR_CONFIG,
@@ -636,6 +650,7 @@ int main(void)
         T(test_config_error_bad_choice),
         T(test_config_error_integer_overflow),
         T(test_config_error_string_too_long),
+        T(test_config_error_text_that_cannot_round_trip),
         T(test_config_error_duplicate_key),
         T(test_config_error_key_outside_section),
         T(test_config_error_syntax),

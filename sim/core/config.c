@@ -327,6 +327,30 @@ static int value_is_auto(const struct key_def *k, const void *src)
     return *(const int *)src == CFG_AUTO_INT;
 }
 
+/* Why text cannot be stored, or NULL: it must survive being written back as INI (the resolved
+ * scenario in every output file) and go into a UTF-8 HDF5 attribute. */
+static const char *text_problem(const char *v)
+{
+    const unsigned char *p = (const unsigned char *)v;
+    for (size_t i = 0; p[i]; i++) {
+        if (p[i] < 0x20 || p[i] == 0x7f)
+            return "contains a control character";
+        if (p[i] == ';' && (i == 0 || p[i - 1] == ' ' || p[i - 1] == '\t'))
+            return "';' at the start or after a space begins a comment";
+    }
+    while (*p) { /* UTF-8: lead byte, then the right number of continuation bytes */
+        int n = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2
+              : (*p & 0xf8) == 0xf0 ? 3 : -1;
+        if (n < 0 || (n == 1 && *p < 0xc2))
+            return "not valid UTF-8";
+        p++;
+        for (int k = 0; k < n; k++, p++)
+            if ((*p & 0xc0) != 0x80)
+                return "not valid UTF-8";
+    }
+    return NULL;
+}
+
 /* Parse `v` per `k` into `dst` (the field itself).  `auto_ok`: "auto" is accepted (keys with
  * KF_AUTO in [agent.NAME] groups).  Returns NULL on success, else why not. */
 static const char *value_parse(const struct key_def *k, const char *v, void *dst, int auto_ok)
@@ -373,11 +397,15 @@ static const char *value_parse(const struct key_def *k, const char *v, void *dst
             return "not a boolean";
         return NULL;
     case KT_STR:
-    case KT_PATH:
+    case KT_PATH: {
+        const char *why = text_problem(v);
+        if (why)
+            return why;
         if (strlen(v) >= k->size)
             return "too long";
         memcpy(dst, v, strlen(v) + 1);
         return NULL;
+    }
     case KT_ENUM: {
         int idx = enum_index(k->choices, v);
         if (idx < 0)
@@ -1135,7 +1163,23 @@ int cfg_set(struct cfg *cfg, const char *assignment, struct err *e)
     snprintf(name, sizeof name, "%.*s", (int)(eq - dot - 1), dot + 1);
     if (!strcmp(section, "scenario") && !strcmp(name, "use"))
         return err_set(e, ERR_CONFIG, "%s: 'use' can only be given in a scenario file", origin);
-    apply_key(&c, section, name, eq + 1);
+    {
+        /* Surrounding spaces go, as inih strips them from file values. */
+        char value[CFG_STR_MAX + 2];
+        const char *v = eq + 1;
+        size_t len;
+        while (*v == ' ' || *v == '\t')
+            v++;
+        len = strlen(v);
+        while (len && (v[len - 1] == ' ' || v[len - 1] == '\t'))
+            len--;
+        if (len >= sizeof value)
+            return err_set(e, ERR_CONFIG, "%s: value longer than %d characters", origin,
+                           CFG_STR_MAX);
+        memcpy(value, v, len);
+        value[len] = '\0';
+        apply_key(&c, section, name, value);
+    }
     return c.rc;
 }
 
