@@ -262,14 +262,18 @@ static void security(struct chain *c, int64_t who, const char *kind, const char 
 
 static void hash_hex(const unsigned char h[MINE_HASH_LEN], char out[65]) { mine_hash_to_hex(h, out); }
 
-static double delay(struct chain *c, uint32_t bytes)
+/* Node-to-node delay of `bytes`, drawn from stream r (attack traffic draws from the attack
+ * stream, so switching an attack on leaves honest delays, and the honest chain, unchanged). */
+static double delay_from(const struct chain *c, gsl_rng *r, uint32_t bytes)
 {
     const double bps = c->cfg->chain.bandwidth_mbps * 1e6;
     double d = c->cfg->chain.propagation_min_s + 8.0 * bytes / bps;
     if (c->cfg->chain.propagation_jitter_s > 0)
-        d += rng_exponential(c->rng_net, c->cfg->chain.propagation_jitter_s);
+        d += rng_exponential(r, c->cfg->chain.propagation_jitter_s);
     return d;
 }
+
+static double delay(struct chain *c, uint32_t bytes) { return delay_from(c, c->rng_net, bytes); }
 
 static int grow(void **p, size_t *cap, size_t need, size_t elem)
 {
@@ -901,14 +905,15 @@ static int publish(struct chain *c, int64_t i)
         int r = (int)rng_below(c->rng_attack, (uint64_t)c->n_nodes - 1);
         uint64_t pos = rng_below(c->rng_attack, size);
         uint32_t mask = 1u << rng_below(c->rng_attack, 8);
-        double t_r = now + delay(c, size);
+        double t_r = now + delay_from(c, c->rng_attack, size);
         if (r >= miner)
             r++;
         for (int j = 0; j < c->n_nodes; j++) {
             if (j == miner || j == r)
                 continue;
             c->sum.tampered_copies++;
-            if ((rc = schedule_delivery(c, t_r + delay(c, size), j, i, r, 1, pos, mask)))
+            if ((rc = schedule_delivery(c, t_r + delay_from(c, c->rng_attack, size), j, i, r, 1,
+                                        pos, mask)))
                 return rc;
         }
     }

@@ -1,0 +1,838 @@
+/* test_chain_node — the chain component: construction errors, determinism (seed, backend),
+ * PoW interval statistics, trades from admission to settlement, wallets, every admission
+ * rejection, forks resolved by most work (checked from the written /blocks and /transactions as
+ * an independent verifier would: hashes, links, txids, Merkle roots), tampered copies, selfish
+ * mining, double-spend attacks, retargeting, and a reorg deeper than finality stopping the run. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <hdf5.h>
+#include <sodium.h>
+
+#include "chain/chain.h"
+#include "chain/sha256.h"
+
+#define AGENTS 8
+#define MAXREF 4096
+
+struct fixture {
+    struct cfg cfg;
+    struct eng *eng;
+    struct chain *c;
+    unsigned char pk[AGENTS][crypto_sign_PUBLICKEYBYTES];
+    unsigned char sk[AGENTS][crypto_sign_SECRETKEYBYTES];
+    /* hook records */
+    int n_sec, n_reject;
+    char sec_kind[64][40], sec_action[64][40], reject_reason[64][24];
+    int64_t sec_count_kind_tampered, sec_double, sec_withheld, sec_revealed;
+    int64_t included_h[MAXREF], confirmed_h[MAXREF], confirmed_tip[MAXREF];
+    double included_t[MAXREF], confirmed_t[MAXREF];
+};
+
+static void on_security(void *ctx, double t, int64_t who, const char *kind, const char *action,
+                        int detected)
+{
+    struct fixture *f = ctx;
+    (void)t;
+    (void)who;
+    if (f->n_sec < 64) {
+        snprintf(f->sec_kind[f->n_sec], 40, "%s", kind);
+        snprintf(f->sec_action[f->n_sec], 40, "%s", action);
+    }
+    f->n_sec++;
+    if (!strcmp(kind, "tampered_block") && detected)
+        f->sec_count_kind_tampered++;
+    if (!strcmp(kind, "double_spend"))
+        f->sec_double++;
+    if (!strcmp(kind, "selfish_mining") && !strcmp(action, "withheld"))
+        f->sec_withheld++;
+    if (!strcmp(kind, "selfish_mining") &&
+        (!strcmp(action, "override") || !strcmp(action, "published")))
+        f->sec_revealed++;
+}
+
+static void on_included(void *ctx, uint64_t ref, double t, int64_t h)
+{
+    struct fixture *f = ctx;
+    if (ref < MAXREF) {
+        f->included_h[ref] = h;
+        f->included_t[ref] = t;
+    }
+}
+
+static void on_confirmed(void *ctx, uint64_t ref, double t, int64_t h)
+{
+    struct fixture *f = ctx;
+    struct chain_summary s;
+    if (ref < MAXREF) {
+        chain_summary_get(f->c, &s);
+        f->confirmed_h[ref] = h;
+        f->confirmed_t[ref] = t;
+        f->confirmed_tip[ref] = s.height;
+    }
+}
+
+static void on_rejected(void *ctx, uint64_t ref, double t, const char *reason)
+{
+    struct fixture *f = ctx;
+    (void)ref;
+    (void)t;
+    if (f->n_reject < 64)
+        snprintf(f->reject_reason[f->n_reject], 24, "%s", reason);
+    f->n_reject++;
+}
+
+static int on_sign(void *ctx, int64_t agent, const unsigned char *msg, size_t len,
+                   unsigned char sig[CHAIN_SIG_LEN])
+{
+    struct fixture *f = ctx;
+    if (agent < 0 || agent >= AGENTS)
+        return -1;
+    crypto_sign_detached(sig, NULL, msg, len, f->sk[agent]);
+    return 0;
+}
+
+static struct chain_hooks hooks_of(struct fixture *f)
+{
+    struct chain_hooks h = {f, on_security, on_included, on_confirmed, on_rejected, on_sign};
+    return h;
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    if (!f || sodium_init() < 0)
+        return -1;
+    cfg_init(&f->cfg);
+    f->cfg.population.count = AGENTS;
+    f->cfg.population.share[CFG_AGENT_HOME_SOLAR] = 1;
+    f->cfg.mine.backend = CFG_BACKEND_CPU;
+    f->cfg.mine.threads = 1;
+    f->cfg.chain.difficulty_bits = 8;
+    for (int a = 0; a < AGENTS; a++) {
+        unsigned char seed[crypto_sign_SEEDBYTES];
+        memset(seed, 50 + a, sizeof seed);
+        crypto_sign_seed_keypair(f->pk[a], f->sk[a], seed);
+    }
+    memset(f->included_h, 0xff, sizeof f->included_h);
+    memset(f->confirmed_h, 0xff, sizeof f->confirmed_h);
+    f->eng = eng_new(256);
+    *state = f;
+    return f->eng ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    chain_free(f->c);
+    eng_free(f->eng);
+    cfg_fini(&f->cfg);
+    free(f);
+    return 0;
+}
+
+static void start(struct fixture *f)
+{
+    struct chain_hooks h = hooks_of(f);
+    struct err e = {0};
+    f->c = chain_new(&f->cfg, f->eng, &h, &e);
+    if (!f->c)
+        fail_msg("chain_new: %s", e.msg);
+}
+
+static void run(struct fixture *f, double t)
+{
+    int rc = eng_run_until(f->eng, t);
+    if (rc)
+        fail_msg("run: %s", eng_err(f->eng)->msg);
+}
+
+/* A trade signed by both parties with their fixture keys. */
+static int trade(struct fixture *f, uint64_t ref, int64_t seller, int64_t buyer, double kwh,
+                 double price, struct err *e)
+{
+    struct chain_buyer b;
+    struct chain_trade t;
+    unsigned char msg[512];
+    size_t len;
+    int rc;
+    memset(&t, 0, sizeof t);
+    memset(&b, 0, sizeof b);
+    b.agent = buyer;
+    b.kwh = kwh;
+    memcpy(b.pk, f->pk[buyer], 32);
+    t.trade_ref = ref;
+    t.seller = seller;
+    memcpy(t.seller_pk, f->pk[seller], 32);
+    t.price = price;
+    t.request_time = eng_now(f->eng);
+    t.agreement_time = eng_now(f->eng);
+    t.n_buyers = 1;
+    t.buyers = &b;
+    if ((rc = chain_trade_signing_bytes(f->c, &t, msg, sizeof msg, &len, e)))
+        return rc;
+    crypto_sign_detached(t.seller_sig, NULL, msg, len, f->sk[seller]);
+    crypto_sign_detached(b.sig, NULL, msg, len, f->sk[buyer]);
+    return chain_submit_trade(f->c, &t, e);
+}
+
+static int64_t total_coins(struct fixture *f, enum chain_balance_kind k)
+{
+    int64_t s = 0;
+    for (int a = 0; a < AGENTS; a++)
+        s += chain_wallet_balance(f->c, a, k);
+    return s;
+}
+
+static void tip_of(struct fixture *f, unsigned char tip[32])
+{
+    struct chain_summary s;
+    chain_summary_get(f->c, &s);
+    memcpy(tip, s.tip, 32);
+}
+
+/* ---- construction --------------------------------------------------------------------- */
+
+static void test_chain_new_rejects_share_count(void **state)
+{
+    struct fixture *f = *state;
+    struct err e = {0};
+    snprintf(f->cfg.chain.hash_shares, sizeof f->cfg.chain.hash_shares, "1,2");
+    assert_null(chain_new(&f->cfg, f->eng, NULL, &e));
+    assert_int_equal(e.code, ERR_CONFIG);
+    assert_non_null(strstr(e.msg, "hash_shares"));
+}
+
+static void test_chain_new_rejects_selfish_node_out_of_range(void **state)
+{
+    struct fixture *f = *state;
+    struct err e = {0};
+    f->cfg.attacks.selfish_node = f->cfg.chain.nodes;
+    assert_null(chain_new(&f->cfg, f->eng, NULL, &e));
+    assert_int_equal(e.code, ERR_CONFIG);
+}
+
+static void test_chain_new_double_spends_need_sign_hook(void **state)
+{
+    struct fixture *f = *state;
+    struct err e = {0};
+    f->cfg.attacks.double_spend_rate = 0.1;
+    assert_null(chain_new(&f->cfg, f->eng, NULL, &e));
+    assert_int_equal(e.code, ERR_CONFIG);
+    assert_non_null(strstr(e.msg, "double_spend_rate"));
+}
+
+static void test_chain_new_with_mine_needs_backend(void **state)
+{
+    struct fixture *f = *state;
+    struct err e = {0};
+    assert_null(chain_new_with_mine(&f->cfg, f->eng, NULL, NULL, &e));
+    assert_int_equal(e.code, ERR_USAGE);
+}
+
+static void test_chain_new_unusable_device(void **state)
+{
+    struct fixture *f = *state;
+    struct err e = {0};
+    f->cfg.mine.backend = CFG_BACKEND_OPENCL;
+    snprintf(f->cfg.mine.device, sizeof f->cfg.mine.device, "no-such-device-xyz");
+    assert_null(chain_new(&f->cfg, f->eng, NULL, &e));
+    assert_int_equal(e.code, ERR_DEVICE);
+}
+
+static void test_chain_new_names_backend(void **state)
+{
+    struct fixture *f = *state;
+    start(f);
+    assert_non_null(strstr(chain_backend_name(f->c), "cpu"));
+    assert_true(strlen(chain_device_name(f->c)) > 0);
+}
+
+/* ---- determinism and statistics ------------------------------------------------------- */
+
+static void run_tip(struct cfg *cfg, struct mine *m, double t, unsigned char tip[32])
+{
+    struct eng *eng = eng_new(64);
+    struct err e = {0};
+    struct chain *c = m ? chain_new_with_mine(cfg, eng, NULL, m, &e) : chain_new(cfg, eng, NULL, &e);
+    struct chain_summary s;
+    if (!c)
+        fail_msg("chain: %s", e.msg);
+    assert_int_equal(eng_run_until(eng, t), 0);
+    chain_summary_get(c, &s);
+    assert_true(s.height > 10);
+    memcpy(tip, s.tip, 32);
+    chain_free(c);
+    eng_free(eng);
+}
+
+static void test_chain_same_seed_same_tip(void **state)
+{
+    struct fixture *f = *state;
+    unsigned char a[32], b[32], c[32];
+    run_tip(&f->cfg, NULL, 7200, a);
+    run_tip(&f->cfg, NULL, 7200, b);
+    assert_memory_equal(a, b, 32);
+    f->cfg.scenario.seed = 2;
+    run_tip(&f->cfg, NULL, 7200, c);
+    assert_memory_not_equal(a, c, 32);
+}
+
+static void test_chain_backends_same_tip(void **state)
+{
+    struct fixture *f = *state;
+    unsigned char want[32], got[32];
+    struct mine_opts o;
+    struct mine *m;
+    const char *skip = getenv("SETM_TEST_SKIP_OPENCL");
+    mine_opts_init(&o);
+    o.backend = MINE_BACKEND_CPU;
+    o.cpu_path = MINE_CPU_PATH_PORTABLE;
+    o.threads = 1;
+    assert_non_null(m = mine_new(&o, NULL));
+    run_tip(&f->cfg, m, 7200, want);
+    mine_free(m);
+    if (mine_cpu_has_shani()) {
+        o.cpu_path = MINE_CPU_PATH_SHANI;
+        o.threads = 2;
+        assert_non_null(m = mine_new(&o, NULL));
+        run_tip(&f->cfg, m, 7200, got);
+        mine_free(m);
+        assert_memory_equal(want, got, 32);
+    }
+    if (!(skip && !strcmp(skip, "1"))) {
+        mine_opts_init(&o);
+        o.backend = MINE_BACKEND_OPENCL;
+        m = mine_new(&o, NULL);
+        if (m) {
+            run_tip(&f->cfg, m, 7200, got);
+            mine_free(m);
+            assert_memory_equal(want, got, 32);
+        }
+    }
+}
+
+/* At fixed difficulty with one node (no forks), block intervals are exponential with mean
+ * block_interval_s: over n blocks the sample mean has standard error mean/sqrt(n). */
+static void test_chain_interval_mean_matches_target(void **state)
+{
+    struct fixture *f = *state;
+    struct chain_summary s;
+    f->cfg.chain.nodes = 1;
+    start(f);
+    run(f, 3000 * 60.0);
+    chain_summary_get(f->c, &s);
+    assert_int_equal(s.stale_blocks, 0);
+    assert_true(s.height > 2500);
+    assert_true(fabs(s.mean_interval_s - 60) < 4 * 60 / sqrt((double)s.height));
+}
+
+/* ---- trades, wallets, settlement ------------------------------------------------------ */
+
+static void test_chain_trade_settles_after_confirmations(void **state)
+{
+    struct fixture *f = *state;
+    const int64_t amount = chain_tx_coins(100, 2), init = f->cfg.chain.initial_coins;
+    int saw_included_only = 0;
+    start(f);
+    run(f, 10);
+    assert_int_equal(trade(f, 1, 0, 1, 2, 100, NULL), 0);
+    for (double t = 20; t < 3 * 3600 && f->confirmed_h[1] < 0; t += 5) {
+        run(f, t);
+        if (f->included_h[1] >= 0 && f->confirmed_h[1] < 0) {
+            saw_included_only = 1;
+            assert_int_equal(chain_wallet_balance(f->c, 1, CHAIN_BALANCE_TIP), init - amount);
+            assert_int_equal(chain_wallet_balance(f->c, 1, CHAIN_BALANCE_SETTLED), init);
+        }
+    }
+    assert_true(saw_included_only);
+    assert_int_equal(f->confirmed_h[1], f->included_h[1]);
+    assert_int_equal(f->confirmed_tip[1] - f->confirmed_h[1] + 1, f->cfg.chain.confirmations);
+    assert_true(f->confirmed_t[1] > f->included_t[1]);
+    assert_int_equal(chain_wallet_balance(f->c, 1, CHAIN_BALANCE_SETTLED), init - amount);
+    assert_int_equal(chain_wallet_balance(f->c, 0, CHAIN_BALANCE_SETTLED), init + amount);
+}
+
+static void test_chain_double_spend_rejected(void **state)
+{
+    struct fixture *f = *state;
+    struct chain_summary s;
+    f->cfg.chain.initial_coins = 1000;
+    start(f);
+    run(f, 1);
+    assert_int_equal(trade(f, 1, 0, 1, 0.006, 100, NULL), 0); /* 600 coins */
+    assert_int_equal(trade(f, 2, 2, 1, 0.006, 100, NULL), 0); /* 600 more: only 400 left */
+    run(f, 3600);
+    chain_summary_get(f->c, &s);
+    assert_int_equal(s.double_spends_detected, 1);
+    assert_int_equal(f->sec_double, 1);
+    assert_int_equal(f->n_reject, 1);
+    assert_string_equal(f->reject_reason[0], "double_spend");
+    assert_true(f->included_h[1] > 0);
+    assert_int_equal(f->included_h[2], -1);
+    assert_int_equal(chain_wallet_balance(f->c, 1, CHAIN_BALANCE_TIP), 400);
+    assert_int_equal(total_coins(f, CHAIN_BALANCE_TIP), AGENTS * 1000);
+    assert_int_equal(total_coins(f, CHAIN_BALANCE_SETTLED), AGENTS * 1000);
+}
+
+static void test_chain_many_trades_conserve_coins(void **state)
+{
+    struct fixture *f = *state;
+    struct chain_summary s;
+    f->cfg.chain.initial_coins = 50000;
+    f->cfg.chain.propagation_min_s = 5; /* forks too */
+    start(f);
+    for (int k = 0; k < 300; k++) {
+        run(f, 30.0 * (k + 1));
+        /* agents 0-3 sell, 4-7 buy ~10000 coins a time: buyers run dry */
+        assert_int_equal(
+            trade(f, (uint64_t)k + 10, k % 4, 4 + (k / 4) % 4, 0.1 + 0.01 * (k % 7), 90 + k % 11,
+                  NULL),
+            0);
+    }
+    run(f, 30.0 * 300 + 3600);
+    chain_summary_get(f->c, &s);
+    assert_true(s.txs_main > 0);
+    assert_true(s.double_spends_detected > 0); /* 50000 coins run out for some buyers */
+    assert_int_equal(total_coins(f, CHAIN_BALANCE_TIP), AGENTS * 50000);
+    assert_int_equal(total_coins(f, CHAIN_BALANCE_SETTLED), AGENTS * 50000);
+}
+
+static void test_chain_bad_signature_rejected(void **state)
+{
+    struct fixture *f = *state;
+    struct chain_buyer b;
+    struct chain_trade t;
+    unsigned char msg[512];
+    size_t len;
+    struct err e = {0};
+    start(f);
+    memset(&t, 0, sizeof t);
+    memset(&b, 0, sizeof b);
+    b.agent = 3;
+    b.kwh = 1;
+    memcpy(b.pk, f->pk[3], 32);
+    t.trade_ref = 5;
+    t.seller = 2;
+    memcpy(t.seller_pk, f->pk[2], 32);
+    t.price = 50;
+    t.n_buyers = 1;
+    t.buyers = &b;
+    assert_int_equal(chain_trade_signing_bytes(f->c, &t, msg, sizeof msg, &len, NULL), 0);
+    crypto_sign_detached(t.seller_sig, NULL, msg, len, f->sk[2]);
+    crypto_sign_detached(b.sig, NULL, msg, len, f->sk[4]); /* wrong key for buyer 3 */
+    assert_int_equal(chain_submit_trade(f->c, &t, &e), ERR_VERIFY);
+    assert_non_null(strstr(e.msg, "bad_signature"));
+    assert_string_equal(f->sec_kind[0], "bad_signature");
+    assert_string_equal(f->reject_reason[0], "bad_signature");
+}
+
+static void test_chain_key_mismatch_rejected(void **state)
+{
+    struct fixture *f = *state;
+    struct err e = {0};
+    start(f);
+    assert_int_equal(chain_wallet_register(f->c, 1, f->pk[5], NULL), 0);
+    assert_int_equal(trade(f, 1, 0, 1, 1, 50, &e), ERR_VERIFY);
+    assert_string_equal(f->sec_kind[0], "key_mismatch");
+}
+
+static void test_chain_first_key_binds_wallet(void **state)
+{
+    struct fixture *f = *state;
+    struct err e = {0};
+    start(f);
+    assert_int_equal(trade(f, 1, 0, 1, 1, 50, NULL), 0);
+    /* agent 1's wallet is now bound to its key: a trade under agent 2's key for it fails */
+    memcpy(f->pk[1], f->pk[2], 32);
+    memcpy(f->sk[1], f->sk[2], sizeof f->sk[1]);
+    assert_int_equal(trade(f, 2, 0, 1, 1, 50, &e), ERR_VERIFY);
+    assert_string_equal(f->sec_kind[0], "key_mismatch");
+}
+
+static void test_chain_duplicate_rejected(void **state)
+{
+    struct fixture *f = *state;
+    struct err e = {0};
+    start(f);
+    assert_int_equal(trade(f, 9, 0, 1, 1, 50, NULL), 0);
+    assert_int_equal(trade(f, 9, 0, 1, 1, 50, &e), ERR_VERIFY);
+    assert_string_equal(f->sec_kind[0], "duplicate_tx");
+}
+
+static void test_chain_signing_bytes_errors(void **state)
+{
+    struct fixture *f = *state;
+    struct chain_buyer b[2];
+    struct chain_trade t;
+    unsigned char msg[512];
+    size_t len;
+    start(f);
+    memset(&t, 0, sizeof t);
+    memset(b, 0, sizeof b);
+    b[0].agent = 1;
+    b[0].kwh = 1;
+    b[1].agent = 1;
+    b[1].kwh = 1;
+    t.seller = 0;
+    t.price = 10;
+    t.n_buyers = 1;
+    t.buyers = b;
+    assert_int_equal(chain_trade_signing_bytes(f->c, &t, msg, 10, &len, NULL), ERR_USAGE);
+    t.n_buyers = 2; /* buyer twice */
+    assert_int_equal(chain_trade_signing_bytes(f->c, &t, msg, sizeof msg, &len, NULL), ERR_USAGE);
+    t.n_buyers = 0;
+    assert_int_equal(chain_trade_signing_bytes(f->c, &t, msg, sizeof msg, &len, NULL), ERR_USAGE);
+    t.n_buyers = 1;
+    t.seller = AGENTS;
+    assert_int_equal(chain_trade_signing_bytes(f->c, &t, msg, sizeof msg, &len, NULL), ERR_USAGE);
+    t.seller = 1; /* also the buyer */
+    assert_int_equal(chain_trade_signing_bytes(f->c, &t, msg, sizeof msg, &len, NULL), ERR_USAGE);
+    t.seller = 0;
+    b[0].agent = -1;
+    assert_int_equal(chain_trade_signing_bytes(f->c, &t, msg, sizeof msg, &len, NULL), ERR_USAGE);
+    b[0].agent = 1;
+    t.price = NAN;
+    assert_int_equal(chain_trade_signing_bytes(f->c, &t, msg, sizeof msg, &len, NULL), ERR_FORMAT);
+    assert_int_equal(chain_submit_trade(f->c, &t, NULL), ERR_FORMAT);
+}
+
+static void test_chain_wallet_errors(void **state)
+{
+    struct fixture *f = *state;
+    unsigned char addr[CHAIN_ADDR_LEN];
+    start(f);
+    assert_int_equal(chain_wallet_fund(f->c, AGENTS, 1, NULL), ERR_USAGE);
+    assert_int_equal(chain_wallet_fund(f->c, 0, -1, NULL), ERR_USAGE);
+    assert_int_equal(chain_wallet_fund(f->c, 0, INT64_MAX, NULL), ERR_USAGE);
+    assert_int_equal(chain_wallet_register(f->c, -1, f->pk[0], NULL), ERR_USAGE);
+    assert_int_equal(chain_wallet_address(f->c, AGENTS, 0, addr, NULL), ERR_USAGE);
+    assert_int_equal(chain_wallet_balance(f->c, AGENTS, CHAIN_BALANCE_TIP), -1);
+}
+
+static void test_chain_wallet_fund_adds_everywhere(void **state)
+{
+    struct fixture *f = *state;
+    start(f);
+    assert_int_equal(chain_wallet_fund(f->c, 3, 77, NULL), 0);
+    assert_int_equal(chain_wallet_balance(f->c, 3, CHAIN_BALANCE_TIP),
+                     f->cfg.chain.initial_coins + 77);
+    assert_int_equal(chain_wallet_balance(f->c, 3, CHAIN_BALANCE_SETTLED),
+                     f->cfg.chain.initial_coins + 77);
+}
+
+static void test_chain_pseudonyms_vary_by_trade(void **state)
+{
+    struct fixture *f = *state;
+    unsigned char first[CHAIN_ADDR_LEN], a[CHAIN_ADDR_LEN], other[CHAIN_ADDR_LEN];
+    int differ = 0;
+    f->cfg.chain.pseudonyms = 4;
+    start(f);
+    assert_int_equal(chain_wallet_address(f->c, 2, 0, first, NULL), 0);
+    for (uint64_t r = 1; r < 20; r++) {
+        assert_int_equal(chain_wallet_address(f->c, 2, r, a, NULL), 0);
+        differ += memcmp(a, first, CHAIN_ADDR_LEN) != 0;
+        assert_int_equal(chain_wallet_address(f->c, 3, r, other, NULL), 0);
+        assert_memory_not_equal(a, other, CHAIN_ADDR_LEN);
+    }
+    assert_true(differ > 0);
+}
+
+static void test_chain_one_pseudonym_is_one_address(void **state)
+{
+    struct fixture *f = *state;
+    unsigned char a[CHAIN_ADDR_LEN], b[CHAIN_ADDR_LEN];
+    start(f);
+    assert_int_equal(chain_wallet_address(f->c, 2, 1, a, NULL), 0);
+    assert_int_equal(chain_wallet_address(f->c, 2, 999, b, NULL), 0);
+    assert_memory_equal(a, b, CHAIN_ADDR_LEN);
+}
+
+/* ---- forks, output, attacks ----------------------------------------------------------- */
+
+static size_t read_col(hid_t g, const char *name, void **out)
+{
+    hid_t d = H5Dopen2(g, name, H5P_DEFAULT), t = H5Dget_type(d), s = H5Dget_space(d);
+    hsize_t n = 0;
+    H5Sget_simple_extent_dims(s, &n, NULL);
+    *out = calloc((size_t)n + 1, H5Tget_size(t));
+    assert_true(H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, *out) >= 0);
+    H5Tclose(t);
+    H5Sclose(s);
+    H5Dclose(d);
+    return (size_t)n;
+}
+
+static void unhex(const char *hex, size_t n, unsigned char *out)
+{
+    assert_int_equal(mine_hex_decode(hex, out, n, NULL), 0);
+}
+
+/* Check /blocks and /transactions as an outside verifier: every header hashes to its hash, meets
+ * its bits, the non-stale blocks form one chain 0..H linked by `previous` and hold the most work,
+ * every encoding hashes to its txid, every Merkle root recomputes. */
+static void verify_file(const char *path, int64_t *stale_out)
+{
+    hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT), g, tg;
+    char(*hash)[65], (*prev)[65], (*merkle)[65], (*hdr)[161], (*tblock)[65], (*txid)[65],
+        (*enc)[1025];
+    int64_t *height, *theight;
+    uint8_t *stale;
+    int32_t *part, *parts, *index;
+    double *work;
+    size_t n, nt, main_n = 0;
+    int64_t best = -1, stale_n = 0;
+    assert_true(file >= 0);
+    g = H5Gopen2(file, "blocks", H5P_DEFAULT);
+    n = read_col(g, "hash", (void **)&hash);
+    read_col(g, "previous", (void **)&prev);
+    read_col(g, "merkle_root", (void **)&merkle);
+    read_col(g, "header", (void **)&hdr);
+    read_col(g, "height", (void **)&height);
+    read_col(g, "stale", (void **)&stale);
+    read_col(g, "chainwork", (void **)&work);
+    tg = H5Gopen2(file, "transactions", H5P_DEFAULT);
+    nt = read_col(tg, "block", (void **)&tblock);
+    read_col(tg, "height", (void **)&theight);
+    read_col(tg, "txid", (void **)&txid);
+    read_col(tg, "encoding", (void **)&enc);
+    read_col(tg, "part", (void **)&part);
+    read_col(tg, "parts", (void **)&parts);
+    read_col(tg, "index", (void **)&index);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char h[80], got[32], target[32];
+        char hex[65];
+        unhex(hdr[i], 80, h);
+        chain_sha256d(h, 80, got);
+        mine_hash_to_hex(got, hex);
+        assert_string_equal(hex, hash[i]);
+        assert_int_equal(mine_target_from_bits(mine_header_u32(h, MINE_HDR_BITS), target, NULL), 0);
+        assert_true(mine_hash_meets_target(got, target));
+        if (best < 0 || work[i] > work[best])
+            best = (int64_t)i;
+        if (stale[i])
+            stale_n++;
+        else
+            main_n++;
+    }
+    assert_int_equal(stale[best], 0); /* the most-work block is on the main chain */
+    /* main chain: heights 0..H once each, each linked to the previous */
+    for (size_t i = 0; i < n; i++) {
+        if (stale[i] || height[i] == 0)
+            continue;
+        int linked = 0;
+        for (size_t k = 0; k < n; k++)
+            if (!stale[k] && height[k] == height[i] - 1 && !strcmp(hash[k], prev[i]))
+                linked = 1;
+        assert_true(linked);
+    }
+    assert_int_equal(main_n, (size_t)height[best] + 1);
+    /* transactions: txids and Merkle roots */
+    for (size_t i = 0; i < n; i++) {
+        unsigned char(*ids)[32] = malloc((nt + 1) * 2 * 32), root[32];
+        size_t m = 0;
+        char hex[65];
+        for (size_t k = 0; k < nt; k++) {
+            char full[8 * 1024 + 1] = "";
+            unsigned char bytes[4096];
+            size_t len;
+            if (strcmp(tblock[k], hash[i]) || part[k] != 0)
+                continue;
+            assert_int_equal(index[k], (int32_t)m);
+            for (int32_t p = 0; p < parts[k]; p++)
+                strcat(full, enc[k + (size_t)p]);
+            len = strlen(full) / 2;
+            unhex(full, len, bytes);
+            chain_sha256d(bytes, len, ids[m]);
+            mine_hash_to_hex(ids[m], hex);
+            assert_string_equal(hex, txid[k]);
+            assert_int_equal(theight[k], height[i]);
+            m++;
+        }
+        chain_merkle_root((const unsigned char(*)[32])ids, m, ids + m, root);
+        mine_hash_to_hex(root, hex);
+        assert_string_equal(hex, merkle[i]);
+        free(ids);
+    }
+    *stale_out = stale_n;
+    free(hash), free(prev), free(merkle), free(hdr), free(height), free(stale), free(work);
+    free(tblock), free(theight), free(txid), free(enc), free(part), free(parts), free(index);
+    H5Gclose(g);
+    H5Gclose(tg);
+    H5Fclose(file);
+}
+
+static void test_chain_forks_resolve_to_most_work(void **state)
+{
+    struct fixture *f = *state;
+    char path[64];
+    struct h5_file *h;
+    struct chain_summary s;
+    struct err e = {0};
+    int64_t stale_in_file = 0;
+    f->cfg.chain.propagation_min_s = 20; /* a third of the interval: many forks */
+    f->cfg.chain.finality_depth = 10;
+    f->cfg.chain.confirmations = 3;
+    start(f);
+    snprintf(path, sizeof path, "/tmp/test_chain_%d.h5", (int)getpid());
+    assert_non_null(h = h5_file_create(path, &e));
+    assert_int_equal(chain_tables_open(f->c, h, 64, 1, &e), 0);
+    for (int k = 0; k < 120; k++) {
+        run(f, 60.0 * (k + 1));
+        assert_int_equal(trade(f, (uint64_t)k + 1, k % AGENTS, (k + 3) % AGENTS, 0.5, 100, NULL), 0);
+    }
+    run(f, 6 * 3600);
+    chain_summary_get(f->c, &s);
+    assert_true(s.stale_blocks > 0);
+    assert_true(s.reorgs > 0);
+    assert_int_equal(chain_finish(f->c, &e), 0);
+    assert_int_equal(chain_summary_write(f->c, h, &e), 0);
+    assert_int_equal(h5_file_commit(h, &e), 0);
+    verify_file(path, &stale_in_file);
+    assert_int_equal(stale_in_file, s.stale_blocks);
+    unlink(path);
+}
+
+static void test_chain_tampered_copies_rejected_and_harmless(void **state)
+{
+    struct fixture *f = *state;
+    struct chain_summary s;
+    unsigned char clean[32], tip[32];
+    start(f);
+    for (int k = 0; k < 20; k++) {
+        run(f, 100.0 * (k + 1));
+        assert_int_equal(trade(f, (uint64_t)k + 1, k % AGENTS, (k + 1) % AGENTS, 0.5, 100, NULL), 0);
+    }
+    run(f, 4 * 3600);
+    tip_of(f, clean);
+    /* the same run with every block altered in transit */
+    chain_free(f->c);
+    eng_free(f->eng);
+    f->eng = eng_new(64);
+    f->cfg.attacks.tampered_block_rate = 1;
+    start(f);
+    for (int k = 0; k < 20; k++) {
+        run(f, 100.0 * (k + 1));
+        assert_int_equal(trade(f, (uint64_t)k + 1, k % AGENTS, (k + 1) % AGENTS, 0.5, 100, NULL), 0);
+    }
+    run(f, 4 * 3600);
+    chain_summary_get(f->c, &s);
+    assert_true(s.tampered_copies > 0);
+    assert_int_equal(s.tampered_rejected, s.tampered_copies);
+    assert_int_equal(f->sec_count_kind_tampered, s.tampered_copies);
+    assert_non_null(strstr(f->sec_action[0], "rejected:"));
+    tip_of(f, tip);
+    assert_memory_equal(tip, clean, 32);
+}
+
+static void test_chain_selfish_mining_logged(void **state)
+{
+    struct fixture *f = *state;
+    struct chain_summary s;
+    f->cfg.chain.nodes = 3;
+    snprintf(f->cfg.chain.hash_shares, sizeof f->cfg.chain.hash_shares, "0.45, 0.3, 0.25");
+    f->cfg.attacks.selfish_node = 0;
+    start(f);
+    run(f, 86400);
+    chain_summary_get(f->c, &s);
+    assert_true(f->sec_withheld > 0);
+    assert_true(f->sec_revealed > 0);
+    assert_true(s.stale_blocks > 0);
+    assert_true(isfinite(s.selfish_share_main));
+    /* with 45% of the hash rate the withholder earns more than its share (Eyal-Sirer) */
+    assert_true(s.selfish_share_main > 0.45);
+}
+
+static void test_chain_double_spend_attack_detected(void **state)
+{
+    struct fixture *f = *state;
+    struct chain_summary s;
+    f->cfg.attacks.double_spend_rate = 1;
+    start(f);
+    for (int k = 0; k < 10; k++) {
+        run(f, 300.0 * (k + 1));
+        assert_int_equal(trade(f, (uint64_t)k + 1, k % AGENTS, (k + 2) % AGENTS, 0.5, 100, NULL), 0);
+    }
+    run(f, 4 * 3600);
+    chain_summary_get(f->c, &s);
+    assert_int_equal(s.double_spend_attacks, 10);
+    assert_true(s.double_spends_detected >= 10);
+    assert_int_equal(total_coins(f, CHAIN_BALANCE_TIP), AGENTS * f->cfg.chain.initial_coins);
+}
+
+static void test_chain_retarget_moves_toward_interval(void **state)
+{
+    struct fixture *f = *state;
+    struct chain_summary fixed, re;
+    f->cfg.chain.nodes = 1;
+    f->cfg.chain.hash_rate = 4 * 256 / 60.0 * 4; /* 16x too fast at 8 bits: 3.75 s blocks */
+    start(f);
+    run(f, 4 * 3600);
+    chain_summary_get(f->c, &fixed);
+    chain_free(f->c);
+    eng_free(f->eng);
+    f->eng = eng_new(64);
+    f->cfg.chain.retarget_blocks = 50;
+    start(f);
+    run(f, 4 * 3600);
+    chain_summary_get(f->c, &re);
+    assert_true(fixed.mean_interval_s < 6);
+    assert_true(re.height < fixed.height / 2); /* two clamped x4 steps bring it near 60 s */
+}
+
+static void test_chain_reorg_past_finality_stops_run(void **state)
+{
+    struct fixture *f = *state;
+    int rc;
+    f->cfg.chain.nodes = 2;
+    snprintf(f->cfg.chain.hash_shares, sizeof f->cfg.chain.hash_shares, "0.49,0.51");
+    f->cfg.attacks.selfish_node = 0;
+    f->cfg.chain.confirmations = 1;
+    f->cfg.chain.finality_depth = 1;
+    start(f);
+    rc = eng_run_until(f->eng, 30 * 86400.0);
+    assert_int_equal(rc, ERR_RUNTIME);
+    assert_non_null(strstr(eng_err(f->eng)->msg, "finality_depth"));
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_chain_new_rejects_share_count),
+        T(test_chain_new_rejects_selfish_node_out_of_range),
+        T(test_chain_new_double_spends_need_sign_hook),
+        T(test_chain_new_with_mine_needs_backend),
+        T(test_chain_new_unusable_device),
+        T(test_chain_new_names_backend),
+        T(test_chain_same_seed_same_tip),
+        T(test_chain_backends_same_tip),
+        T(test_chain_interval_mean_matches_target),
+        T(test_chain_trade_settles_after_confirmations),
+        T(test_chain_double_spend_rejected),
+        T(test_chain_many_trades_conserve_coins),
+        T(test_chain_bad_signature_rejected),
+        T(test_chain_key_mismatch_rejected),
+        T(test_chain_first_key_binds_wallet),
+        T(test_chain_duplicate_rejected),
+        T(test_chain_signing_bytes_errors),
+        T(test_chain_wallet_errors),
+        T(test_chain_wallet_fund_adds_everywhere),
+        T(test_chain_pseudonyms_vary_by_trade),
+        T(test_chain_one_pseudonym_is_one_address),
+        T(test_chain_forks_resolve_to_most_work),
+        T(test_chain_tampered_copies_rejected_and_harmless),
+        T(test_chain_selfish_mining_logged),
+        T(test_chain_double_spend_attack_detected),
+        T(test_chain_retarget_moves_toward_interval),
+        T(test_chain_reorg_past_finality_stops_run),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
