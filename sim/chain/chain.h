@@ -49,7 +49,9 @@ enum {
 #define CHAIN_MAX_NODES 64
 
 /*
- * Callbacks into the run.  Every member may be NULL.  `ctx` is passed back unchanged.
+ * Callbacks into the run.  Every member may be NULL.  `ctx` is passed back unchanged.  They are
+ * called from inside chain functions and chain events: a hook may read (chain_summary_get,
+ * chain_wallet_balance with CHAIN_BALANCE_SETTLED) but must not submit, fund or register.
  *
  * security: one row per security outcome.  `who` is an agent id for transaction-level kinds and
  *   a node index for block-level ones.  (kind, action) pairs:
