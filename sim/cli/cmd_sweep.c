@@ -1250,6 +1250,7 @@ int cli_sweep(int argc, char **argv)
     if (ready) {
         signal(SIGINT, on_signal);
         signal(SIGTERM, on_signal);
+        signal(SIGHUP, on_signal); /* terminal closed: stop as for Ctrl-C */
         c.tty = !c.quiet && !c.silent && isatty(STDERR_FILENO);
     }
     if (ready && rank == 0 && prepare(&c, &e) != 0) {
@@ -1274,6 +1275,7 @@ int cli_sweep(int argc, char **argv)
             code = 0; /* rank 0 speaks for the sweep */
         signal(SIGINT, SIG_DFL);
         signal(SIGTERM, SIG_DFL);
+        signal(SIGHUP, SIG_DFL);
         cli_free(&c);
         MPI_Finalize();
         return code;
@@ -1293,6 +1295,7 @@ int cli_sweep(int argc, char **argv)
     }
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
+    signal(SIGHUP, SIG_DFL);
     cli_free(&c);
     return code;
 }
