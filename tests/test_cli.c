@@ -106,6 +106,7 @@ static char *put(struct fx *f, const char *name, const char *text)
 }
 
 static const char small[] = "[scenario]\nname = small\nseed = 5\n[sim]\ndays = 0.5\n"
+                            "[mine]\nbackend = cpu\n[chain]\ndifficulty_bits = 8\n"
                             "[agent.house]\ncount = 3\n[agent.plant]\ntype = solar_system\n"
                             "min_bid = 40\nmax_bid = 52\n";
 
@@ -277,6 +278,7 @@ static void test_cli_run_signal_keeps_partial_output(void **state)
         int64_t complete = -1;
         hid_t file, a;
         char *p = put(f, "long.ini", "[scenario]\nseed = 2\n[sim]\ndays = 3650\n"
+                                     "[mine]\nbackend = cpu\n"
                                      "[population]\ncount = 300\nhome_solar = 1\n");
         snprintf(out, sizeof out, "%s/partial%d.h5", f->dir, k);
         snprintf(errp, sizeof errp, "%s/stderr", f->dir);
@@ -312,6 +314,7 @@ static void test_cli_run_disk_full_exit_1_no_file(void **state)
     char out[256], errp[128];
     char *p = put(f, "big.ini", "[scenario]\nseed = 2\n[sim]\ndays = 2\n[output]\n"
                                 "agent_slots = true\ncompression = 0\n"
+                                "[mine]\nbackend = cpu\n"
                                 "[population]\ncount = 400\nhome_solar = 1\n");
     pid_t pid;
     int status;

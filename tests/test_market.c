@@ -37,7 +37,8 @@ static int setup(void **state)
                         "agent.office.type=personal_office", "agent.office.count=2",
                         "agent.plant.type=solar_system", "agent.dev.type=smart_device",
                         "agent.dev.count=4",     "output.agent_slots=true",
-                        "market.rounds_per_slot=6"};
+                        "market.rounds_per_slot=6", "mine.backend=cpu",
+                        "chain.difficulty_bits=8"};
     for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++)
         if (cfg_set(&f->cfg, kv[i], &f->e) != 0)
             return -1;

@@ -16,6 +16,7 @@
 #include "core/engine.h"
 #include "grid/agents.h"
 #include "io/h5.h"
+#include "chain/chain.h"
 #include "market/market.h"
 #include "security/registry.h"
 
@@ -90,6 +91,14 @@ struct sim_ctx {
     struct agent_pop *agents;
     struct id_registry *reg;
     struct mkt *market;
+    struct chain *chain;
+    int hook_rc;                  /* first failure inside a chain callback */
+    uint64_t trades_rejected;     /* transactions the chain refused */
+    /* reusable buffers for turning a clearing's trades into signed chain transactions */
+    size_t *order;
+    struct chain_buyer *buyers;
+    unsigned char *sigbuf;
+    size_t order_cap, buyers_cap, sigbuf_cap;
     struct agent_slot_stats grid; /* the current slot's */
     struct mkt_summary msum;
     double total_gen, total_load, total_abs_err;
@@ -191,8 +200,139 @@ static int on_slot_end(struct eng *eng, const struct eng_event *ev, void *vctx)
     return h5_table_append(s->slots, &row, eng_err(eng));
 }
 
+/* ---- market -> chain: every transaction signed by its parties and submitted ------------------ */
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    size_t c = *cap ? *cap : 64;
+    void *q;
+    if (need <= *cap)
+        return 0;
+    while (c < need)
+        c *= 2;
+    q = realloc(*p, c * elem);
+    if (!q)
+        return ERR_NOMEM;
+    *p = q;
+    *cap = c;
+    return 0;
+}
+
+/* A clearing's trades by transaction, then by trade id (qsort_r: the trades are the context). */
+static int by_group(const void *a, const void *b, void *ctx)
+{
+    const struct mkt_trade *t = ctx;
+    const struct mkt_trade *x = &t[*(const size_t *)a], *y = &t[*(const size_t *)b];
+    if (x->group != y->group)
+        return x->group < y->group ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* One chain transaction per market group: seller, price, its buyers; both sides sign. */
+static int submit_group(struct sim_ctx *s, const struct mkt_trade *t, const size_t *idx, size_t n)
+{
+    struct chain_trade ct;
+    size_t len = 0;
+    int rc;
+    struct err *e = eng_err(s->eng);
+    if (grow((void **)&s->buyers, &s->buyers_cap, n, sizeof *s->buyers) ||
+        grow((void **)&s->sigbuf, &s->sigbuf_cap, CHAIN_TX_TRADE_FIXED + n * CHAIN_TX_TRADE_BUYER,
+             1))
+        return err_set(e, ERR_NOMEM, "out of memory signing trades");
+    memset(&ct, 0, sizeof ct);
+    ct.trade_ref = t[idx[0]].group;
+    ct.seller = t[idx[0]].seller;
+    ct.price = t[idx[0]].price;
+    ct.request_time = t[idx[0]].t_request;
+    ct.agreement_time = t[idx[0]].t_agree;
+    memcpy(ct.seller_pk, id_public_key(s->reg, t[idx[0]].seller), CHAIN_PK_LEN);
+    for (size_t k = 0; k < n; k++) {
+        const struct mkt_trade *x = &t[idx[k]];
+        struct chain_buyer *b = &s->buyers[k];
+        memset(b, 0, sizeof *b);
+        b->agent = x->buyer;
+        b->kwh = x->kwh;
+        memcpy(b->pk, id_public_key(s->reg, x->buyer), CHAIN_PK_LEN);
+        if (x->t_request < ct.request_time)
+            ct.request_time = x->t_request; /* eRT: the earliest request among the buyers */
+    }
+    ct.n_buyers = n;
+    ct.buyers = s->buyers;
+    rc = chain_trade_signing_bytes(s->chain, &ct, s->sigbuf, s->sigbuf_cap, &len, e);
+    if (rc)
+        return rc;
+    id_sign(s->reg, (uint32_t)ct.seller, s->sigbuf, len, ct.seller_sig);
+    for (size_t k = 0; k < n; k++)
+        id_sign(s->reg, (uint32_t)s->buyers[k].agent, s->sigbuf, len, s->buyers[k].sig);
+    rc = chain_submit_trade(s->chain, &ct, e);
+    return rc == ERR_VERIFY ? 0 : rc; /* a refusal is a logged security outcome, not a failure */
+}
+
+static int on_round_trades(void *ctx, const struct mkt_trade *t, size_t n)
+{
+    struct sim_ctx *s = ctx;
+    size_t start = 0;
+    if (!s->chain || n == 0)
+        return 0;
+    if (grow((void **)&s->order, &s->order_cap, n, sizeof *s->order))
+        return err_set(eng_err(s->eng), ERR_NOMEM, "out of memory");
+    for (size_t k = 0; k < n; k++)
+        s->order[k] = k;
+    qsort_r(s->order, n, sizeof *s->order, by_group, (void *)t);
+    for (size_t k = 1; k <= n; k++)
+        if (k == n || t[s->order[k]].group != t[s->order[start]].group) {
+            int rc = submit_group(s, t, s->order + start, k - start);
+            if (rc)
+                return rc;
+            start = k;
+        }
+    return 0;
+}
+
+static void on_chain_security(void *ctx, double t, int64_t who, const char *kind,
+                              const char *action, int detected)
+{
+    struct sim_ctx *s = ctx;
+    if (mkt_security_log(s->market, t, who, kind, kind, action, detected) && !s->hook_rc)
+        s->hook_rc = ERR_IO;
+}
+
+static void on_trade_included(void *ctx, uint64_t ref, double t, int64_t height)
+{
+    struct sim_ctx *s = ctx;
+    mkt_group_included(s->market, ref, t, height);
+}
+
+static void on_trade_confirmed(void *ctx, uint64_t ref, double t, int64_t height)
+{
+    struct sim_ctx *s = ctx;
+    (void)height;
+    mkt_group_confirmed(s->market, ref, t);
+}
+
+static void on_trade_rejected(void *ctx, uint64_t ref, double t, const char *reason)
+{
+    struct sim_ctx *s = ctx;
+    (void)ref, (void)t, (void)reason; /* the chain logged it to /security already */
+    s->trades_rejected++;
+}
+
+static int on_chain_sign(void *ctx, int64_t agent, const unsigned char *msg, size_t len,
+                         unsigned char sig[CHAIN_SIG_LEN])
+{
+    struct sim_ctx *s = ctx;
+    if (agent < 0 || (size_t)agent >= agent_count(s->agents))
+        return -1;
+    id_sign(s->reg, (uint32_t)agent, msg, len, sig);
+    return 0;
+}
+
 static void sim_release(struct sim_ctx *s)
 {
+    chain_free(s->chain);
+    free(s->order);
+    free(s->buyers);
+    free(s->sigbuf);
     mkt_free(s->market);
     id_registry_free(s->reg);
     eng_free(s->eng);
@@ -326,15 +466,41 @@ int sim_run(const struct cfg *cfg, const struct sim_opts *opts, struct sim_summa
             goto fail;
         }
     }
-    s.market = mkt_new(cfg, s.eng, s.agents, s.reg, NULL, e);
-    if (!s.market) {
-        rc = e->code;
-        goto fail;
+    {
+        struct mkt_hooks mh = {&s, on_round_trades};
+        struct chain_hooks ch = {&s,
+                                 on_chain_security,
+                                 on_trade_included,
+                                 on_trade_confirmed,
+                                 on_trade_rejected,
+                                 on_chain_sign};
+        s.market = mkt_new(cfg, s.eng, s.agents, s.reg, &mh, e);
+        if (!s.market) {
+            rc = e->code;
+            goto fail;
+        }
+        s.chain = chain_new(cfg, s.eng, &ch, e);
+        if (!s.chain) {
+            rc = e->code;
+            goto fail;
+        }
+        for (size_t i = 0; i < agent_count(s.agents); i++) {
+            rc = chain_wallet_register(s.chain, (int64_t)i, id_public_key(s.reg, (uint32_t)i), e);
+            if (rc)
+                goto fail;
+        }
     }
     rc = write_metadata(&s, opts, e);
     if (!rc)
         rc = mkt_tables_open(s.market, s.out, (size_t)cfg->output.chunk_rows,
                              (int)cfg->output.compression, e);
+    if (!rc)
+        rc = chain_tables_open(s.chain, s.out, (size_t)cfg->output.chunk_rows,
+                               (int)cfg->output.compression, e);
+    if (!rc)
+        rc = h5_attr_str(s.out, "mine_backend", chain_backend_name(s.chain), e);
+    if (!rc)
+        rc = h5_attr_str(s.out, "mine_device", chain_device_name(s.chain), e);
     if (rc)
         goto fail;
     if (cfg->output.agent_slots) {
@@ -365,6 +531,8 @@ int sim_run(const struct cfg *cfg, const struct sim_opts *opts, struct sim_summa
     }
     for (int64_t k = 0; k < s.n_slots; k++) {
         rc = eng_run_until(s.eng, (double)(k + 1) * s.slot_seconds);
+        if (!rc && s.hook_rc)
+            rc = err_set(e, s.hook_rc, "writing a chain security event failed");
         if (rc) {
             err_set(e, rc, "at t=%.0f s: %s", eng_now(s.eng), eng_err(s.eng)->msg);
             goto fail;
@@ -385,8 +553,10 @@ int sim_run(const struct cfg *cfg, const struct sim_opts *opts, struct sim_summa
     sum.events = eng_executed(s.eng);
     sum.sim_seconds = eng_now(s.eng);
     sum.wall_seconds = wall_now() - wall0;
-    rc = agent_table_write(s.agents, s.out, (size_t)cfg->output.chunk_rows,
-                           (int)cfg->output.compression, e);
+    rc = chain_finish(s.chain, e);
+    if (!rc)
+        rc = agent_table_write(s.agents, s.out, (size_t)cfg->output.chunk_rows,
+                               (int)cfg->output.compression, e);
     if (!rc)
         rc = mkt_finish(s.market, s.out, (size_t)cfg->output.chunk_rows,
                         (int)cfg->output.compression, &s.msum, e);
@@ -400,6 +570,10 @@ int sim_run(const struct cfg *cfg, const struct sim_opts *opts, struct sim_summa
     sum.attacks_detected = s.msum.attacks_detected;
     sum.honest_rejected = s.msum.honest_rejected;
     rc = write_summary(&s, &sum, e);
+    if (!rc)
+        rc = chain_summary_write(s.chain, s.out, e);
+    if (!rc)
+        rc = h5_summary_f64(s.out, "trades_rejected_by_chain", (double)s.trades_rejected, "", e);
     if (rc)
         goto fail;
     /* Stopped by a signal: keep what was simulated, flushed, marked incomplete. */

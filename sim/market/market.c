@@ -52,6 +52,7 @@ struct trade_rec {
     struct mkt_trade t;
     double t_included, t_confirmed;
     int64_t height;
+    uint64_t next_in_group; /* next trade of the same transaction, UINT64_MAX at the end */
 };
 
 struct security_row {
@@ -128,6 +129,12 @@ struct mkt {
     struct trade_rec *trades;
     size_t n_trades, trades_cap;
     uint64_t groups;
+    uint64_t *group_head, *group_tail; /* first and last trade of each transaction */
+    uint32_t *group_count;             /* trades in each transaction */
+    uint64_t clearing;                 /* clearings so far */
+    uint64_t *cur_clearing, *cur_group; /* per seller: its open transaction in that clearing */
+    double *cur_price;
+    size_t group_cap;
     struct h5_table *t_rounds, *t_security;
     struct mkt_summary sum;
     double slot_max_surplus_total, slot_surplus_total, dispersion_sum;
@@ -180,7 +187,8 @@ struct trade_row {
 #define TR(f) offsetof(struct trade_row, f)
 static const struct h5_col trade_cols[] = {
     {"id", H5_COL_U64, TR(id), 0, "", "trade id, dense from 0"},
-    {"group", H5_COL_U64, TR(group), 0, "", "transaction: a seller's matches in one clearing"},
+    {"group", H5_COL_U64, TR(group), 0, "",
+     "transaction: a seller's matches at one price in one clearing (the chain's trade_ref)"},
     {"slot", H5_COL_I64, TR(slot), 0, "", "slot index"},
     {"round", H5_COL_I32, TR(round), 0, "", "round of the match; -1 for a cda match on arrival"},
     {"tx_case", H5_COL_I32, TR(tx_case), 0, "",
@@ -433,6 +441,32 @@ static int record_match(struct mkt *m, uint32_t seller, uint32_t buyer, double k
         m->round_buf = p;
         m->round_cap = cap;
     }
+    if (group >= m->group_cap) {
+        size_t cap = m->group_cap ? 2 * m->group_cap : 1024;
+        uint64_t *h, *tl;
+        while (cap <= group)
+            cap *= 2;
+        h = realloc(m->group_head, cap * sizeof *h);
+        if (h)
+            m->group_head = h;
+        tl = realloc(m->group_tail, cap * sizeof *tl);
+        if (tl)
+            m->group_tail = tl;
+        {
+            uint32_t *c = realloc(m->group_count, cap * sizeof *c);
+            if (c)
+                m->group_count = c;
+            if (!c)
+                tl = NULL;
+        }
+        if (!h || !tl)
+            return err_set(m->e, ERR_NOMEM, "out of memory for trades");
+        for (size_t k = m->group_cap; k < cap; k++) {
+            m->group_head[k] = m->group_tail[k] = UINT64_MAX;
+            m->group_count[k] = 0;
+        }
+        m->group_cap = cap;
+    }
     t.id = m->n_trades;
     t.group = group;
     t.slot = m->slot;
@@ -448,6 +482,13 @@ static int record_match(struct mkt *m, uint32_t seller, uint32_t buyer, double k
     m->trades[m->n_trades].t_included = NAN;
     m->trades[m->n_trades].t_confirmed = NAN;
     m->trades[m->n_trades].height = -1;
+    m->trades[m->n_trades].next_in_group = UINT64_MAX;
+    if (m->group_head[group] == UINT64_MAX)
+        m->group_head[group] = t.id;
+    else
+        m->trades[m->group_tail[group]].next_in_group = t.id;
+    m->group_tail[group] = t.id;
+    m->group_count[group]++;
     m->n_trades++;
     m->round_buf[m->round_len++] = t;
     m->remaining[seller] -= kwh;
@@ -522,25 +563,25 @@ static int flush_round(struct mkt *m, int round)
 
 /* ---- continuous double auction ------------------------------------------------------------ */
 
-/* Match an arriving order at once (clear.h's CDA book); a seller's matches in one arrival form
- * one transaction, a buyer's matches are each their own. */
+/* Match an arriving order at once (clear.h's CDA book).  An arriving seller's matches at one
+ * price form one transaction; an arriving buyer's matches are each their own (different
+ * sellers). */
 static int cda_arrive(struct mkt *m, uint32_t a)
 {
     int seller = m->side[a] > 0, rc;
     struct mkt_order o = {a, m->book[a].kwh, m->book[a].price, m->book[a].seq};
     const struct mkt_match *mt;
     size_t n;
-    uint64_t group = m->groups;
     if (mkt_cda_submit(m->cda, seller, &o, &mt, &n))
         return err_set(m->e, ERR_NOMEM, "out of memory for the order book");
     for (size_t k = 0; k < n; k++) {
+        int same = seller && k > 0 && mt[k].price == mt[k - 1].price &&
+                   m->group_count[m->groups - 1] < MKT_MAX_GROUP_TRADES;
         rc = record_match(m, mt[k].seller, mt[k].buyer, mt[k].kwh, mt[k].price, -1,
-                          seller ? group : m->groups++);
+                          same ? m->groups - 1 : m->groups++);
         if (rc)
             return rc;
     }
-    if (n && seller)
-        m->groups++;
     return n ? flush_round(m, -1) : 0;
 }
 
@@ -690,23 +731,24 @@ int mkt_round(struct mkt *m, int64_t slot, int round)
     row.asks = (int32_t)na;
 
     if (m->mech != MKT_CDA) {
-        uint64_t first_group = m->groups;
         if (mkt_clear(m->ws, m->mech, m->bids, nb, m->asks, na, m->clr, &matches, &nm, &price))
             return err_set(m->e, ERR_NOMEM, "out of memory clearing the book");
-        /* One transaction per seller per round: group ids in order of first appearance. */
+        /* One transaction per seller and price per clearing (a chain trade has one price), at
+         * most MKT_MAX_GROUP_TRADES trades each: O(1) per match via the seller's current one. */
+        m->clearing++;
         for (size_t k = 0; k < nm; k++) {
-            uint64_t g = first_group;
-            int found = 0;
-            for (size_t j = 0; j < k; j++)
-                if (matches[j].seller == matches[k].seller) {
-                    g = m->round_buf[m->round_len - k + j].group;
-                    found = 1;
-                    break;
-                }
-            if (!found)
+            uint32_t sl = matches[k].seller;
+            uint64_t g;
+            if (m->cur_clearing[sl] == m->clearing && m->cur_price[sl] == matches[k].price &&
+                m->group_count[m->cur_group[sl]] < MKT_MAX_GROUP_TRADES) {
+                g = m->cur_group[sl];
+            } else {
                 g = m->groups++;
-            rc = record_match(m, matches[k].seller, matches[k].buyer, matches[k].kwh,
-                              matches[k].price, round, g);
+                m->cur_clearing[sl] = m->clearing;
+                m->cur_price[sl] = matches[k].price;
+                m->cur_group[sl] = g;
+            }
+            rc = record_match(m, sl, matches[k].buyer, matches[k].kwh, matches[k].price, round, g);
             if (rc)
                 return rc;
         }
@@ -820,17 +862,21 @@ int mkt_slot_end(struct mkt *m, int64_t slot, struct mkt_slot_stats *out)
     return 0;
 }
 
-void mkt_trade_included(struct mkt *m, uint64_t id, double t, int64_t height)
+void mkt_group_included(struct mkt *m, uint64_t group, double t, int64_t height)
 {
-    if (id < m->n_trades) {
+    if (group >= m->group_cap)
+        return;
+    for (uint64_t id = m->group_head[group]; id != UINT64_MAX; id = m->trades[id].next_in_group) {
         m->trades[id].t_included = t;
         m->trades[id].height = height;
     }
 }
 
-void mkt_trade_confirmed(struct mkt *m, uint64_t id, double t)
+void mkt_group_confirmed(struct mkt *m, uint64_t group, double t)
 {
-    if (id < m->n_trades)
+    if (group >= m->group_cap)
+        return;
+    for (uint64_t id = m->group_head[group]; id != UINT64_MAX; id = m->trades[id].next_in_group)
         m->trades[id].t_confirmed = t;
 }
 
@@ -920,7 +966,8 @@ struct mkt *mkt_new(const struct cfg *cfg, struct eng *eng, struct agent_pop *ag
         !ALLOC(strategy, n) || !ALLOC(strat, n) || !ALLOC(seq_next, n) || !ALLOC(t_request, n) ||
         !ALLOC(last_wire, n) || !ALLOC(has_last, n) || !ALLOC(traded, n) ||
         !ALLOC(seller_matches, n) || !ALLOC(last_seq, n + 1) || !ALLOC(book, n) ||
-        !ALLOC(active, n) || !ALLOC(bids, n) || !ALLOC(asks, n))
+        !ALLOC(active, n) || !ALLOC(bids, n) || !ALLOC(asks, n) || !ALLOC(cur_clearing, n) ||
+        !ALLOC(cur_group, n) || !ALLOC(cur_price, n))
         goto oom;
 #undef ALLOC
     ids = calloc(n + 1, sizeof *ids);
@@ -983,6 +1030,12 @@ void mkt_free(struct mkt *m)
     mkt_cda_free(m->cda);
     free(m->round_buf);
     free(m->trades);
+    free(m->group_head);
+    free(m->group_tail);
+    free(m->group_count);
+    free(m->cur_clearing);
+    free(m->cur_group);
+    free(m->cur_price);
     free(m->pool);
     mkt_clear_ws_free(m->ws);
     rng_free(m->net);

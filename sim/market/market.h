@@ -14,9 +14,9 @@
  *     each matched agent, logs /rounds, and agents with quantity left revise their price with
  *     their strategy and send a new order.
  *   mkt_slot_end: slot metrics (volume, price, dispersion, efficiency, rounds to converge).
- * Matches become trades: one row per (seller, buyer) in /trades, grouped per seller per round
- * into one transaction (the paper's Initial case for a seller's first buyer in a slot, Update
- * for each further one) handed to the `round_trades` hook for signing and the chain.
+ * Matches become trades: one row per (seller, buyer) in /trades, grouped per seller and price per
+ * clearing into one transaction (the paper's Initial case for a seller's first buyer in a slot,
+ * Update for each further one) handed to the `round_trades` hook for signing and the chain.
  *
  * Event types used: MKT_EV_ARRIVE (4), MKT_EV_REPLY (5).  No allocation per message in steady
  * state (a pool of messages in flight grows to its high-water mark); per round O(active agents)
@@ -37,10 +37,13 @@
 
 enum { MKT_EV_ARRIVE = 4, MKT_EV_REPLY = 5 };
 
+/* Trades per transaction at most; a seller's further buyers at the same price start another. */
+#define MKT_MAX_GROUP_TRADES 1024
+
 /* One matched (seller, buyer) pair. */
 struct mkt_trade {
     uint64_t id;      /* dense from 0 */
-    uint64_t group;   /* transaction: the seller's matches in one round */
+    uint64_t group;   /* transaction: the seller's matches at one price in one clearing */
     int64_t slot;
     int32_t round;    /* -1 for a cda match on arrival */
     uint32_t seller, buyer;
@@ -98,9 +101,9 @@ int mkt_slot_start(struct mkt *m, int64_t slot);
 int mkt_round(struct mkt *m, int64_t slot, int round);
 int mkt_slot_end(struct mkt *m, int64_t slot, struct mkt_slot_stats *out);
 
-/* Chain feedback for a trade's latencies (from the chain hooks). */
-void mkt_trade_included(struct mkt *m, uint64_t trade_id, double t, int64_t height);
-void mkt_trade_confirmed(struct mkt *m, uint64_t trade_id, double t);
+/* Chain feedback for every trade of transaction `group` (from the chain hooks). */
+void mkt_group_included(struct mkt *m, uint64_t group, double t, int64_t height);
+void mkt_group_confirmed(struct mkt *m, uint64_t group, double t);
 
 /* Log a security event raised elsewhere (the chain) into /security. */
 int mkt_security_log(struct mkt *m, double t, int64_t who, const char *check, const char *attack,
