@@ -239,10 +239,10 @@ class Sweep:
 
     def frame(self):
         """/runs and /summary columns in one dict (one row per run), ready for pd.DataFrame.
-        A summary name that is also a /runs column is prefixed ``summary.``."""
+        A summary name that is also a /runs column becomes ``summary/NAME`` (as plot_sweep.py)."""
         out = dict(self.runs)
         for k, v in self.summaries.items():
-            out[f"summary.{k}" if k in out else k] = v
+            out[f"summary/{k}" if k in out else k] = v
         return out
 
     def run_path(self, i):

@@ -22,8 +22,10 @@ def _cells(line):
 
 
 def parse_schema(text=None):
-    """{'run'|'sweep': {'attrs': {name: type}, 'tables': {name: {'optional': bool,
-    'columns': {col: (type, units)}}}, 'summary': {name: (type, units)}}} from SCHEMA.md."""
+    """{'run'|'sweep': {'attrs': {name: type}, 'tables': {name: {'optional': bool, 'chain': bool,
+    'columns': {col: (type, units)}}}, 'summary': {name: (type, units)}, 'chain_attrs': ...,
+    'chain_summary': ...}} from SCHEMA.md.  Headings marked "(chain)" hold what the blockchain
+    writes; "(optional" marks a table that a setting switches on."""
     text = text if text is not None else open(SCHEMA, encoding="utf-8").read()
     out = {}
     part = section = None
@@ -32,19 +34,22 @@ def parse_schema(text=None):
             part = "run" if line.startswith("## Run file") else \
                    "sweep" if line.startswith("## Sweep file") else None
             if part:
-                out[part] = {"attrs": {}, "tables": {}, "summary": {}}
+                out[part] = {"attrs": {}, "tables": {}, "summary": {}, "chain_attrs": {},
+                             "chain_summary": {}}
             section = None
             continue
         if part is None:
             continue
         if line.startswith("### "):
             m = re.match(r"### `/(\w+)`", line)
+            chain = line.rstrip().endswith("(chain)")
             if line.startswith("### Root attributes"):
-                section = ("attrs", None)
+                section = ("chain_attrs" if chain else "attrs", None)
             elif m and m.group(1) == "summary" and part == "run":
-                section = ("summary", None)
+                section = ("chain_summary" if chain else "summary", None)
             elif m:
-                out[part]["tables"][m.group(1)] = {"optional": "(optional" in line, "columns": {}}
+                out[part]["tables"][m.group(1)] = {"optional": "(optional" in line,
+                                                   "chain": chain, "columns": {}}
                 section = ("table", m.group(1))
             else:
                 section = None
@@ -54,10 +59,10 @@ def parse_schema(text=None):
         cells = _cells(line)
         name = cells[0].strip("`")
         kind, tname = section
-        if kind == "attrs":
-            out[part]["attrs"][name] = cells[1]
-        elif kind == "summary":
-            out[part]["summary"][name] = (cells[1], "" if cells[2] == "-" else cells[2])
+        if kind in ("attrs", "chain_attrs"):
+            out[part][kind][name] = cells[1]
+        elif kind in ("summary", "chain_summary"):
+            out[part][kind][name] = (cells[1], "" if cells[2] == "-" else cells[2])
         else:
             out[part]["tables"][tname]["columns"][name] = (cells[1],
                                                            "" if cells[2] == "-" else cells[2])
@@ -92,6 +97,18 @@ def compare(what, documented, written):
     assert not wrong, f"{what}: SCHEMA.md says / file has: {wrong}"
 
 
+def has_chain(f):
+    return "blocks" in f
+
+
+def expected(schema_part, key, chain):
+    """Documented names of `key` ('attrs' or 'summary'), with the chain's when the file has it."""
+    out = dict(schema_part[key])
+    if chain:
+        out.update(schema_part["chain_" + key])
+    return out
+
+
 @pytest.fixture(scope="module")
 def schema():
     return parse_schema()
@@ -107,7 +124,7 @@ def test_schema_parses(schema):
 
 def test_run_root_attributes_match(schema, run_file):
     with h5py.File(run_file, "r") as f:
-        compare("root attributes", schema["run"]["attrs"], attr_types(f))
+        compare("root attributes", expected(schema["run"], "attrs", has_chain(f)), attr_types(f))
 
 
 def test_run_tables_match(schema, run_file):
@@ -116,7 +133,8 @@ def test_run_tables_match(schema, run_file):
         documented = set(schema["run"]["tables"])
         assert not written - documented, \
             f"tables written but not in SCHEMA.md: {sorted(written - documented)}"
-        missing = {t for t in documented - written if not schema["run"]["tables"][t]["optional"]}
+        missing = {t for t in documented - written if not schema["run"]["tables"][t]["optional"]
+                   and (has_chain(f) or not schema["run"]["tables"][t]["chain"])}
         assert not missing, f"tables in SCHEMA.md but not written: {sorted(missing)}"
         for t in sorted(written):
             cols = {c: (dtype_name(ds.dtype), units(ds)) for c, ds in f[t].items()}
@@ -127,8 +145,9 @@ def test_optional_tables_are_optional(schema, plain_run_file):
     """The default run leaves out exactly the tables documented as optional, nothing else."""
     with h5py.File(plain_run_file, "r") as f:
         written = {k for k in f if k != "summary"}
+        chain = has_chain(f)
     for t, spec in schema["run"]["tables"].items():
-        if not spec["optional"]:
+        if not spec["optional"] and (chain or not spec["chain"]):
             assert t in written, f"/{t} is not marked optional in SCHEMA.md but the default " \
                                  "run lacks it"
     assert "agent_slots" not in written
@@ -138,7 +157,8 @@ def test_run_summary_matches(schema, run_file):
     with h5py.File(run_file, "r") as f:
         written = {k: (dtype_name(ds.dtype), units(ds)) for k, ds in f["summary"].items()}
         assert all(ds.shape == () for ds in f["summary"].values())
-    compare("/summary", schema["run"]["summary"], written)
+        chain = has_chain(f)
+    compare("/summary", expected(schema["run"], "summary", chain), written)
 
 
 def test_every_column_has_a_description(run_file):
