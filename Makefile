@@ -57,6 +57,7 @@ help:
 	@echo "make test       build and run every test (cmocka; pytest when present)"
 	@echo "make asan       the whole test suite under AddressSanitizer + UBSan"
 	@echo "make bench      throughput benchmarks"
+	@echo "make plots      run $(SCENARIO) and scenarios/attacks_demo.ini, draw out/plots/*.png"
 	@echo "make clean      remove build/, bin/ and out/"
 
 $(BUILD)/%.o: %.c
@@ -83,6 +84,8 @@ test-c: $(SETM) $(TEST_BIN)
 test-py: $(SETM)
 	@if $(PYTHON) -c 'import pytest, h5py, numpy, matplotlib' 2>/dev/null && [ -d analysis/tests ]; then \
 	    SETM_BIN=$(abspath $(SETM)) $(PYTHON) -m pytest -q analysis/tests; \
+	elif [ -n "$(SETM_REQUIRE_PY)" ]; then \
+	    echo "pytest: python3 with pytest, h5py, numpy, matplotlib required (SETM_REQUIRE_PY is set)"; exit 1; \
 	else echo "pytest: skipped (python3 with pytest, h5py, numpy, matplotlib not found)"; fi
 
 test: test-c test-py
@@ -95,6 +98,16 @@ bench: $(SETM)
 	$(SETM) bench agents
 	$(SETM) bench market
 	$(SETM) bench mine
+
+# The analysis figures (analysis/SCHEMA.md, README "Analysis"): the default scenario's run, and
+# the attack demo for attacks.png.
+PLOT_RUN  := out/$(basename $(notdir $(SCENARIO))).h5
+plots: $(SETM)
+	@mkdir -p out/plots
+	$(SETM) run $(SCENARIO) -o $(PLOT_RUN) --quiet
+	$(SETM) run scenarios/attacks_demo.ini -o out/attacks_demo.h5 --quiet
+	$(PYTHON) analysis/plot_all.py $(PLOT_RUN) -o out/plots --only prices,latency,blocks,energy
+	$(PYTHON) analysis/plot_all.py out/attacks_demo.h5 -o out/plots --only attacks
 
 run: deps $(SETM)
 	@mkdir -p out

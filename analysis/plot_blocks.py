@@ -82,6 +82,11 @@ def plot(run, outdir):
     if len(interval):
         ax.plot(tm[1:] / 3600.0, interval, ".", ms=4, label="main-chain interval")
         ax.axhline(interval.mean(), color="tab:red", lw=1, label=f"mean {interval.mean():.3g} s")
+        target = run.config().get("chain", {}).get("block_interval_s")
+        try:
+            ax.axhline(float(target), color="k", lw=1, ls="--", label=f"target {target} s")
+        except (TypeError, ValueError):
+            pass
     stale_t = t[~main]
     if len(stale_t):
         ax.plot(stale_t / 3600.0, np.zeros(len(stale_t)), "x", color="tab:orange",
