@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 import setm_h5  # noqa: E402
 
-DPI = 110
+DPI = int(os.environ.get("SETM_PLOT_DPI", "110"))  # e.g. 80 for the committed copies
 
 
 def title(run, what):
