@@ -290,6 +290,41 @@ static void test_market_lossy_network(void **state)
     H5Fclose(h);
 }
 
+/* /trades is streamed as the chain resolves transactions: every trade once, in id order, with
+ * request <= agreement <= inclusion <= confirmation wherever the chain got that far. */
+static void test_market_trades_streamed_with_chain_latencies(void **state)
+{
+    struct fx *f = *state;
+    hid_t h;
+    size_t n, n2, confirmed = 0;
+    double *id, *req, *agr, *inc, *con;
+    set(f, "sim.days=0.5");
+    run(f, f->path);
+    h = H5Fopen(f->path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    id = col(h, "trades/id", &n);
+    req = col(h, "trades/t_request", &n2);
+    agr = col(h, "trades/t_agree", &n2);
+    inc = col(h, "trades/t_included", &n2);
+    con = col(h, "trades/t_confirmed", &n2);
+    assert_true(n > 50);
+    assert_true(scalar(h, "summary/trades") == (double)n);
+    for (size_t k = 0; k < n; k++) {
+        assert_true(id[k] == (double)k);
+        assert_true(req[k] <= agr[k]);
+        if (!isnan(inc[k]))
+            assert_true(agr[k] <= inc[k]);
+        if (!isnan(con[k])) {
+            assert_true(inc[k] <= con[k]);
+            confirmed++;
+        }
+    }
+    assert_true(confirmed > n / 2); /* all but the last minutes' trades */
+    assert_true(scalar(h, "summary/latency_include_confirm_p50") > 0);
+    assert_true(scalar(h, "summary/latency_agree_include_mean") > 0);
+    free(id), free(req), free(agr), free(inc), free(con);
+    H5Fclose(h);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -299,6 +334,7 @@ int main(void)
         T(test_market_honest_traffic_untouched_by_attacks),
         T(test_market_deterministic_per_seed),
         T(test_market_lossy_network),
+        T(test_market_trades_streamed_with_chain_latencies),
     };
     return cmocka_run_group_tests_name("market", tests, NULL, NULL);
 }

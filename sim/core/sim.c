@@ -313,8 +313,9 @@ static void on_trade_confirmed(void *ctx, uint64_t ref, double t, int64_t height
 static void on_trade_rejected(void *ctx, uint64_t ref, double t, const char *reason)
 {
     struct sim_ctx *s = ctx;
-    (void)ref, (void)t, (void)reason; /* the chain logged it to /security already */
+    (void)t, (void)reason; /* the chain logged it to /security already */
     s->trades_rejected++;
+    mkt_group_rejected(s->market, ref);
 }
 
 static int on_chain_sign(void *ctx, int64_t agent, const unsigned char *msg, size_t len,
@@ -400,6 +401,12 @@ static int write_summary(struct sim_ctx *s, const struct sim_summary *sum, struc
                  {"latency_request_agree_mean", m->lat_agree_mean, "s"},
                  {"latency_request_agree_p50", m->lat_agree_p50, "s"},
                  {"latency_request_agree_p95", m->lat_agree_p95, "s"},
+                 {"latency_agree_include_mean", m->lat_include_mean, "s"},
+                 {"latency_agree_include_p50", m->lat_include_p50, "s"},
+                 {"latency_agree_include_p95", m->lat_include_p95, "s"},
+                 {"latency_include_confirm_mean", m->lat_confirm_mean, "s"},
+                 {"latency_include_confirm_p50", m->lat_confirm_p50, "s"},
+                 {"latency_include_confirm_p95", m->lat_confirm_p95, "s"},
                  {"messages_sent", (double)m->messages_sent, ""},
                  {"messages_lost", (double)m->messages_lost, ""},
                  {"messages_late", (double)m->messages_late, ""},

@@ -53,6 +53,16 @@ struct trade_rec {
     double t_included, t_confirmed;
     int64_t height;
     uint64_t next_in_group; /* next trade of the same transaction, UINT64_MAX at the end */
+    int resolved;           /* confirmed or rejected by the chain: its row can be written */
+};
+
+/* Streaming histogram of latencies: 1-second bins up to LAT_MAX_S, then one overflow bin, so
+ * percentiles cost constant memory however long the run. */
+#define LAT_MAX_S 172800
+struct lat_hist {
+    uint32_t *bins; /* LAT_MAX_S + 1 */
+    uint64_t n;
+    double sum;
 };
 
 struct security_row {
@@ -126,11 +136,20 @@ struct mkt {
     uint32_t pool_free;
 
     /* records */
-    struct trade_rec *trades;
-    size_t n_trades, trades_cap;
+    /* Trades in flight: ids [flushed, n_trades) are kept until the chain resolves them, then
+     * written to /trades in id order, so memory follows the trades in flight, not the run. */
+    struct trade_rec *trades; /* trades[id - trade_base] */
+    uint64_t n_trades, flushed, trade_base;
+    size_t trades_cap;
     uint64_t groups;
+    /* transactions in flight, indexed by group - group_base */
     uint64_t *group_head, *group_tail; /* first and last trade of each transaction */
     uint32_t *group_count;             /* trades in each transaction */
+    uint64_t group_base;
+    struct h5_table *t_trades;
+    struct lat_hist lat_agree, lat_include, lat_confirm;
+    double value_sum; /* sum of kWh x price over written trades */
+    int write_rc; /* first failure writing /trades from inside a chain callback */
     uint64_t clearing;                 /* clearings so far */
     uint64_t *cur_clearing, *cur_group; /* per seller: its open transaction in that clearing */
     double *cur_price;
@@ -230,7 +249,11 @@ int mkt_tables_open(struct mkt *m, struct h5_file *f, size_t chunk_rows, int def
     m->t_security = h5_table_new(f, "security", security_cols,
                                  sizeof security_cols / sizeof security_cols[0], chunk_rows,
                                  deflate, e);
-    return m->t_security ? 0 : e->code;
+    if (!m->t_security)
+        return e->code;
+    m->t_trades = h5_table_new(f, "trades", trade_cols, sizeof trade_cols / sizeof trade_cols[0],
+                               chunk_rows, deflate, e);
+    return m->t_trades ? 0 : e->code;
 }
 
 /* ---- network ------------------------------------------------------------------------------- */
@@ -421,18 +444,84 @@ static int send_reply(struct mkt *m, uint32_t to, double kwh, double price, int 
 
 /* ---- trades -------------------------------------------------------------------------------- */
 
+/* Room for trade `id` in the window; compacts away written trades first. */
+static int trades_reserve(struct mkt *m, uint64_t id)
+{
+    if (id - m->trade_base < m->trades_cap)
+        return 0;
+    if (m->flushed > m->trade_base) { /* drop what is written */
+        size_t keep = (size_t)(m->n_trades - m->flushed);
+        memmove(m->trades, m->trades + (m->flushed - m->trade_base), keep * sizeof *m->trades);
+        m->trade_base = m->flushed;
+    }
+    if (id - m->trade_base >= m->trades_cap) {
+        size_t cap = m->trades_cap ? 2 * m->trades_cap : 1024;
+        struct trade_rec *p = realloc(m->trades, cap * sizeof *p);
+        if (!p)
+            return ERR_NOMEM;
+        m->trades = p;
+        m->trades_cap = cap;
+    }
+    return 0;
+}
+
+/* Room for transaction `group`; transactions older than every trade in flight are dropped. */
+static int groups_reserve(struct mkt *m, uint64_t group)
+{
+    if (group - m->group_base < m->group_cap)
+        return 0;
+    {
+        uint64_t lowest = group;
+        size_t keep;
+        for (uint64_t id = m->flushed; id < m->n_trades; id++)
+            if (m->trades[id - m->trade_base].t.group < lowest)
+                lowest = m->trades[id - m->trade_base].t.group;
+        if (lowest > m->group_base) {
+            keep = (size_t)(m->groups - lowest);
+            memmove(m->group_head, m->group_head + (lowest - m->group_base), keep * sizeof(uint64_t));
+            memmove(m->group_tail, m->group_tail + (lowest - m->group_base), keep * sizeof(uint64_t));
+            memmove(m->group_count, m->group_count + (lowest - m->group_base), keep * sizeof(uint32_t));
+            for (size_t k = keep; k < m->group_cap; k++) {
+                m->group_head[k] = m->group_tail[k] = UINT64_MAX;
+                m->group_count[k] = 0;
+            }
+            m->group_base = lowest;
+        }
+    }
+    while (group - m->group_base >= m->group_cap) {
+        size_t cap = m->group_cap ? 2 * m->group_cap : 1024;
+        uint64_t *h = realloc(m->group_head, cap * sizeof *h), *tl;
+        uint32_t *c;
+        if (!h)
+            return ERR_NOMEM;
+        m->group_head = h;
+        tl = realloc(m->group_tail, cap * sizeof *tl);
+        if (!tl)
+            return ERR_NOMEM;
+        m->group_tail = tl;
+        c = realloc(m->group_count, cap * sizeof *c);
+        if (!c)
+            return ERR_NOMEM;
+        m->group_count = c;
+        for (size_t k = m->group_cap; k < cap; k++) {
+            m->group_head[k] = m->group_tail[k] = UINT64_MAX;
+            m->group_count[k] = 0;
+        }
+        m->group_cap = cap;
+    }
+    return 0;
+}
+
+static struct trade_rec *trade_at(struct mkt *m, uint64_t id) { return &m->trades[id - m->trade_base]; }
+
 static int record_match(struct mkt *m, uint32_t seller, uint32_t buyer, double kwh, double price,
                         int round, uint64_t group)
 {
     struct mkt_trade t;
-    if (m->n_trades == m->trades_cap) {
-        size_t cap = m->trades_cap ? 2 * m->trades_cap : 1024;
-        struct trade_rec *p = realloc(m->trades, cap * sizeof *p);
-        if (!p)
-            return err_set(m->e, ERR_NOMEM, "out of memory for trades");
-        m->trades = p;
-        m->trades_cap = cap;
-    }
+    struct trade_rec *r;
+    size_t g;
+    if (trades_reserve(m, m->n_trades) || groups_reserve(m, group))
+        return err_set(m->e, ERR_NOMEM, "out of memory for trades");
     if (m->round_len == m->round_cap) {
         size_t cap = m->round_cap ? 2 * m->round_cap : 256;
         struct mkt_trade *p = realloc(m->round_buf, cap * sizeof *p);
@@ -440,32 +529,6 @@ static int record_match(struct mkt *m, uint32_t seller, uint32_t buyer, double k
             return err_set(m->e, ERR_NOMEM, "out of memory for trades");
         m->round_buf = p;
         m->round_cap = cap;
-    }
-    if (group >= m->group_cap) {
-        size_t cap = m->group_cap ? 2 * m->group_cap : 1024;
-        uint64_t *h, *tl;
-        while (cap <= group)
-            cap *= 2;
-        h = realloc(m->group_head, cap * sizeof *h);
-        if (h)
-            m->group_head = h;
-        tl = realloc(m->group_tail, cap * sizeof *tl);
-        if (tl)
-            m->group_tail = tl;
-        {
-            uint32_t *c = realloc(m->group_count, cap * sizeof *c);
-            if (c)
-                m->group_count = c;
-            if (!c)
-                tl = NULL;
-        }
-        if (!h || !tl)
-            return err_set(m->e, ERR_NOMEM, "out of memory for trades");
-        for (size_t k = m->group_cap; k < cap; k++) {
-            m->group_head[k] = m->group_tail[k] = UINT64_MAX;
-            m->group_count[k] = 0;
-        }
-        m->group_cap = cap;
     }
     t.id = m->n_trades;
     t.group = group;
@@ -478,17 +541,20 @@ static int record_match(struct mkt *m, uint32_t seller, uint32_t buyer, double k
     t.t_request = m->t_request[buyer];
     t.t_agree = eng_now(m->eng);
     t.tx_case = m->seller_matches[seller]++ == 0 ? 0 : 1;
-    m->trades[m->n_trades].t = t;
-    m->trades[m->n_trades].t_included = NAN;
-    m->trades[m->n_trades].t_confirmed = NAN;
-    m->trades[m->n_trades].height = -1;
-    m->trades[m->n_trades].next_in_group = UINT64_MAX;
-    if (m->group_head[group] == UINT64_MAX)
-        m->group_head[group] = t.id;
+    r = trade_at(m, t.id);
+    r->t = t;
+    r->t_included = NAN;
+    r->t_confirmed = NAN;
+    r->height = -1;
+    r->next_in_group = UINT64_MAX;
+    r->resolved = 0;
+    g = (size_t)(group - m->group_base);
+    if (m->group_head[g] == UINT64_MAX)
+        m->group_head[g] = t.id;
     else
-        m->trades[m->group_tail[group]].next_in_group = t.id;
-    m->group_tail[group] = t.id;
-    m->group_count[group]++;
+        trade_at(m, m->group_tail[g])->next_in_group = t.id;
+    m->group_tail[g] = t.id;
+    m->group_count[g]++;
     m->n_trades++;
     m->round_buf[m->round_len++] = t;
     m->remaining[seller] -= kwh;
@@ -576,7 +642,7 @@ static int cda_arrive(struct mkt *m, uint32_t a)
         return err_set(m->e, ERR_NOMEM, "out of memory for the order book");
     for (size_t k = 0; k < n; k++) {
         int same = seller && k > 0 && mt[k].price == mt[k - 1].price &&
-                   m->group_count[m->groups - 1] < MKT_MAX_GROUP_TRADES;
+                   m->group_count[m->groups - 1 - m->group_base] < MKT_MAX_GROUP_TRADES;
         rc = record_match(m, mt[k].seller, mt[k].buyer, mt[k].kwh, mt[k].price, -1,
                           same ? m->groups - 1 : m->groups++);
         if (rc)
@@ -740,7 +806,7 @@ int mkt_round(struct mkt *m, int64_t slot, int round)
             uint32_t sl = matches[k].seller;
             uint64_t g;
             if (m->cur_clearing[sl] == m->clearing && m->cur_price[sl] == matches[k].price &&
-                m->group_count[m->cur_group[sl]] < MKT_MAX_GROUP_TRADES) {
+                m->group_count[m->cur_group[sl] - m->group_base] < MKT_MAX_GROUP_TRADES) {
                 g = m->cur_group[sl];
             } else {
                 g = m->groups++;
@@ -862,76 +928,124 @@ int mkt_slot_end(struct mkt *m, int64_t slot, struct mkt_slot_stats *out)
     return 0;
 }
 
+static void lat_add(struct lat_hist *h, double x)
+{
+    size_t bin = !(x >= 0) ? 0 : x >= LAT_MAX_S ? LAT_MAX_S : (size_t)x;
+    if (!isfinite(x))
+        return;
+    h->bins[bin]++;
+    h->n++;
+    h->sum += x;
+}
+
+/* Percentile q of the histogram: the middle of the 1-second bin holding it (within 0.5 s). */
+static double lat_quantile(const struct lat_hist *h, double q)
+{
+    uint64_t want, acc = 0;
+    if (h->n == 0)
+        return NAN;
+    want = (uint64_t)ceil(q * (double)h->n);
+    if (want == 0)
+        want = 1;
+    for (size_t b = 0; b <= LAT_MAX_S; b++) {
+        acc += h->bins[b];
+        if (acc >= want)
+            return (double)b + 0.5;
+    }
+    return LAT_MAX_S;
+}
+
+static int write_trade(struct mkt *m, const struct trade_rec *r)
+{
+    struct trade_row row = {r->t.id,        r->t.group,     r->t.slot,    r->t.round,
+                            r->t.tx_case,   r->t.seller,    r->t.buyer,   r->t.kwh,
+                            r->t.price,     r->t.t_request, r->t.t_agree, r->t_included,
+                            r->t_confirmed, r->height};
+    lat_add(&m->lat_agree, r->t.t_agree - r->t.t_request);
+    lat_add(&m->lat_include, r->t_included - r->t.t_agree);
+    lat_add(&m->lat_confirm, r->t_confirmed - r->t_included);
+    m->value_sum += r->t.kwh * r->t.price;
+    return m->t_trades ? h5_table_append(m->t_trades, &row, m->e) : 0;
+}
+
+/* Write resolved trades at the front of the window, in id order. */
+static void trades_flush(struct mkt *m, int all)
+{
+    while (m->flushed < m->n_trades) {
+        struct trade_rec *r = trade_at(m, m->flushed);
+        if (!all && !r->resolved)
+            break;
+        if (write_trade(m, r) && !m->write_rc)
+            m->write_rc = ERR_IO;
+        m->flushed++;
+    }
+}
+
+static struct trade_rec *group_first(struct mkt *m, uint64_t group)
+{
+    uint64_t id;
+    if (group < m->group_base || group - m->group_base >= m->group_cap)
+        return NULL;
+    id = m->group_head[group - m->group_base];
+    return id == UINT64_MAX || id < m->flushed ? NULL : trade_at(m, id);
+}
+
 void mkt_group_included(struct mkt *m, uint64_t group, double t, int64_t height)
 {
-    if (group >= m->group_cap)
-        return;
-    for (uint64_t id = m->group_head[group]; id != UINT64_MAX; id = m->trades[id].next_in_group) {
-        m->trades[id].t_included = t;
-        m->trades[id].height = height;
+    for (struct trade_rec *r = group_first(m, group); r;
+         r = r->next_in_group == UINT64_MAX ? NULL : trade_at(m, r->next_in_group)) {
+        r->t_included = t;
+        r->height = height;
     }
 }
 
 void mkt_group_confirmed(struct mkt *m, uint64_t group, double t)
 {
-    if (group >= m->group_cap)
-        return;
-    for (uint64_t id = m->group_head[group]; id != UINT64_MAX; id = m->trades[id].next_in_group)
-        m->trades[id].t_confirmed = t;
+    for (struct trade_rec *r = group_first(m, group); r;
+         r = r->next_in_group == UINT64_MAX ? NULL : trade_at(m, r->next_in_group)) {
+        r->t_confirmed = t;
+        r->resolved = 1;
+    }
+    trades_flush(m, 0);
 }
 
-static int cmp_double(const void *a, const void *b)
+void mkt_group_rejected(struct mkt *m, uint64_t group)
 {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
+    for (struct trade_rec *r = group_first(m, group); r;
+         r = r->next_in_group == UINT64_MAX ? NULL : trade_at(m, r->next_in_group))
+        r->resolved = 1;
+    trades_flush(m, 0);
 }
 
 int mkt_finish(struct mkt *m, struct h5_file *f, size_t chunk_rows, int deflate,
                struct mkt_summary *out, struct err *e)
 {
-    struct h5_table *t = h5_table_new(f, "trades", trade_cols,
-                                      sizeof trade_cols / sizeof trade_cols[0], chunk_rows,
-                                      deflate, e);
-    double value = 0, *lat = NULL;
-    if (!t)
-        return e->code;
-    lat = malloc((m->n_trades + 1) * sizeof *lat);
-    if (!lat)
-        return err_set(e, ERR_NOMEM, "out of memory");
-    for (size_t k = 0; k < m->n_trades; k++) {
-        const struct trade_rec *r = &m->trades[k];
-        struct trade_row row = {r->t.id,        r->t.group,   r->t.slot,    r->t.round,
-                                r->t.tx_case,   r->t.seller,  r->t.buyer,   r->t.kwh,
-                                r->t.price,     r->t.t_request, r->t.t_agree, r->t_included,
-                                r->t_confirmed, r->height};
-        int rc = h5_table_append(t, &row, e);
-        if (rc) {
-            free(lat);
-            return rc;
-        }
-        value += r->t.kwh * r->t.price;
-        lat[k] = r->t.t_agree - r->t.t_request;
-    }
-    m->sum.mean_price = m->sum.traded_kwh > 0 ? value / m->sum.traded_kwh : NAN;
+    (void)f, (void)chunk_rows, (void)deflate;
+    trades_flush(m, 1); /* what the chain had not resolved by the end: NaN chain times */
+    if (m->write_rc)
+        return err_set(e, ERR_IO, "cannot write /trades (disk full?)");
+    m->sum.mean_price = m->sum.traded_kwh > 0 ? m->value_sum / m->sum.traded_kwh : NAN;
     m->sum.efficiency = m->slot_max_surplus_total > 0
                             ? m->slot_surplus_total / m->slot_max_surplus_total
                             : NAN;
     m->sum.mean_dispersion = m->dispersion_slots ? m->dispersion_sum / (double)m->dispersion_slots
                                                  : NAN;
-    if (m->n_trades) {
-        double acc = 0;
-        for (size_t k = 0; k < m->n_trades; k++)
-            acc += lat[k];
-        qsort(lat, m->n_trades, sizeof *lat, cmp_double);
-        m->sum.lat_agree_mean = acc / (double)m->n_trades;
-        m->sum.lat_agree_p50 = lat[m->n_trades / 2];
-        m->sum.lat_agree_p95 = lat[(size_t)(0.95 * (double)(m->n_trades - 1))];
-    } else {
-        m->sum.lat_agree_mean = m->sum.lat_agree_p50 = m->sum.lat_agree_p95 = NAN;
+    {
+        const struct lat_hist *h[3] = {&m->lat_agree, &m->lat_include, &m->lat_confirm};
+        double *mean[3] = {&m->sum.lat_agree_mean, &m->sum.lat_include_mean,
+                           &m->sum.lat_confirm_mean};
+        double *p50[3] = {&m->sum.lat_agree_p50, &m->sum.lat_include_p50,
+                          &m->sum.lat_confirm_p50};
+        double *p95[3] = {&m->sum.lat_agree_p95, &m->sum.lat_include_p95,
+                          &m->sum.lat_confirm_p95};
+        for (int k = 0; k < 3; k++) {
+            *mean[k] = h[k]->n ? h[k]->sum / (double)h[k]->n : NAN;
+            *p50[k] = lat_quantile(h[k], 0.5);
+            *p95[k] = lat_quantile(h[k], 0.95);
+        }
     }
     if (!m->sum.trades)
         m->sum.final_price = NAN;
-    free(lat);
     *out = m->sum;
     return 0;
 }
@@ -983,7 +1097,10 @@ struct mkt *mkt_new(const struct cfg *cfg, struct eng *eng, struct agent_pop *ag
         m->seq_next[a] = 1;
     }
     m->strat_rng = rng_bank_new_ids(seed, "market.strategy", ids, n);
-    if (!m->strat_rng)
+    m->lat_agree.bins = calloc(LAT_MAX_S + 1, sizeof(uint32_t));
+    m->lat_include.bins = calloc(LAT_MAX_S + 1, sizeof(uint32_t));
+    m->lat_confirm.bins = calloc(LAT_MAX_S + 1, sizeof(uint32_t));
+    if (!m->strat_rng || !m->lat_agree.bins || !m->lat_include.bins || !m->lat_confirm.bins)
         goto oom;
     /* Each agent's strategy: its group's, else the market default. */
     {
@@ -1033,6 +1150,9 @@ void mkt_free(struct mkt *m)
     free(m->group_head);
     free(m->group_tail);
     free(m->group_count);
+    free(m->lat_agree.bins);
+    free(m->lat_include.bins);
+    free(m->lat_confirm.bins);
     free(m->cur_clearing);
     free(m->cur_group);
     free(m->cur_price);

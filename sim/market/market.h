@@ -80,7 +80,9 @@ struct mkt_summary {
     uint64_t mutual_failures; /* matches whose mutual-key confirmation failed (never, honestly) */
     uint64_t trades;
     double traded_kwh, mean_price, final_price, mean_dispersion, efficiency;
-    double lat_agree_mean, lat_agree_p50, lat_agree_p95; /* request -> agreement, s */
+    double lat_agree_mean, lat_agree_p50, lat_agree_p95;       /* request -> agreement, s */
+    double lat_include_mean, lat_include_p50, lat_include_p95; /* agreement -> in a block, s */
+    double lat_confirm_mean, lat_confirm_p50, lat_confirm_p95; /* in a block -> confirmed, s */
 };
 
 struct mkt;
@@ -101,15 +103,19 @@ int mkt_slot_start(struct mkt *m, int64_t slot);
 int mkt_round(struct mkt *m, int64_t slot, int round);
 int mkt_slot_end(struct mkt *m, int64_t slot, struct mkt_slot_stats *out);
 
-/* Chain feedback for every trade of transaction `group` (from the chain hooks). */
+/* Chain feedback for every trade of transaction `group` (from the chain hooks).  A trade's
+ * /trades row is written once its transaction is confirmed or rejected (rows stay in id order),
+ * so memory holds only trades in flight.  Percentiles come from 1-second histograms. */
 void mkt_group_included(struct mkt *m, uint64_t group, double t, int64_t height);
 void mkt_group_confirmed(struct mkt *m, uint64_t group, double t);
+void mkt_group_rejected(struct mkt *m, uint64_t group);
 
 /* Log a security event raised elsewhere (the chain) into /security. */
 int mkt_security_log(struct mkt *m, double t, int64_t who, const char *check, const char *attack,
                      const char *action, int detected);
 
-/* Write /trades (with chain latencies) at the end of the run; fill *out.  0 or writer error. */
+/* End of run: write the trades still in flight (their chain times NaN) and fill *out.
+ * 0 or ERR_IO. */
 int mkt_finish(struct mkt *m, struct h5_file *f, size_t chunk_rows, int deflate,
                struct mkt_summary *out, struct err *e);
 
