@@ -697,6 +697,11 @@ static int run_cli(char *out, size_t len, ...)
         dup2(fds[1], 2);
         close(fds[0]);
         close(fds[1]);
+        /* LeakSanitizer's exit-time tracer crashes on PoCL's worker threads after `bench mine`
+         * has finished (a fatal LSan error, exit 1, though the bench succeeded); leaks of that
+         * process are not what this test checks (valgrind in CI covers an end-to-end run). */
+        if (argc > 1 && !strcmp(argv[1], "bench"))
+            setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
         execv(bin, argv);
         _exit(127);
     }
