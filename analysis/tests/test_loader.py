@@ -72,11 +72,19 @@ def test_known_values(run):
     assert np.isclose((t["kwh"] * t["price"]).sum() / t["kwh"].sum(), run.summary["mean_price"])
     assert s["trades"].sum() == r["trades"].sum() == t.nrows
     np.testing.assert_array_equal(s["slot"], np.arange(s.nrows))
-    np.testing.assert_array_equal(t["id"], np.arange(t.nrows))
-    lat = np.sort(t["t_agree"] - t["t_request"])
-    assert run.summary["latency_request_agree_p50"] == lat[len(lat) // 2]
-    assert run.summary["latency_request_agree_p95"] == lat[int(0.95 * (len(lat) - 1))]
-    assert np.isclose(run.summary["latency_request_agree_mean"], lat.mean())
+    np.testing.assert_array_equal(np.sort(t["id"]), np.arange(t.nrows))  # ids dense from 0
+    for stage, a, b in (("request_agree", "t_request", "t_agree"),
+                        ("agree_include", "t_agree", "t_included"),
+                        ("include_confirm", "t_included", "t_confirmed")):
+        lat = np.sort(t[b] - t[a])
+        lat = lat[np.isfinite(lat)]
+        if not len(lat):
+            assert math.isnan(run.summary.get(f"latency_{stage}_p50", math.nan))
+            continue
+        assert np.isclose(run.summary[f"latency_{stage}_mean"], lat.mean()), stage
+        for q in (50, 95):  # nearest rank, at the middle of its 1-second bin
+            want = np.floor(lat[math.ceil(q / 100 * len(lat)) - 1]) + 0.5
+            assert run.summary[f"latency_{stage}_p{q}"] == want, (stage, q)
     sec = run.table("security")
     assert (sec["attack"] != "none").sum() == run.summary["attacks_injected"] > 0
     assert sec["detected"].sum() == run.summary["attacks_detected"]
