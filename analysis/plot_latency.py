@@ -57,7 +57,7 @@ def plot(run, outdir):
             v = run.summary.get(f"{key}_{q}")
             if v is not None and np.isfinite(v):
                 ax.plot([v], [0.5 if q == "p50" else 0.95], "D", color=color, ms=5,
-                        label=f"summary {key}_{q}" if q == "p50" else None)
+                        label=f"/summary {key}_p50, _p95" if q == "p50" else None)
     if drawn:
         pos = np.concatenate(drawn)
         pos = pos[pos > 0]
