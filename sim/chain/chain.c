@@ -321,15 +321,15 @@ static uint32_t next_bits(const struct chain *c, int64_t p)
 
 /* ---- wallets ---------------------------------------------------------------------------- */
 
-static void address_of(const struct chain *c, int64_t agent, uint64_t ref,
-                       unsigned char addr[CHAIN_ADDR_LEN])
+void chain_address_derive(const struct cfg *cfg, int64_t agent, uint64_t ref,
+                          unsigned char addr[CHAIN_ADDR_LEN])
 {
-    const uint64_t seed = (uint64_t)c->cfg->scenario.seed;
+    const uint64_t seed = (uint64_t)cfg->scenario.seed;
     unsigned char buf[20], h[CHAIN_SHA256_LEN];
     uint64_t secret = rng_stream_key(seed, "chain.wallet", (uint64_t)agent);
     uint32_t k = (uint32_t)(rng_stream_key(seed, "chain.pseudonym",
                                            ref * 0x9e3779b97f4a7c15ULL ^ (uint64_t)agent) %
-                            (uint64_t)c->cfg->chain.pseudonyms);
+                            (uint64_t)cfg->chain.pseudonyms);
     for (int i = 0; i < 8; i++) {
         buf[i] = (unsigned char)(secret >> (8 * i));
         buf[8 + i] = (unsigned char)((uint64_t)agent >> (8 * i));
@@ -338,6 +338,12 @@ static void address_of(const struct chain *c, int64_t agent, uint64_t ref,
         buf[16 + i] = (unsigned char)(k >> (8 * i));
     chain_sha256d(buf, sizeof buf, h);
     memcpy(addr, h, CHAIN_ADDR_LEN);
+}
+
+static void address_of(const struct chain *c, int64_t agent, uint64_t ref,
+                       unsigned char addr[CHAIN_ADDR_LEN])
+{
+    chain_address_derive(c->cfg, agent, ref, addr);
 }
 
 int chain_wallet_address(const struct chain *c, int64_t agent, uint64_t trade_ref,

@@ -179,6 +179,12 @@ int64_t chain_wallet_balance(struct chain *c, int64_t agent, enum chain_balance_
 int chain_wallet_address(const struct chain *c, int64_t agent, uint64_t trade_ref,
                          unsigned char addr[CHAIN_ADDR_LEN], struct err *e);
 
+/* The same address from the run's configuration alone (scenario.seed, chain.pseudonyms): what
+ * an outside verifier holding the resolved scenario uses to tie addresses to agents.  agent is
+ * not range-checked. */
+void chain_address_derive(const struct cfg *cfg, int64_t agent, uint64_t ref,
+                          unsigned char addr[CHAIN_ADDR_LEN]);
+
 /* The bytes every party of t signs (signatures in t are ignored): the trade's canonical
  * encoding up to its signatures, with each party named by its pseudonym address for this trade.
  * Writes *len bytes to out[cap].  0, or ERR_USAGE (unknown agent, seller among the buyers, a

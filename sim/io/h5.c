@@ -440,6 +440,58 @@ struct h5_reader {
     char *path;
 };
 
+/* Why H5Fopen refused path, in words: no HDF5 signature at all, a file shorter than its
+ * superblock's end-of-file address (truncated), or damage HDF5 does not explain further. */
+static void sniff_failure(const char *path, char *why, size_t cap)
+{
+    static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+    unsigned char sb[128];
+    FILE *f = fopen(path, "rb");
+    int64_t size, at = -1;
+    snprintf(why, cap, "not a readable HDF5 file");
+    if (!f)
+        return;
+    if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0) {
+        fclose(f);
+        return;
+    }
+    /* The superblock sits at 0 or, after a user block, at 512, 1024, 2048... */
+    for (int64_t off = 0; off + 8 <= size && off <= (INT64_C(1) << 40); off = off ? 2 * off : 512) {
+        if (fseek(f, (long)off, SEEK_SET) != 0 || fread(sb, 1, 8, f) != 8)
+            break;
+        if (!memcmp(sb, sig, 8)) {
+            at = off;
+            break;
+        }
+    }
+    if (at < 0) {
+        snprintf(why, cap, "not an HDF5 file (no HDF5 signature)");
+        fclose(f);
+        return;
+    }
+    memset(sb, 0, sizeof sb);
+    if (fseek(f, (long)at, SEEK_SET) == 0) {
+        size_t got = fread(sb, 1, sizeof sb, f), eof_at, so = sb[8] <= 1 ? sb[13] : sb[9];
+        uint64_t base = 0, eof = 0;
+        eof_at = sb[8] == 0 ? 24 : sb[8] == 1 ? 28 : 12; /* base address offset by version */
+        if (so >= 1 && so <= 8 && eof_at + 3 * so <= got) {
+            for (size_t k = so; k-- > 0;) {
+                base = base << 8 | sb[eof_at + k];
+                eof = eof << 8 | sb[eof_at + 2 * so + k];
+            }
+            if (base < (UINT64_C(1) << 62) && eof < (UINT64_C(1) << 62) &&
+                (uint64_t)size < base + eof) {
+                snprintf(why, cap, "truncated HDF5 file (%lld bytes; its superblock says %llu)",
+                         (long long)size, (unsigned long long)(base + eof));
+                fclose(f);
+                return;
+            }
+        }
+    }
+    snprintf(why, cap, "damaged HDF5 file (HDF5 cannot open it)");
+    fclose(f);
+}
+
 struct h5_reader *h5_reader_open(const char *path, struct err *e)
 {
     struct h5_reader *r;
@@ -456,7 +508,9 @@ struct h5_reader *h5_reader_open(const char *path, struct err *e)
     }
     r->id = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (r->id < 0) {
-        err_set(e, ERR_FORMAT, "%s: not a readable HDF5 file", path);
+        char why[128];
+        sniff_failure(path, why, sizeof why);
+        err_set(e, ERR_FORMAT, "%s: %s", path, why);
         free(r->path);
         free(r);
         return NULL;
@@ -653,4 +707,96 @@ int h5_reader_summary(struct h5_reader *r, struct h5_scalar **out, size_t *n, st
     *out = it.v;
     *n = it.n;
     return 0;
+}
+
+int64_t h5_reader_file_size(const struct h5_reader *r)
+{
+    hsize_t size = 0;
+    if (H5Fget_filesize(r->id, &size) < 0 || size > (hsize_t)INT64_MAX)
+        return -1;
+    return (int64_t)size;
+}
+
+int h5_reader_column(struct h5_reader *r, const char *table, const char *column,
+                     enum h5_type type, size_t str_size, size_t max_bytes, void **out, size_t *n,
+                     struct err *e)
+{
+    hid_t g = -1, d = -1, ft = -1, space = -1, mt = -1;
+    hsize_t dims[1] = {0};
+    size_t elem;
+    H5T_class_t cls;
+    int rc = 0, own_mt = 0;
+    *out = NULL;
+    *n = 0;
+    if (H5Lexists(r->id, table, H5P_DEFAULT) <= 0)
+        return err_set(e, ERR_NOTFOUND, "%s: no table /%s", r->path, table);
+    if ((g = H5Gopen2(r->id, table, H5P_DEFAULT)) < 0)
+        return err_set(e, ERR_FORMAT, "%s: /%s is not a table (group)", r->path, table);
+    if (H5Lexists(g, column, H5P_DEFAULT) <= 0) {
+        rc = err_set(e, ERR_NOTFOUND, "%s: table /%s has no column '%s'", r->path, table, column);
+        goto out;
+    }
+    if ((d = H5Dopen2(g, column, H5P_DEFAULT)) < 0 || (ft = H5Dget_type(d)) < 0 ||
+        (space = H5Dget_space(d)) < 0) {
+        rc = err_set(e, ERR_FORMAT, "%s: /%s/%s is not a readable dataset", r->path, table, column);
+        goto out;
+    }
+    if (H5Sget_simple_extent_ndims(space) != 1 || H5Sget_simple_extent_dims(space, dims, NULL) != 1) {
+        rc = err_set(e, ERR_FORMAT, "%s: /%s/%s is not a 1-D column", r->path, table, column);
+        goto out;
+    }
+    cls = H5Tget_class(ft);
+    switch (type) {
+    case H5_COL_I64: mt = H5T_NATIVE_INT64; elem = 8; break;
+    case H5_COL_U64: mt = H5T_NATIVE_UINT64; elem = 8; break;
+    case H5_COL_F64: mt = H5T_NATIVE_DOUBLE; elem = 8; break;
+    case H5_COL_STR: elem = str_size; break;
+    default:
+        rc = err_set(e, ERR_FORMAT, "%s: /%s/%s: unsupported column type", r->path, table, column);
+        goto out;
+    }
+    if (type == H5_COL_STR ? (cls != H5T_STRING || H5Tis_variable_str(ft) != 0 || str_size < 2)
+                           : (cls != H5T_INTEGER && cls != H5T_FLOAT)) {
+        rc = err_set(e, ERR_FORMAT, "%s: /%s/%s is not a %s column", r->path, table, column,
+                     type == H5_COL_STR ? "fixed-length string" : "numeric");
+        goto out;
+    }
+    if (dims[0] > (hsize_t)(max_bytes / elem)) {
+        rc = err_set(e, ERR_FORMAT, "%s: /%s/%s claims %llu rows, more than the file can hold",
+                     r->path, table, column, (unsigned long long)dims[0]);
+        goto out;
+    }
+    if (type == H5_COL_STR) {
+        if ((mt = H5Tcopy(H5T_C_S1)) < 0 || H5Tset_size(mt, str_size) < 0 ||
+            H5Tset_strpad(mt, H5T_STR_NULLTERM) < 0) {
+            rc = err_set(e, ERR_FORMAT, "%s: /%s/%s: string type", r->path, table, column);
+            goto out;
+        }
+        own_mt = 1;
+    }
+    if (!(*out = calloc((size_t)dims[0] + 1, elem))) {
+        rc = err_set(e, ERR_NOMEM, "%s: out of memory for /%s/%s", r->path, table, column);
+        goto out;
+    }
+    if (dims[0] > 0 && H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, *out) < 0) {
+        free(*out);
+        *out = NULL;
+        rc = err_set(e, ERR_FORMAT, "%s: cannot read /%s/%s", r->path, table, column);
+        goto out;
+    }
+    if (type == H5_COL_STR)
+        for (size_t i = 0; i < (size_t)dims[0]; i++)
+            ((char *)*out)[i * str_size + str_size - 1] = '\0';
+    *n = (size_t)dims[0];
+out:
+    if (own_mt)
+        H5Tclose(mt);
+    if (space >= 0)
+        H5Sclose(space);
+    if (ft >= 0)
+        H5Tclose(ft);
+    if (d >= 0)
+        H5Dclose(d);
+    H5Gclose(g);
+    return rc;
 }

@@ -136,4 +136,19 @@ struct h5_scalar {
  * scalars are skipped.  0, ERR_FORMAT, ERR_NOMEM. */
 int h5_reader_summary(struct h5_reader *r, struct h5_scalar **out, size_t *n, struct err *e);
 
+/* One column of a table read back whole: `n` values converted to the asked type (H5_COL_I64,
+ * H5_COL_U64 or H5_COL_F64 from any integer or float column; H5_COL_STR from a fixed-length
+ * string column, each value NUL-terminated in `str_size` bytes, longer stored values cut).
+ * *out is a new array of n elements (n * str_size bytes for strings) the caller frees; it is
+ * never NULL on success, even for n = 0.  `max_bytes` bounds what is allocated: a column that
+ * would need more is refused (a damaged file can claim any length).  0; ERR_NOTFOUND when the
+ * table or the column is missing; ERR_FORMAT when it is not a 1-D dataset of a convertible type,
+ * too large, or cannot be read; ERR_NOMEM. */
+int h5_reader_column(struct h5_reader *r, const char *table, const char *column,
+                     enum h5_type type, size_t str_size, size_t max_bytes, void **out, size_t *n,
+                     struct err *e);
+
+/* Size in bytes of the file behind r (for bounds such as max_bytes above); -1 when unknown. */
+int64_t h5_reader_file_size(const struct h5_reader *r);
+
 #endif

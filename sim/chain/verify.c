@@ -1,0 +1,910 @@
+/*
+ * chain/verify — re-check a run's /blocks, /transactions and /trades; see verify.h.
+ *
+ * The tables are read whole into memory (one array per column), then checked in passes, each of
+ * which may rely on what the earlier ones established:
+ *   1. blocks alone: header hex, hash, stored previous/merkle columns, proof of work, version;
+ *   2. transaction rows: parts reassembled, encoding decoded, txid re-derived, row tied to its
+ *      block by hash, index/height/stale consistent with the block;
+ *   3. the block tree: parents by hash one height below, bits from the difficulty rule, chainwork,
+ *      then chain_block_check on each block (Merkle root, signatures, duplicates: the nodes' rule);
+ *   4. the main chain: stale = 0 blocks are heights 0..H once each, linked, with the most work;
+ *   5. /trades against every trade transaction; 6. balances along the main chain.
+ * A pass stops at its first failure; the message names a block by height and hash and a
+ * transaction by txid.
+ */
+#include "chain/verify.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chain/block.h"
+#include "chain/chain.h"
+#include "chain/tx.h"
+#include "io/h5.h"
+#include "mine/pow.h"
+
+#define HEX_HASH 65
+#define HEX_HDR (2 * MINE_HEADER_LEN + 1)
+#define HEX_PART 1024 /* hex digits of an encoding per /transactions row (chain.c ENC_HEX_PART) */
+#define MAX_PARTS ((2 * CHAIN_TX_MAX_LEN + HEX_PART - 1) / HEX_PART)
+#define NO_ROW ((size_t)-1)
+
+struct blocks_cols {
+    size_t n;
+    int64_t *height, *stale;
+    double *work;
+    char (*hash)[HEX_HASH], (*prev)[HEX_HASH], (*merkle)[HEX_HASH];
+    char (*header)[HEX_HDR];
+};
+
+struct txs_cols {
+    size_t n;
+    char (*block)[HEX_HASH], (*txid)[HEX_HASH];
+    char (*enc)[HEX_PART + 1];
+    int64_t *height, *index, *stale, *kind, *part, *parts;
+    uint64_t *ref;
+};
+
+struct trades_cols {
+    size_t n;
+    uint64_t *id, *group;
+    int64_t *seller, *buyer, *height;
+    double *kwh, *price, *t_request, *t_agree;
+};
+
+struct vblock {
+    unsigned char hdr[MINE_HEADER_LEN], hash[MINE_HASH_LEN];
+    size_t parent; /* row of the parent, NO_ROW for genesis */
+    uint32_t bits;
+    double work;
+    size_t tx0, ntx; /* its transactions: vtx[order[tx0 .. tx0+ntx)] */
+};
+
+struct vtx {
+    size_t row;   /* first /transactions row */
+    size_t block; /* /blocks row */
+    const unsigned char *enc;
+    size_t len;
+    unsigned char id[CHAIN_TXID_LEN];
+};
+
+struct verifier {
+    const char *path;
+    struct h5_reader *r;
+    struct cfg cfg_own;
+    const struct cfg *cfg; /* NULL in chain-only mode without a configuration */
+    unsigned flags;
+    size_t max_bytes;
+    struct blocks_cols b;
+    struct txs_cols t;
+    struct trades_cols tr;
+    struct vblock *vb;
+    size_t *by_hash;   /* block rows sorted by stored hash string */
+    struct vtx *vt;
+    size_t nvt;
+    size_t *tx_order;  /* vt indices grouped by block row, in index order */
+    unsigned char *encbuf;
+    struct chain_tx_party *parties;
+    size_t *tr_order;  /* /trades rows sorted by (group, id) */
+    size_t *main_at;   /* main-chain block row per height */
+    unsigned char (*pk)[CHAIN_PK_LEN];
+    uint8_t *pk_set;
+    int64_t n_agents;
+    struct chain_verify_report *rep;
+    struct err *e;
+};
+
+/* ---- failures --------------------------------------------------------------------------- */
+
+static int fail_block(struct verifier *v, size_t row, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail_tx(struct verifier *v, const char *txid, size_t block_row, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int fail_block(struct verifier *v, size_t row, const char *fmt, ...)
+{
+    char what[ERR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    v->rep->fail_height = v->b.height[row];
+    snprintf(v->rep->fail_block, sizeof v->rep->fail_block, "%s", v->b.hash[row]);
+    return err_set(v->e, ERR_VERIFY, "block %lld (%s): %s", (long long)v->b.height[row],
+                   v->b.hash[row], what);
+}
+
+static int fail_tx(struct verifier *v, const char *txid, size_t block_row, const char *fmt, ...)
+{
+    char what[ERR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    snprintf(v->rep->fail_txid, sizeof v->rep->fail_txid, "%s", txid);
+    if (block_row == NO_ROW)
+        return err_set(v->e, ERR_VERIFY, "transaction %s: %s", txid, what);
+    v->rep->fail_height = v->b.height[block_row];
+    snprintf(v->rep->fail_block, sizeof v->rep->fail_block, "%s", v->b.hash[block_row]);
+    return err_set(v->e, ERR_VERIFY, "transaction %s in block %lld (%s): %s", txid,
+                   (long long)v->b.height[block_row], v->b.hash[block_row], what);
+}
+
+/* ---- reading ---------------------------------------------------------------------------- */
+
+static int col(struct verifier *v, const char *table, const char *name, enum h5_type type,
+               size_t str_size, void **out, size_t *n, size_t *n_table, const char **first)
+{
+    size_t got = 0;
+    int rc = h5_reader_column(v->r, table, name, type, str_size, v->max_bytes, out, &got, v->e);
+    if (rc)
+        return rc;
+    if (*first && got != *n_table)
+        return err_set(v->e, ERR_FORMAT,
+                       "%s: table /%s: column '%s' has %zu rows but column '%s' has %zu",
+                       v->path, table, name, got, *first, *n_table);
+    if (!*first) {
+        *first = name;
+        *n_table = got;
+    }
+    *n = got;
+    return 0;
+}
+
+#define COL(tab, name, type, size, field, ntab, first)                                             \
+    do {                                                                                           \
+        size_t n_;                                                                                 \
+        int rc_ = col(v, tab, name, type, size, (void **)&(field), &n_, &(ntab), &(first));       \
+        if (rc_)                                                                                   \
+            return rc_;                                                                            \
+    } while (0)
+
+static int read_tables(struct verifier *v)
+{
+    const char *f1 = NULL, *f2 = NULL, *f3 = NULL;
+    COL("blocks", "height", H5_COL_I64, 0, v->b.height, v->b.n, f1);
+    COL("blocks", "hash", H5_COL_STR, HEX_HASH, v->b.hash, v->b.n, f1);
+    COL("blocks", "previous", H5_COL_STR, HEX_HASH, v->b.prev, v->b.n, f1);
+    COL("blocks", "merkle_root", H5_COL_STR, HEX_HASH, v->b.merkle, v->b.n, f1);
+    COL("blocks", "header", H5_COL_STR, HEX_HDR, v->b.header, v->b.n, f1);
+    COL("blocks", "stale", H5_COL_I64, 0, v->b.stale, v->b.n, f1);
+    COL("blocks", "chainwork", H5_COL_F64, 0, v->b.work, v->b.n, f1);
+    COL("transactions", "block", H5_COL_STR, HEX_HASH, v->t.block, v->t.n, f2);
+    COL("transactions", "height", H5_COL_I64, 0, v->t.height, v->t.n, f2);
+    COL("transactions", "index", H5_COL_I64, 0, v->t.index, v->t.n, f2);
+    COL("transactions", "stale", H5_COL_I64, 0, v->t.stale, v->t.n, f2);
+    COL("transactions", "txid", H5_COL_STR, HEX_HASH, v->t.txid, v->t.n, f2);
+    COL("transactions", "kind", H5_COL_I64, 0, v->t.kind, v->t.n, f2);
+    COL("transactions", "ref", H5_COL_U64, 0, v->t.ref, v->t.n, f2);
+    COL("transactions", "part", H5_COL_I64, 0, v->t.part, v->t.n, f2);
+    COL("transactions", "parts", H5_COL_I64, 0, v->t.parts, v->t.n, f2);
+    COL("transactions", "encoding", H5_COL_STR, HEX_PART + 1, v->t.enc, v->t.n, f2);
+    if (v->flags & CHAIN_VERIFY_CHAIN_ONLY)
+        return 0;
+    COL("trades", "id", H5_COL_U64, 0, v->tr.id, v->tr.n, f3);
+    COL("trades", "group", H5_COL_U64, 0, v->tr.group, v->tr.n, f3);
+    COL("trades", "seller", H5_COL_I64, 0, v->tr.seller, v->tr.n, f3);
+    COL("trades", "buyer", H5_COL_I64, 0, v->tr.buyer, v->tr.n, f3);
+    COL("trades", "kwh", H5_COL_F64, 0, v->tr.kwh, v->tr.n, f3);
+    COL("trades", "price", H5_COL_F64, 0, v->tr.price, v->tr.n, f3);
+    COL("trades", "t_request", H5_COL_F64, 0, v->tr.t_request, v->tr.n, f3);
+    COL("trades", "t_agree", H5_COL_F64, 0, v->tr.t_agree, v->tr.n, f3);
+    COL("trades", "height", H5_COL_I64, 0, v->tr.height, v->tr.n, f3);
+    return 0;
+}
+
+/* The run must be finished, and its configuration must parse. */
+static int read_run(struct verifier *v, const struct chain_verify_opts *o)
+{
+    int64_t complete = 0;
+    char *text = NULL;
+    int rc;
+    if (!(v->flags & CHAIN_VERIFY_CHAIN_ONLY)) {
+        rc = h5_reader_attr_i64(v->r, "complete", &complete, v->e);
+        if (rc == ERR_NOTFOUND)
+            return err_set(v->e, ERR_FORMAT, "%s: no 'complete' attribute: not a setm run file",
+                           v->path);
+        if (rc)
+            return rc;
+        if (complete != 1)
+            return err_set(v->e, ERR_FORMAT,
+                           "%s: a partial run (complete = %lld): the run was stopped before it "
+                           "finished, so its chain cannot be verified",
+                           v->path, (long long)complete);
+    }
+    if (o && o->cfg) {
+        v->cfg = o->cfg;
+        return 0;
+    }
+    if (v->flags & CHAIN_VERIFY_CHAIN_ONLY)
+        return 0;
+    rc = h5_reader_attr_str(v->r, "scenario", &text, v->e);
+    if (rc == ERR_NOTFOUND)
+        return err_set(v->e, ERR_FORMAT, "%s: no 'scenario' attribute: not a setm run file",
+                       v->path);
+    if (rc)
+        return rc;
+    rc = cfg_load_string(&v->cfg_own, text, "scenario attribute", v->e);
+    if (!rc)
+        rc = cfg_validate(&v->cfg_own, v->e);
+    free(text);
+    if (rc)
+        return err_set(v->e, ERR_FORMAT, "%s: the resolved scenario in the file does not load: %s",
+                       v->path, v->e->msg);
+    v->cfg = &v->cfg_own;
+    return 0;
+}
+
+/* ---- pass 1: blocks alone ----------------------------------------------------------------- */
+
+static int check_headers(struct verifier *v)
+{
+    for (size_t i = 0; i < v->b.n; i++) {
+        struct vblock *x = &v->vb[i];
+        unsigned char target[MINE_TARGET_LEN];
+        char hex[HEX_HASH];
+        struct chain_header h;
+        if (v->b.height[i] < 0 || v->b.height[i] > INT32_MAX)
+            return fail_block(v, i, "height %lld out of range", (long long)v->b.height[i]);
+        if (v->b.stale[i] != 0 && v->b.stale[i] != 1)
+            return fail_block(v, i, "stale = %lld (0 or 1)", (long long)v->b.stale[i]);
+        if (mine_hex_decode(v->b.header[i], x->hdr, MINE_HEADER_LEN, NULL))
+            return fail_block(v, i, "stored header is not 160 hex digits");
+        chain_header_hash(x->hdr, x->hash);
+        mine_hash_to_hex(x->hash, hex);
+        if (strcmp(hex, v->b.hash[i]))
+            return fail_block(v, i, "the stored header hashes to %s, not to the stored hash", hex);
+        chain_header_unpack(x->hdr, &h);
+        x->bits = h.bits;
+        if (h.version != CHAIN_BLOCK_VERSION)
+            return fail_block(v, i, "header version %u (expected %d)", h.version,
+                              CHAIN_BLOCK_VERSION);
+        mine_hash_to_hex(h.prev, hex);
+        if (strcmp(hex, v->b.prev[i]))
+            return fail_block(v, i, "stored previous hash differs from the header's (%s)", hex);
+        mine_hash_to_hex(h.merkle, hex);
+        if (strcmp(hex, v->b.merkle[i]))
+            return fail_block(v, i, "stored merkle_root differs from the header's (%s)", hex);
+        if (mine_target_from_bits(h.bits, target, NULL))
+            return fail_block(v, i, "bits 0x%08x is not a valid target", h.bits);
+        if (!mine_hash_meets_target(x->hash, target))
+            return fail_block(v, i, "hash does not meet its target (bits 0x%08x)", h.bits);
+    }
+    return 0;
+}
+
+static int cmp_hash_rows(const void *a, const void *b, void *ctx)
+{
+    const struct verifier *v = ctx;
+    return strcmp(v->b.hash[*(const size_t *)a], v->b.hash[*(const size_t *)b]);
+}
+
+/* Row of the block whose stored hash is `hex`; NO_ROW when none. */
+static size_t block_find(const struct verifier *v, const char *hex)
+{
+    size_t lo = 0, hi = v->b.n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(v->b.hash[v->by_hash[mid]], hex);
+        if (c == 0)
+            return v->by_hash[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NO_ROW;
+}
+
+/* ---- pass 2: transactions ------------------------------------------------------------------ */
+
+static int check_tx_rows(struct verifier *v)
+{
+    size_t off = 0, k = 0;
+    while (k < v->t.n) {
+        const char *txid = v->t.txid[k];
+        const size_t blk = block_find(v, v->t.block[k]);
+        const int64_t parts = v->t.parts[k];
+        struct vtx *x = &v->vt[v->nvt];
+        size_t digits = 0;
+        char hex[HEX_HASH];
+        if (v->t.part[k] != 0)
+            return fail_tx(v, txid, blk, "/transactions row %zu holds part %lld without part 0",
+                           k, (long long)v->t.part[k]);
+        if (parts < 1 || parts > MAX_PARTS || (size_t)parts > v->t.n - k)
+            return fail_tx(v, txid, blk, "/transactions row %zu: parts = %lld out of range", k,
+                           (long long)parts);
+        if (blk == NO_ROW)
+            return fail_tx(v, txid, NO_ROW, "its block %s is not in /blocks", v->t.block[k]);
+        for (int64_t p = 0; p < parts; p++) {
+            const size_t row = k + (size_t)p;
+            const size_t nd = strlen(v->t.enc[row]);
+            if (v->t.part[row] != p || v->t.parts[row] != parts || strcmp(v->t.txid[row], txid) ||
+                strcmp(v->t.block[row], v->t.block[k]))
+                return fail_tx(v, txid, blk, "/transactions row %zu is not part %lld of %lld", row,
+                               (long long)p, (long long)parts);
+            if (nd == 0 || nd % 2 || (p + 1 < parts && nd != HEX_PART))
+                return fail_tx(v, txid, blk, "encoding part %lld has %zu hex digits", (long long)p,
+                               nd);
+            if (mine_hex_decode(v->t.enc[row], v->encbuf + off + digits / 2, nd / 2, NULL))
+                return fail_tx(v, txid, blk, "encoding part %lld is not hex", (long long)p);
+            digits += nd;
+        }
+        x->row = k;
+        x->block = blk;
+        x->enc = v->encbuf + off;
+        x->len = digits / 2;
+        if (x->len > CHAIN_TX_MAX_LEN)
+            return fail_tx(v, txid, blk, "encoding of %zu bytes is longer than any transaction",
+                           x->len);
+        chain_txid(x->enc, x->len, x->id);
+        mine_hash_to_hex(x->id, hex);
+        if (strcmp(hex, txid))
+            return fail_tx(v, txid, blk, "the stored encoding hashes to %s, not to the stored txid",
+                           hex);
+        if (v->t.height[k] != v->b.height[blk] || v->t.stale[k] != v->b.stale[blk])
+            return fail_tx(v, txid, blk, "stored height/stale differ from its block's");
+        {
+            struct chain_tx tx;
+            struct err le = {0};
+            if (chain_tx_decode(x->enc, x->len, &tx, v->parties, CHAIN_TX_MAX_BUYERS, &le))
+                return fail_tx(v, txid, blk, "encoding does not decode: %s", le.msg);
+            if (v->t.kind[k] != tx.kind || v->t.ref[k] != tx.ref)
+                return fail_tx(v, txid, blk, "stored kind/ref differ from the encoding's");
+        }
+        off += x->len;
+        v->nvt++;
+        k += (size_t)parts;
+    }
+    return 0;
+}
+
+static int cmp_tx_block(const void *a, const void *b, void *ctx)
+{
+    const struct verifier *v = ctx;
+    const struct vtx *x = &v->vt[*(const size_t *)a], *y = &v->vt[*(const size_t *)b];
+    if (x->block != y->block)
+        return x->block < y->block ? -1 : 1;
+    return x->row < y->row ? -1 : x->row > y->row;
+}
+
+/* Group the transactions by block; each block's must be indexed 0..n-1 in row order. */
+static int assign_txs(struct verifier *v)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < v->nvt; i++)
+        v->tx_order[i] = i;
+    qsort_r(v->tx_order, v->nvt, sizeof *v->tx_order, cmp_tx_block, v);
+    for (size_t i = 0; i < v->b.n; i++) {
+        v->vb[i].tx0 = k;
+        while (k < v->nvt && v->vt[v->tx_order[k]].block == i) {
+            const struct vtx *x = &v->vt[v->tx_order[k]];
+            if (v->t.index[x->row] != (int64_t)(k - v->vb[i].tx0))
+                return fail_tx(v, v->t.txid[x->row], i, "stored index %lld, expected %zu",
+                               (long long)v->t.index[x->row], k - v->vb[i].tx0);
+            k++;
+        }
+        v->vb[i].ntx = k - v->vb[i].tx0;
+    }
+    return 0;
+}
+
+/* ---- pass 3: the block tree -------------------------------------------------------------- */
+
+static int cmp_height_rows(const void *a, const void *b, void *ctx)
+{
+    const struct verifier *v = ctx;
+    const size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    if (v->b.height[x] != v->b.height[y])
+        return v->b.height[x] < v->b.height[y] ? -1 : 1;
+    return x < y ? -1 : x > y;
+}
+
+/* Bits a child of block p must carry: chain.c's rule (p's, or Bitcoin's clamped retarget every
+ * chain.retarget_blocks over the p's branch). */
+static uint32_t expected_bits(const struct verifier *v, size_t p)
+{
+    const int64_t R = v->cfg->chain.retarget_blocks, h = v->b.height[p];
+    const int64_t want = h - R > 0 ? h - R : 0;
+    size_t first = p;
+    uint32_t bits;
+    int64_t intervals;
+    if (R <= 0 || (h + 1) % R != 0)
+        return v->vb[p].bits;
+    while (v->b.height[first] > want && v->vb[first].parent != NO_ROW)
+        first = v->vb[first].parent;
+    intervals = h - v->b.height[first];
+    if (intervals <= 0)
+        return v->vb[p].bits;
+    if (chain_retarget(v->vb[p].bits,
+                       (int64_t)mine_header_u32(v->vb[p].hdr, MINE_HDR_TIME) -
+                           (int64_t)mine_header_u32(v->vb[first].hdr, MINE_HDR_TIME),
+                       (int64_t)llround((double)intervals * v->cfg->chain.block_interval_s), &bits,
+                       NULL))
+        return v->vb[p].bits;
+    return bits;
+}
+
+static int check_tree(struct verifier *v, size_t *order)
+{
+    static const unsigned char zero[MINE_HASH_LEN];
+    const unsigned char **txp = NULL;
+    size_t *txl = NULL, genesis = NO_ROW;
+    int rc = 0;
+    for (size_t i = 0; i < v->b.n; i++)
+        order[i] = i;
+    qsort_r(order, v->b.n, sizeof *order, cmp_height_rows, v);
+    txp = malloc((v->nvt + 1) * sizeof *txp);
+    txl = malloc((v->nvt + 1) * sizeof *txl);
+    if (!txp || !txl) {
+        rc = err_set(v->e, ERR_NOMEM, "verify: out of memory");
+        goto out;
+    }
+    for (size_t o = 0; o < v->b.n; o++) {
+        const size_t i = order[o];
+        struct vblock *x = &v->vb[i];
+        struct chain_block_view view;
+        const char *rule = NULL;
+        struct err le = {0};
+        uint32_t want;
+        const unsigned char *prev = zero;
+        if (v->b.height[i] == 0) {
+            if (genesis != NO_ROW) {
+                rc = fail_block(v, i, "a second block at height 0");
+                goto out;
+            }
+            genesis = i;
+            x->parent = NO_ROW;
+            if (memcmp(x->hdr + MINE_HDR_PREV, zero, MINE_HASH_LEN)) {
+                rc = fail_block(v, i, "genesis has a previous hash");
+                goto out;
+            }
+            want = x->bits;
+            if (v->cfg && chain_bits_from_zero_bits((int)v->cfg->chain.difficulty_bits, &want,
+                                                    NULL)) {
+                rc = fail_block(v, i, "chain.difficulty_bits of the scenario is out of range");
+                goto out;
+            }
+            x->work = chain_bits_work(x->bits);
+        } else {
+            size_t p = block_find(v, v->b.prev[i]);
+            if (p == NO_ROW) {
+                rc = fail_block(v, i, "its previous block %s is not in /blocks", v->b.prev[i]);
+                goto out;
+            }
+            if (v->b.height[p] != v->b.height[i] - 1) {
+                rc = fail_block(v, i, "its previous block is at height %lld, not %lld",
+                                (long long)v->b.height[p], (long long)v->b.height[i] - 1);
+                goto out;
+            }
+            x->parent = p;
+            prev = v->vb[p].hash;
+            want = v->cfg ? expected_bits(v, p) : x->bits;
+            x->work = v->vb[p].work + chain_bits_work(x->bits);
+        }
+        if (x->bits != want) {
+            rc = fail_block(v, i, "bits 0x%08x, but the difficulty rule gives 0x%08x", x->bits, want);
+            goto out;
+        }
+        if (!(fabs(x->work - v->b.work[i]) <= 1e-9 * x->work)) {
+            rc = fail_block(v, i, "stored chainwork %.17g, recomputed %.17g", v->b.work[i], x->work);
+            goto out;
+        }
+        for (size_t k = 0; k < x->ntx; k++) {
+            const struct vtx *t = &v->vt[v->tx_order[x->tx0 + k]];
+            txp[k] = t->enc;
+            txl[k] = t->len;
+        }
+        view.header = x->hdr;
+        view.n_tx = x->ntx;
+        view.tx = txp;
+        view.tx_len = txl;
+        if ((rc = chain_block_check(&view, prev, want, &rule, &le))) {
+            if (rc == ERR_VERIFY)
+                rc = fail_block(v, i, "%s", le.msg);
+            else
+                err_set(v->e, rc, "verify: %s", le.msg);
+            goto out;
+        }
+        for (size_t k = 0; k < x->ntx; k++) {
+            const struct vtx *t = &v->vt[v->tx_order[x->tx0 + k]];
+            v->rep->signatures += t->enc[1] == CHAIN_TX_TRADE
+                                      ? 1 + (int64_t)(t->enc[86] | t->enc[87] << 8)
+                                      : 1;
+        }
+        v->rep->txs += (int64_t)x->ntx;
+    }
+    if (genesis == NO_ROW && v->b.n > 0)
+        rc = err_set(v->e, ERR_VERIFY, "no genesis block (height 0) in /blocks");
+out:
+    free(txp);
+    free(txl);
+    return rc;
+}
+
+/* ---- pass 4: the main chain ---------------------------------------------------------------- */
+
+static int check_main(struct verifier *v)
+{
+    int64_t top = -1;
+    size_t tip = NO_ROW;
+    if (v->b.n == 0)
+        return err_set(v->e, ERR_VERIFY, "%s: /blocks is empty: no genesis block", v->path);
+    for (size_t i = 0; i < v->b.n; i++)
+        if (!v->b.stale[i] && v->b.height[i] > top)
+            top = v->b.height[i];
+    if (top < 0)
+        return err_set(v->e, ERR_VERIFY, "no main-chain block (every block has stale = 1)");
+    if ((uint64_t)top >= v->b.n)
+        return err_set(v->e, ERR_VERIFY,
+                       "the main chain reaches height %lld with only %zu blocks stored: blocks "
+                       "are missing",
+                       (long long)top, v->b.n);
+    if (!(v->main_at = malloc(((size_t)top + 1) * sizeof *v->main_at)))
+        return err_set(v->e, ERR_NOMEM, "verify: out of memory");
+    for (int64_t h = 0; h <= top; h++)
+        v->main_at[h] = NO_ROW;
+    for (size_t i = 0; i < v->b.n; i++) {
+        if (v->b.stale[i]) {
+            v->rep->stale++;
+            continue;
+        }
+        if (v->main_at[v->b.height[i]] != NO_ROW)
+            return fail_block(v, i, "a second main-chain block at this height");
+        v->main_at[v->b.height[i]] = i;
+    }
+    for (int64_t h = 0; h <= top; h++) {
+        size_t i = v->main_at[h];
+        if (i == NO_ROW)
+            return err_set(v->e, ERR_VERIFY,
+                           "the main chain has no block at height %lld (below its tip at %lld): "
+                           "a block is missing",
+                           (long long)h, (long long)top);
+        if (h > 0 && v->vb[i].parent != v->main_at[h - 1])
+            return fail_block(v, i, "does not link to the main-chain block at height %lld",
+                              (long long)h - 1);
+        v->rep->txs_main += (int64_t)v->vb[i].ntx;
+    }
+    tip = v->main_at[top];
+    for (size_t i = 0; i < v->b.n; i++)
+        if (v->vb[i].work > v->vb[tip].work * (1 + 1e-12))
+            return fail_block(v, i, "holds more work than the main-chain tip at height %lld",
+                              (long long)top);
+    v->rep->height = top;
+    snprintf(v->rep->tip, sizeof v->rep->tip, "%s", v->b.hash[tip]);
+    return 0;
+}
+
+/* ---- pass 5: /trades ---------------------------------------------------------------------- */
+
+static int cmp_trade_rows(const void *a, const void *b, void *ctx)
+{
+    const struct verifier *v = ctx;
+    const size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    if (v->tr.group[x] != v->tr.group[y])
+        return v->tr.group[x] < v->tr.group[y] ? -1 : 1;
+    if (v->tr.id[x] != v->tr.id[y])
+        return v->tr.id[x] < v->tr.id[y] ? -1 : 1;
+    return x < y ? -1 : x > y;
+}
+
+/* First position in tr_order of group g, and how many rows it has. */
+static size_t trade_group(const struct verifier *v, uint64_t g, size_t *count)
+{
+    size_t lo = 0, hi = v->tr.n, first;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (v->tr.group[v->tr_order[mid]] < g)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    first = lo;
+    while (lo < v->tr.n && v->tr.group[v->tr_order[lo]] == g)
+        lo++;
+    *count = lo - first;
+    return first;
+}
+
+/* The agent behind a party: its address for this transaction must be the one derived for that
+ * agent, and the agent must always sign with one key. */
+static int check_party(struct verifier *v, const struct vtx *x, const char *role, size_t n,
+                       int64_t agent, const struct chain_tx_party *p, uint64_t ref)
+{
+    unsigned char addr[CHAIN_ADDR_LEN];
+    if (agent < 0 || agent >= v->n_agents)
+        return fail_tx(v, v->t.txid[x->row], x->block, "/trades names %s agent %lld (%lld agents)",
+                       role, (long long)agent, (long long)v->n_agents);
+    chain_address_derive(v->cfg, agent, ref, addr);
+    if (memcmp(addr, p->addr, CHAIN_ADDR_LEN))
+        return fail_tx(v, v->t.txid[x->row], x->block,
+                       "%s %zu's address is not agent %lld's, the %s /trades names", role, n,
+                       (long long)agent, role);
+    if (v->pk_set[agent] && memcmp(v->pk[agent], p->pk, CHAIN_PK_LEN))
+        return fail_tx(v, v->t.txid[x->row], x->block, "agent %lld (%s) signs with another key",
+                       (long long)agent, role);
+    memcpy(v->pk[agent], p->pk, CHAIN_PK_LEN);
+    v->pk_set[agent] = 1;
+    return 0;
+}
+
+static int check_trades(struct verifier *v)
+{
+    uint8_t *seen = calloc(v->tr.n + 1, 1);
+    int rc = 0;
+    if (!seen)
+        return err_set(v->e, ERR_NOMEM, "verify: out of memory");
+    for (size_t i = 0; i < v->tr.n; i++)
+        v->tr_order[i] = i;
+    qsort_r(v->tr_order, v->tr.n, sizeof *v->tr_order, cmp_trade_rows, v);
+    for (size_t o = 0; o < v->b.n && !rc; o++) {
+        const struct vblock *b = &v->vb[o];
+        for (size_t k = 0; k < b->ntx && !rc; k++) {
+            const struct vtx *x = &v->vt[v->tx_order[b->tx0 + k]];
+            const char *txid = v->t.txid[x->row];
+            struct chain_tx tx;
+            size_t first, n;
+            double ert = INFINITY;
+            if (chain_tx_decode(x->enc, x->len, &tx, v->parties, CHAIN_TX_MAX_BUYERS, NULL)) {
+                rc = fail_tx(v, txid, o, "encoding does not decode");
+                break;
+            }
+            if (tx.kind != CHAIN_TX_TRADE)
+                continue;
+            first = trade_group(v, tx.ref, &n);
+            if (n != tx.n_buyers) {
+                rc = fail_tx(v, txid, o, "trade %llu has %zu buyers but /trades has %zu rows for "
+                             "group %llu",
+                             (unsigned long long)tx.ref, tx.n_buyers, n,
+                             (unsigned long long)tx.ref);
+                break;
+            }
+            for (size_t j = 0; j < n && !rc; j++) {
+                const size_t row = v->tr_order[first + j];
+                const struct chain_tx_party *bp = &tx.buyers[j];
+                if (v->tr.seller[row] != v->tr.seller[v->tr_order[first]])
+                    rc = fail_tx(v, txid, o, "/trades rows of group %llu name different sellers",
+                                 (unsigned long long)tx.ref);
+                else if (v->tr.price[row] != tx.price)
+                    rc = fail_tx(v, txid, o,
+                                 "/trades row %llu says price %.17g EUR/MWh, the transaction %.17g",
+                                 (unsigned long long)v->tr.id[row], v->tr.price[row], tx.price);
+                else if (v->tr.kwh[row] != bp->kwh)
+                    rc = fail_tx(v, txid, o,
+                                 "/trades row %llu says %.17g kWh, the transaction's buyer %zu %.17g",
+                                 (unsigned long long)v->tr.id[row], v->tr.kwh[row], j, bp->kwh);
+                else
+                    rc = check_party(v, x, "buyer", j, v->tr.buyer[row], bp, tx.ref);
+                if (v->tr.t_request[row] < ert)
+                    ert = v->tr.t_request[row];
+                seen[row] = 1;
+            }
+            if (rc)
+                break;
+            if ((rc = check_party(v, x, "seller", 0, v->tr.seller[v->tr_order[first]], &tx.from,
+                                  tx.ref)))
+                break;
+            if (tx.agreement_time != v->tr.t_agree[v->tr_order[first]] || tx.request_time != ert) {
+                rc = fail_tx(v, txid, o, "request/agreement times differ from /trades group %llu",
+                             (unsigned long long)tx.ref);
+                break;
+            }
+        }
+    }
+    /* A trade /trades says was included must be in a stored block at that height. */
+    for (size_t i = 0; i < v->tr.n && !rc; i++) {
+        if (v->tr.height[i] < 0)
+            continue;
+        if (!seen[i])
+            rc = err_set(v->e, ERR_VERIFY,
+                         "/trades row %llu (group %llu) says it was included at height %lld, but "
+                         "no stored block holds its transaction",
+                         (unsigned long long)v->tr.id[i], (unsigned long long)v->tr.group[i],
+                         (long long)v->tr.height[i]);
+    }
+    v->rep->trades = (int64_t)v->tr.n;
+    free(seen);
+    return rc;
+}
+
+/* ---- pass 6: balances ------------------------------------------------------------------- */
+
+/* The agent whose address for transaction `ref` is addr; -1 when none.  `hint` is tried first. */
+static int64_t agent_of(const struct verifier *v, const unsigned char addr[CHAIN_ADDR_LEN],
+                        uint64_t ref, int64_t hint)
+{
+    unsigned char a[CHAIN_ADDR_LEN];
+    if (hint >= 0) {
+        chain_address_derive(v->cfg, hint, ref, a);
+        if (!memcmp(a, addr, CHAIN_ADDR_LEN))
+            return hint;
+    }
+    for (int64_t k = 0; k < v->n_agents; k++) {
+        chain_address_derive(v->cfg, k, ref, a);
+        if (!memcmp(a, addr, CHAIN_ADDR_LEN))
+            return k;
+    }
+    return -1;
+}
+
+static int cmp_ids(const void *a, const void *b) { return memcmp(a, b, CHAIN_TXID_LEN); }
+
+static int pay(struct verifier *v, int64_t *bal, const struct vtx *x, size_t blk, int64_t payer,
+               int64_t payee, int64_t coins)
+{
+    if (coins < 0)
+        return fail_tx(v, v->t.txid[x->row], blk, "an amount that is not a valid coin count");
+    if (bal[payer] < coins)
+        return fail_tx(v, v->t.txid[x->row], blk,
+                       "agent %lld pays %lld coins with a balance of %lld: a wallet below zero "
+                       "(double spend)",
+                       (long long)payer, (long long)coins, (long long)bal[payer]);
+    bal[payer] -= coins;
+    bal[payee] += coins;
+    return 0;
+}
+
+static int replay_balances(struct verifier *v)
+{
+    int64_t *bal = malloc(((size_t)v->n_agents + 1) * sizeof *bal);
+    unsigned char(*ids)[CHAIN_TXID_LEN] = malloc(((size_t)v->rep->txs_main + 1) * CHAIN_TXID_LEN);
+    size_t nid = 0;
+    int rc = 0;
+    if (!bal || !ids) {
+        free(bal);
+        free(ids);
+        return err_set(v->e, ERR_NOMEM, "verify: out of memory");
+    }
+    for (int64_t a = 0; a < v->n_agents; a++)
+        bal[a] = v->cfg->chain.initial_coins;
+    for (int64_t h = 0; h <= v->rep->height && !rc; h++) {
+        const size_t i = v->main_at[h];
+        const struct vblock *b = &v->vb[i];
+        for (size_t k = 0; k < b->ntx && !rc; k++) {
+            const struct vtx *x = &v->vt[v->tx_order[b->tx0 + k]];
+            struct chain_tx tx;
+            memcpy(ids[nid++], x->id, CHAIN_TXID_LEN);
+            if (chain_tx_decode(x->enc, x->len, &tx, v->parties, CHAIN_TX_MAX_BUYERS, NULL)) {
+                rc = fail_tx(v, v->t.txid[x->row], i, "encoding does not decode");
+                break;
+            }
+            if (tx.kind == CHAIN_TX_TRADE) {
+                size_t n, first = trade_group(v, tx.ref, &n);
+                const int64_t seller = v->tr.seller[v->tr_order[first]];
+                /* pass 5 tied every party to its /trades agent */
+                for (size_t j = 0; j < tx.n_buyers && !rc; j++)
+                    rc = pay(v, bal, x, i, v->tr.buyer[v->tr_order[first + j]], seller,
+                             chain_tx_coins(tx.price, tx.buyers[j].kwh));
+            } else {
+                int64_t hint = -1, from, to;
+                for (int64_t a = 0; a < v->n_agents && hint < 0; a++)
+                    if (v->pk_set[a] && !memcmp(v->pk[a], tx.from.pk, CHAIN_PK_LEN))
+                        hint = a;
+                from = agent_of(v, tx.from.addr, tx.ref, hint);
+                to = agent_of(v, tx.to.addr, tx.ref, -1);
+                if (from < 0 || to < 0)
+                    rc = fail_tx(v, v->t.txid[x->row], i, "transfer %s address is no agent's",
+                                 from < 0 ? "payer" : "payee");
+                else if (v->pk_set[from] && memcmp(v->pk[from], tx.from.pk, CHAIN_PK_LEN))
+                    rc = fail_tx(v, v->t.txid[x->row], i, "agent %lld signs with another key",
+                                 (long long)from);
+                else
+                    rc = pay(v, bal, x, i, from, to, tx.coins);
+            }
+        }
+    }
+    if (!rc) {
+        qsort(ids, nid, CHAIN_TXID_LEN, cmp_ids);
+        for (size_t k = 1; k < nid && !rc; k++)
+            if (!memcmp(ids[k], ids[k - 1], CHAIN_TXID_LEN)) {
+                char hex[HEX_HASH];
+                mine_hash_to_hex(ids[k], hex);
+                rc = fail_tx(v, hex, NO_ROW, "appears twice on the main chain");
+            }
+    }
+    if (!rc)
+        v->rep->wallets = v->n_agents;
+    free(bal);
+    free(ids);
+    return rc;
+}
+
+/* ---- driver ------------------------------------------------------------------------------- */
+
+static void verifier_fini(struct verifier *v)
+{
+    free(v->b.height), free(v->b.stale), free(v->b.work), free(v->b.hash), free(v->b.prev);
+    free(v->b.merkle), free(v->b.header);
+    free(v->t.block), free(v->t.txid), free(v->t.enc), free(v->t.height), free(v->t.index);
+    free(v->t.stale), free(v->t.kind), free(v->t.part), free(v->t.parts), free(v->t.ref);
+    free(v->tr.id), free(v->tr.group), free(v->tr.seller), free(v->tr.buyer), free(v->tr.height);
+    free(v->tr.kwh), free(v->tr.price), free(v->tr.t_request), free(v->tr.t_agree);
+    free(v->vb), free(v->by_hash), free(v->vt), free(v->tx_order), free(v->encbuf);
+    free(v->parties), free(v->tr_order), free(v->main_at), free(v->pk), free(v->pk_set);
+    cfg_fini(&v->cfg_own);
+    h5_reader_close(v->r);
+}
+
+static int verify_run(struct verifier *v, const struct chain_verify_opts *o)
+{
+    size_t *order;
+    int64_t fsize;
+    int rc;
+    if (!(v->r = h5_reader_open(v->path, v->e)))
+        return v->e ? v->e->code : ERR_FORMAT;
+    fsize = h5_reader_file_size(v->r);
+    if (fsize < 0)
+        fsize = 0;
+    /* deflate packs at most ~1032:1; a column claiming more than that is damage */
+    v->max_bytes = (size_t)fsize > ((size_t)1 << 40) / 2048 ? (size_t)1 << 40
+                                                            : (size_t)fsize * 2048 + ((size_t)16 << 20);
+    if ((rc = read_run(v, o)) || (rc = read_tables(v)))
+        return rc;
+    v->rep->blocks = (int64_t)v->b.n;
+    v->vb = calloc(v->b.n + 1, sizeof *v->vb);
+    v->by_hash = malloc((v->b.n + 1) * sizeof *v->by_hash);
+    v->vt = calloc(v->t.n + 1, sizeof *v->vt);
+    v->tx_order = malloc((v->t.n + 1) * sizeof *v->tx_order);
+    v->encbuf = malloc(v->t.n * (HEX_PART / 2) + 1);
+    v->parties = malloc(CHAIN_TX_MAX_BUYERS * sizeof *v->parties);
+    v->tr_order = malloc((v->tr.n + 1) * sizeof *v->tr_order);
+    if (!v->vb || !v->by_hash || !v->vt || !v->tx_order || !v->encbuf || !v->parties ||
+        !v->tr_order)
+        return err_set(v->e, ERR_NOMEM, "verify: out of memory");
+    if ((rc = check_headers(v)))
+        return rc;
+    for (size_t i = 0; i < v->b.n; i++)
+        v->by_hash[i] = i;
+    qsort_r(v->by_hash, v->b.n, sizeof *v->by_hash, cmp_hash_rows, v);
+    for (size_t i = 1; i < v->b.n; i++)
+        if (!strcmp(v->b.hash[v->by_hash[i]], v->b.hash[v->by_hash[i - 1]]))
+            return fail_block(v, v->by_hash[i], "stored twice in /blocks");
+    if ((rc = check_tx_rows(v)) || (rc = assign_txs(v)))
+        return rc;
+    if (!(order = malloc((v->b.n + 1) * sizeof *order)))
+        return err_set(v->e, ERR_NOMEM, "verify: out of memory");
+    rc = check_tree(v, order);
+    free(order);
+    if (rc || (rc = check_main(v)))
+        return rc;
+    if (v->flags & CHAIN_VERIFY_CHAIN_ONLY)
+        return 0;
+    v->n_agents = cfg_agent_total(v->cfg);
+    if (v->n_agents < 0 || v->n_agents > (INT64_C(1) << 32))
+        return err_set(v->e, ERR_FORMAT, "%s: the scenario has %lld agents", v->path,
+                       (long long)v->n_agents);
+    v->pk = calloc((size_t)v->n_agents + 1, sizeof *v->pk);
+    v->pk_set = calloc((size_t)v->n_agents + 1, 1);
+    if (!v->pk || !v->pk_set)
+        return err_set(v->e, ERR_NOMEM, "verify: out of memory");
+    if ((rc = check_trades(v)))
+        return rc;
+    return replay_balances(v);
+}
+
+int chain_verify_file(const char *path, const struct chain_verify_opts *opts,
+                      struct chain_verify_report *rep, struct err *e)
+{
+    struct chain_verify_report local;
+    struct err le = {0};
+    struct verifier v;
+    int rc;
+    memset(&v, 0, sizeof v);
+    if (!rep)
+        rep = &local;
+    memset(rep, 0, sizeof *rep);
+    rep->height = -1;
+    rep->fail_height = -1;
+    v.path = path;
+    v.flags = opts ? opts->flags : 0;
+    v.rep = rep;
+    v.e = e ? e : &le;
+    cfg_init(&v.cfg_own);
+    rc = verify_run(&v, opts);
+    verifier_fini(&v);
+    return rc;
+}
