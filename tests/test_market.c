@@ -172,7 +172,7 @@ static void test_market_every_attack_detected(void **state)
         char kv[64];
         hid_t h, d, t;
         hsize_t dims[1];
-        char (*checks)[16], (*attacks)[16];
+        char (*checks)[32], (*attacks)[32];
         size_t n;
         double *det;
         snprintf(kv, sizeof kv, "%s=0.3", kinds[i].key);
@@ -186,8 +186,8 @@ static void test_market_every_attack_detected(void **state)
         det = col(h, "security/detected", &n);
         d = H5Dopen2(h, "security/check", H5P_DEFAULT);
         t = H5Dget_type(d);
-        checks = malloc((n + 1) * 16);
-        attacks = malloc((n + 1) * 16);
+        checks = malloc((n + 1) * 32);
+        attacks = malloc((n + 1) * 32);
         assert_true(H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, checks) >= 0);
         H5Dclose(d);
         d = H5Dopen2(h, "security/attack", H5P_DEFAULT);
@@ -196,9 +196,9 @@ static void test_market_every_attack_detected(void **state)
         H5Tclose(t);
         (void)dims;
         for (size_t k = 0; k < n; k++) {
-            if (strncmp(checks[k], kinds[i].check, 16) != 0 ||
-                strncmp(attacks[k], kinds[i].name, 16) != 0 || det[k] != 1)
-                fail_msg("%s: row %zu is check=%.16s attack=%.16s detected=%g", kinds[i].name, k,
+            if (strncmp(checks[k], kinds[i].check, 32) != 0 ||
+                strncmp(attacks[k], kinds[i].name, 32) != 0 || det[k] != 1)
+                fail_msg("%s: row %zu is check=%.32s attack=%.32s detected=%g", kinds[i].name, k,
                          checks[k], attacks[k], det[k]);
         }
         free(det);

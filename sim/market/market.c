@@ -68,9 +68,9 @@ struct lat_hist {
 struct security_row {
     double t;
     int64_t agent;
-    char check[16];
-    char attack[16];
-    char action[12];
+    char check[32];  /* wide enough for every chain outcome ("confirmed_block_reverted"...) */
+    char attack[32];
+    char action[32];
     int32_t detected;
 };
 
@@ -169,11 +169,12 @@ struct mkt {
 static const struct h5_col security_cols[] = {
     {"t", H5_COL_F64, SEC(t), 0, "s", "simulated time of the event"},
     {"agent", H5_COL_I64, SEC(agent), 0, "", "identity the message claimed (or node), -1 none"},
-    {"check", H5_COL_STR, SEC(check), 16, "",
+    {"check", H5_COL_STR, SEC(check), 32, "",
      "check that failed (identification, authentication, protocol, replay, malformed, ...) "
      "or 'passed'"},
-    {"attack", H5_COL_STR, SEC(attack), 16, "", "injected attack, or 'none' for honest traffic"},
-    {"action", H5_COL_STR, SEC(action), 12, "", "dropped, accepted, lost, rejected"},
+    {"attack", H5_COL_STR, SEC(attack), 32, "", "injected attack, or 'none' for honest traffic"},
+    {"action", H5_COL_STR, SEC(action), 32, "",
+     "dropped, accepted, lost, rejected, or the chain's outcome (tx_rejected, rejected:RULE...)"},
     {"detected", H5_COL_I32, SEC(detected), 0, "", "1 when an attack was caught"},
 };
 
