@@ -344,6 +344,79 @@ static void test_cli_run_disk_full_exit_1_no_file(void **state)
     }
 }
 
+static char *tip_of(const char *path, char *buf, size_t n)
+{
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT), a, t;
+    char *v = NULL;
+    assert_true(f >= 0);
+    a = H5Aopen(f, "chain_tip", H5P_DEFAULT);
+    t = H5Aget_type(a);
+    assert_true(H5Aread(a, t, &v) >= 0);
+    snprintf(buf, n, "%s", v);
+    H5free_memory(v);
+    H5Tclose(t);
+    H5Aclose(a);
+    H5Fclose(f);
+    return buf;
+}
+
+static int count_lines_with(const char *text, const char *what)
+{
+    int n = 0;
+    for (const char *p = text; (p = strstr(p, what)) != NULL; p++)
+        n++;
+    return n;
+}
+
+/* OpenCL faults under backend auto: no platform, a kernel that does not build, a device error
+ * mid-run.  Each run falls back to the CPU with one warning and mines the identical chain. */
+static void test_cli_run_opencl_faults_fall_back_to_cpu(void **state)
+{
+    struct fx *f = *state;
+    char ref[256], out[256], tip_ref[80], tip[80], kdir[128], kfile[192];
+    char *p = put(f, "s.ini", small);
+    FILE *fp;
+    snprintf(ref, sizeof ref, "%s/cpu.h5", f->dir);
+    snprintf(out, sizeof out, "%s/fault.h5", f->dir);
+    assert_int_equal(run(f, "run", p, "-q", "-o", ref, NULL), 0); /* small uses backend cpu */
+    tip_of(ref, tip_ref, sizeof tip_ref);
+
+    setenv("OCL_ICD_VENDORS", f->dir, 1); /* a folder with no ICD files */
+    assert_int_equal(run(f, "run", p, "--backend", "auto", "-o", out, NULL), 0);
+    unsetenv("OCL_ICD_VENDORS");
+    assert_int_equal(count_lines_with(f->errtxt, "warning:"), 1);
+    assert_non_null(strstr(f->errtxt, "OpenCL not used"));
+    assert_string_equal(tip_of(out, tip, sizeof tip), tip_ref);
+
+    snprintf(kdir, sizeof kdir, "%s/kernels", f->dir);
+    assert_int_equal(mkdir(kdir, 0755), 0);
+    snprintf(kfile, sizeof kfile, "%s/sha256d_search.cl", kdir);
+    fp = fopen(kfile, "w");
+    fputs("__kernel void broken(void) { this does not compile }\n", fp);
+    fclose(fp);
+    snprintf(kfile, sizeof kfile, "%s/sha256.cl", kdir);
+    fp = fopen(kfile, "w");
+    fputs("#error broken\n", fp);
+    fclose(fp);
+    setenv("SETM_KERNELS", kdir, 1);
+    assert_int_equal(run(f, "run", p, "--backend", "auto", "-o", out, NULL), 0);
+    unsetenv("SETM_KERNELS");
+    assert_int_equal(count_lines_with(f->errtxt, "warning:"), 1);
+    assert_string_equal(tip_of(out, tip, sizeof tip), tip_ref);
+
+    setenv("SETM_FAULT_OPENCL_AFTER", "20", 1);
+    assert_int_equal(run(f, "run", p, "--backend", "auto", "-o", out, NULL), 0);
+    unsetenv("SETM_FAULT_OPENCL_AFTER");
+    assert_int_equal(count_lines_with(f->errtxt, "warning:"), 1);
+    assert_non_null(strstr(f->errtxt, "failed during the run"));
+    assert_string_equal(tip_of(out, tip, sizeof tip), tip_ref);
+
+    /* Asked for explicitly, an unusable OpenCL is an error, not a silent fallback. */
+    setenv("OCL_ICD_VENDORS", f->dir, 1);
+    assert_int_equal(run(f, "run", p, "--backend", "opencl", "-o", out, NULL), 2);
+    unsetenv("OCL_ICD_VENDORS");
+}
+
 static void test_cli_bench_engine(void **state)
 {
     struct fx *f = *state;
@@ -374,6 +447,7 @@ int main(void)
         T(test_cli_run_is_reproducible),
         T(test_cli_run_signal_keeps_partial_output),
         T(test_cli_run_disk_full_exit_1_no_file),
+        T(test_cli_run_opencl_faults_fall_back_to_cpu),
         T(test_cli_bench_engine),
     };
     return cmocka_run_group_tests_name("cli", tests, NULL, NULL);

@@ -1639,6 +1639,8 @@ void chain_free(struct chain *c)
 const char *chain_backend_name(const struct chain *c) { return mine_backend_name(c->mine); }
 const char *chain_device_name(const struct chain *c) { return mine_device_desc(c->mine); }
 
+const char *chain_mine_note(const struct chain *c) { return mine_note(c->mine); }
+
 int64_t chain_wallet_balance(struct chain *c, int64_t agent, enum chain_balance_kind kind)
 {
     if (agent < 0 || agent >= c->n_agents)

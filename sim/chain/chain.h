@@ -157,6 +157,10 @@ void chain_free(struct chain *c);
 const char *chain_backend_name(const struct chain *c);
 const char *chain_device_name(const struct chain *c);
 
+/* Why the backend is not the one auto would have preferred, or why it changed mid-run (a failed
+ * OpenCL device hands over to the CPU): "" when nothing happened.  For the run's one warning. */
+const char *chain_mine_note(const struct chain *c);
+
 /* Bind agent's wallet to its registry public key.  Trades signed with another key are rejected
  * (key_mismatch).  An agent never registered is bound to the key of its first valid trade.
  * 0, or ERR_USAGE for an unknown agent. */

@@ -155,9 +155,12 @@ int cli_run(int argc, char **argv)
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
 
+    memset(&sum, 0, sizeof sum);
     rc = sim_run(&cfg, &so, &sum, &e);
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
+    if (sum.mine_note[0])
+        fprintf(stderr, "setm run: warning: %s\n", sum.mine_note); /* once per run */
     if (rc) {
         cfg_fini(&cfg);
         return cli_fail("run", &e);
@@ -178,6 +181,7 @@ int cli_run(int argc, char **argv)
                    (unsigned long long)sum.attacks_detected,
                    (unsigned long long)sum.attacks_injected,
                    (unsigned long long)sum.honest_rejected);
+        printf("  mining backend: %s\n", sum.mine_backend);
         printf("  wall time %.3f s\n", sum.wall_seconds);
         printf("  output: %s\n", output);
     }

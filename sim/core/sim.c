@@ -504,10 +504,7 @@ int sim_run(const struct cfg *cfg, const struct sim_opts *opts, struct sim_summa
     if (!rc)
         rc = chain_tables_open(s.chain, s.out, (size_t)cfg->output.chunk_rows,
                                (int)cfg->output.compression, e);
-    if (!rc)
-        rc = h5_attr_str(s.out, "mine_backend", chain_backend_name(s.chain), e);
-    if (!rc)
-        rc = h5_attr_str(s.out, "mine_device", chain_device_name(s.chain), e);
+
     if (rc)
         goto fail;
     if (cfg->output.agent_slots) {
@@ -576,7 +573,16 @@ int sim_run(const struct cfg *cfg, const struct sim_opts *opts, struct sim_summa
     sum.attacks_injected = s.msum.attacks_injected;
     sum.attacks_detected = s.msum.attacks_detected;
     sum.honest_rejected = s.msum.honest_rejected;
+    snprintf(sum.mine_backend, sizeof sum.mine_backend, "%s", chain_backend_name(s.chain));
+    snprintf(sum.mine_note, sizeof sum.mine_note, "%s", chain_mine_note(s.chain));
     rc = write_summary(&s, &sum, e);
+    /* The backend as it ended the run (a failing OpenCL device hands over to the CPU). */
+    if (!rc)
+        rc = h5_attr_str(s.out, "mine_backend", chain_backend_name(s.chain), e);
+    if (!rc)
+        rc = h5_attr_str(s.out, "mine_device", chain_device_name(s.chain), e);
+    if (!rc)
+        rc = h5_attr_str(s.out, "mine_note", sum.mine_note, e);
     if (!rc)
         rc = chain_summary_write(s.chain, s.out, e);
     if (!rc)

@@ -47,6 +47,8 @@ struct sim_summary {
     double mean_price;     /* EUR/MWh, NaN without trades */
     double efficiency;     /* realised / maximum surplus */
     uint64_t attacks_injected, attacks_detected, honest_rejected;
+    char mine_backend[32];  /* the backend that mined the last block */
+    char mine_note[600];    /* a warning about the mining backend, "" if none */
 };
 
 /* Run the scenario `cfg` (already validated with cfg_validate) and write opts->output.

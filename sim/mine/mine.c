@@ -18,7 +18,12 @@
 struct mine {
     struct mine_cpu *cpu;   /* the CPU backend, or NULL */
     struct mine_ocl *ocl;   /* the OpenCL backend, or NULL */
-    char note[ERR_MSG_MAX + 32]; /* why auto did not take OpenCL */
+    char note[ERR_MSG_MAX + 64]; /* why auto did not take OpenCL, or left it mid-run */
+    int fallback_ok;        /* backend auto: a failing device hands over to the CPU */
+    unsigned threads;       /* for building the CPU backend on a fallback */
+    enum mine_cpu_path cpu_path;
+    uint64_t searches;      /* OpenCL searches so far */
+    uint64_t fault_after;   /* test hook: OpenCL fails from this search on (0 = never) */
 };
 
 void mine_opts_init(struct mine_opts *o)
@@ -97,6 +102,15 @@ struct mine *mine_new(const struct mine_opts *o, struct err *e)
         err_set(e, ERR_NOMEM, "mine_new: out of memory");
         return NULL;
     }
+    m->fallback_ok = o->backend == MINE_BACKEND_AUTO;
+    m->threads = o->threads;
+    m->cpu_path = o->cpu_path;
+    {
+        /* Fault injection for the tests of the fallback: a device error from search N on. */
+        const char *f = getenv("SETM_FAULT_OPENCL_AFTER");
+        if (f && *f)
+            m->fault_after = strtoull(f, NULL, 10) + 1;
+    }
     if (o->backend != MINE_BACKEND_CPU) {
         m->ocl = mine_ocl_new(o->platform, o->device, o->kernel_dir, o->cl_vector, m->note,
                               sizeof m->note, &oe);
@@ -129,6 +143,35 @@ void mine_free(struct mine *m)
     free(m);
 }
 
+/* One search on the current backend.  A winner is confirmed on the host with the reference code,
+ * so a faulty device can never put a wrong nonce into a chain: it is an ERR_DEVICE instead. */
+static int search_once(struct mine *m, const unsigned char header[MINE_HEADER_LEN],
+                       const unsigned char target[MINE_TARGET_LEN], uint32_t start,
+                       struct mine_work *w, uint64_t count, uint64_t *first, struct err *e)
+{
+    unsigned char hdr[MINE_HEADER_LEN], hash[MINE_HASH_LEN];
+    int rc;
+    if (m->ocl) {
+        if (m->fault_after && ++m->searches >= m->fault_after)
+            return err_set(e, ERR_DEVICE, "injected device fault (SETM_FAULT_OPENCL_AFTER)");
+        rc = mine_ocl_search(m->ocl, w, count, first, e);
+    } else {
+        rc = mine_cpu_search(m->cpu, w, count, first, e);
+    }
+    if (rc || *first == MINE_NONE)
+        return rc;
+    if (*first >= count)
+        return err_set(e, ERR_DEVICE, "%s returned offset %llu outside the range of %llu",
+                       mine_backend_name(m), (unsigned long long)*first, (unsigned long long)count);
+    memcpy(hdr, header, sizeof hdr);
+    mine_header_set_u32(hdr, MINE_HDR_NONCE, start + (uint32_t)*first);
+    chain_sha256d(hdr, sizeof hdr, hash);
+    if (!mine_hash_meets_target(hash, target))
+        return err_set(e, ERR_DEVICE, "%s returned nonce %u whose hash does not meet the target",
+                       mine_backend_name(m), (unsigned)(start + (uint32_t)*first));
+    return 0;
+}
+
 int mine_search(struct mine *m, const unsigned char header[MINE_HEADER_LEN],
                 const unsigned char target[MINE_TARGET_LEN], uint32_t start, uint64_t count,
                 struct mine_result *res, struct err *e)
@@ -143,8 +186,24 @@ int mine_search(struct mine *m, const unsigned char header[MINE_HEADER_LEN],
         return err_set(e, ERR_USAGE, "nonce count %llu out of range 1..2^32",
                        (unsigned long long)count);
     mine_work_init(&w, header, target, start);
-    rc = m->ocl ? mine_ocl_search(m->ocl, &w, count, &first, e)
-                : mine_cpu_search(m->cpu, &w, count, &first, e);
+    rc = search_once(m, header, target, start, &w, count, &first, e);
+    if (rc == ERR_DEVICE && m->ocl && m->fallback_ok) {
+        /* The device failed mid-run: the CPU finds the same lowest nonce, so the run goes on
+         * unchanged apart from speed. */
+        char why[ERR_MSG_MAX];
+        snprintf(why, sizeof why, "%s", e ? e->msg : "device error");
+        m->cpu = mine_cpu_new(m->threads, m->cpu_path, e);
+        if (!m->cpu)
+            return e ? e->code : ERR_NOMEM;
+        mine_ocl_free(m->ocl);
+        m->ocl = NULL;
+        snprintf(m->note, sizeof m->note, "OpenCL failed during the run (%s); continued on the CPU",
+                 why);
+        err_clear(e);
+        first = MINE_NONE;
+        mine_work_init(&w, header, target, start);
+        rc = search_once(m, header, target, start, &w, count, &first, e);
+    }
     if (rc)
         return rc;
     if (first == MINE_NONE) {
@@ -152,17 +211,9 @@ int mine_search(struct mine *m, const unsigned char header[MINE_HEADER_LEN],
         return err_set(e, ERR_NOSOLUTION, "no nonce in %llu from %u meets the target",
                        (unsigned long long)count, (unsigned)start);
     }
-    if (first >= count)
-        return err_set(e, ERR_DEVICE, "%s returned offset %llu outside the range of %llu",
-                       mine_backend_name(m), (unsigned long long)first, (unsigned long long)count);
-    /* Confirm on the host with the reference code, so a faulty device cannot put a wrong
-     * nonce into a chain. */
     memcpy(hdr, header, sizeof hdr);
     mine_header_set_u32(hdr, MINE_HDR_NONCE, start + (uint32_t)first);
     chain_sha256d(hdr, sizeof hdr, res->hash);
-    if (!mine_hash_meets_target(res->hash, target))
-        return err_set(e, ERR_DEVICE, "%s returned nonce %u whose hash does not meet the target",
-                       mine_backend_name(m), (unsigned)(start + (uint32_t)first));
     res->found = 1;
     res->nonce = start + (uint32_t)first;
     res->attempts = first + 1;

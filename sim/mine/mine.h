@@ -79,7 +79,8 @@ int mine_cpu_path_parse(const char *s, enum mine_cpu_path *out, struct err *e);
  * ERR_DEVICE when an explicitly requested backend or path is unusable (the message says why:
  * no platform, no matching device, kernel file missing, build failure with the compiler log,
  * wrong self-test answer), ERR_NOMEM. With backend auto an unusable OpenCL is not an error: the
- * CPU backend is used and mine_note() says why. */
+ * CPU backend is used and mine_note() says why.  Test hook: with SETM_FAULT_OPENCL_AFTER=N in
+ * the environment the OpenCL backend reports a device error from its (N+1)-th search on. */
 struct mine *mine_new(const struct mine_opts *o, struct err *e);
 
 /* Release everything mine_new acquired. NULL is a no-op. */
@@ -88,7 +89,9 @@ void mine_free(struct mine *m);
 /* Search count nonces from start (1 <= count <= 2^32; see the range definition above).
  * Fills *res in every case. Returns 0 when found, ERR_NOSOLUTION when no nonce in the range
  * meets the target (res->found = 0, res->attempts = count), ERR_USAGE for a count out of range,
- * ERR_DEVICE when the device fails or returns a nonce the host does not confirm. */
+ * ERR_DEVICE when the device fails or returns a nonce the host does not confirm.  With backend
+ * auto such a device error is not returned: the CPU backend takes over for this and every later
+ * search (the same lowest nonce, so the same chain) and mine_note() says so. */
 int mine_search(struct mine *m, const unsigned char header[MINE_HEADER_LEN],
                 const unsigned char target[MINE_TARGET_LEN], uint32_t start, uint64_t count,
                 struct mine_result *res, struct err *e);
@@ -100,7 +103,7 @@ const char *mine_backend_name(const struct mine *m);
  * count and path. For HDF5 attributes and run output. */
 const char *mine_device_desc(const struct mine *m);
 
-/* Why auto did not take OpenCL (or "" when it did or was not asked to choose). */
+/* Why auto did not take OpenCL, or why it left it mid-run ("" when neither happened). */
 const char *mine_note(const struct mine *m);
 
 /* CPU worker threads in use (1 for the OpenCL backend's host side). */
