@@ -13,11 +13,11 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
-#include <hdf5.h>
 #include <sodium.h>
 
 #include "chain/chain.h"
 #include "chain/sha256.h"
+#include "chain/verify.h"
 
 #define AGENTS 8
 #define MAXREF 4096
@@ -557,116 +557,19 @@ static void test_chain_one_pseudonym_is_one_address(void **state)
 
 /* ---- forks, output, attacks ----------------------------------------------------------- */
 
-static size_t read_col(hid_t g, const char *name, void **out)
+/* Check /blocks and /transactions as an outside verifier does (chain/verify.h): every header
+ * hashes to its hash, meets its bits and the difficulty rule, the non-stale blocks form one chain
+ * from genesis linked by `previous` and hold the most work, every encoding hashes to its txid,
+ * every Merkle root and signature checks. */
+static void verify_file(const struct cfg *cfg, const char *path, int64_t *stale_out)
 {
-    hid_t d = H5Dopen2(g, name, H5P_DEFAULT), t = H5Dget_type(d), s = H5Dget_space(d);
-    hsize_t n = 0;
-    H5Sget_simple_extent_dims(s, &n, NULL);
-    *out = calloc((size_t)n + 1, H5Tget_size(t));
-    assert_true(H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, *out) >= 0);
-    H5Tclose(t);
-    H5Sclose(s);
-    H5Dclose(d);
-    return (size_t)n;
-}
-
-static void unhex(const char *hex, size_t n, unsigned char *out)
-{
-    assert_int_equal(mine_hex_decode(hex, out, n, NULL), 0);
-}
-
-/* Check /blocks and /transactions as an outside verifier: every header hashes to its hash, meets
- * its bits, the non-stale blocks form one chain 0..H linked by `previous` and hold the most work,
- * every encoding hashes to its txid, every Merkle root recomputes. */
-static void verify_file(const char *path, int64_t *stale_out)
-{
-    hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT), g, tg;
-    char(*hash)[65], (*prev)[65], (*merkle)[65], (*hdr)[161], (*tblock)[65], (*txid)[65],
-        (*enc)[1025];
-    int64_t *height, *theight;
-    uint8_t *stale;
-    int32_t *part, *parts, *index;
-    double *work;
-    size_t n, nt, main_n = 0;
-    int64_t best = -1, stale_n = 0;
-    assert_true(file >= 0);
-    g = H5Gopen2(file, "blocks", H5P_DEFAULT);
-    n = read_col(g, "hash", (void **)&hash);
-    read_col(g, "previous", (void **)&prev);
-    read_col(g, "merkle_root", (void **)&merkle);
-    read_col(g, "header", (void **)&hdr);
-    read_col(g, "height", (void **)&height);
-    read_col(g, "stale", (void **)&stale);
-    read_col(g, "chainwork", (void **)&work);
-    tg = H5Gopen2(file, "transactions", H5P_DEFAULT);
-    nt = read_col(tg, "block", (void **)&tblock);
-    read_col(tg, "height", (void **)&theight);
-    read_col(tg, "txid", (void **)&txid);
-    read_col(tg, "encoding", (void **)&enc);
-    read_col(tg, "part", (void **)&part);
-    read_col(tg, "parts", (void **)&parts);
-    read_col(tg, "index", (void **)&index);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char h[80], got[32], target[32];
-        char hex[65];
-        unhex(hdr[i], 80, h);
-        chain_sha256d(h, 80, got);
-        mine_hash_to_hex(got, hex);
-        assert_string_equal(hex, hash[i]);
-        assert_int_equal(mine_target_from_bits(mine_header_u32(h, MINE_HDR_BITS), target, NULL), 0);
-        assert_true(mine_hash_meets_target(got, target));
-        if (best < 0 || work[i] > work[best])
-            best = (int64_t)i;
-        if (stale[i])
-            stale_n++;
-        else
-            main_n++;
-    }
-    assert_int_equal(stale[best], 0); /* the most-work block is on the main chain */
-    /* main chain: heights 0..H once each, each linked to the previous */
-    for (size_t i = 0; i < n; i++) {
-        if (stale[i] || height[i] == 0)
-            continue;
-        int linked = 0;
-        for (size_t k = 0; k < n; k++)
-            if (!stale[k] && height[k] == height[i] - 1 && !strcmp(hash[k], prev[i]))
-                linked = 1;
-        assert_true(linked);
-    }
-    assert_int_equal(main_n, (size_t)height[best] + 1);
-    /* transactions: txids and Merkle roots */
-    for (size_t i = 0; i < n; i++) {
-        unsigned char(*ids)[32] = malloc((nt + 1) * 2 * 32), root[32];
-        size_t m = 0;
-        char hex[65];
-        for (size_t k = 0; k < nt; k++) {
-            char full[8 * 1024 + 1] = "";
-            unsigned char bytes[4096];
-            size_t len;
-            if (strcmp(tblock[k], hash[i]) || part[k] != 0)
-                continue;
-            assert_int_equal(index[k], (int32_t)m);
-            for (int32_t p = 0; p < parts[k]; p++)
-                strcat(full, enc[k + (size_t)p]);
-            len = strlen(full) / 2;
-            unhex(full, len, bytes);
-            chain_sha256d(bytes, len, ids[m]);
-            mine_hash_to_hex(ids[m], hex);
-            assert_string_equal(hex, txid[k]);
-            assert_int_equal(theight[k], height[i]);
-            m++;
-        }
-        chain_merkle_root((const unsigned char(*)[32])ids, m, ids + m, root);
-        mine_hash_to_hex(root, hex);
-        assert_string_equal(hex, merkle[i]);
-        free(ids);
-    }
-    *stale_out = stale_n;
-    free(hash), free(prev), free(merkle), free(hdr), free(height), free(stale), free(work);
-    free(tblock), free(theight), free(txid), free(enc), free(part), free(parts), free(index);
-    H5Gclose(g);
-    H5Gclose(tg);
-    H5Fclose(file);
+    struct chain_verify_opts o = {cfg, CHAIN_VERIFY_CHAIN_ONLY};
+    struct chain_verify_report rep;
+    struct err e = {0};
+    if (chain_verify_file(path, &o, &rep, &e))
+        fail_msg("verify: %s", e.msg);
+    assert_int_equal(rep.blocks - rep.stale, rep.height + 1);
+    *stale_out = rep.stale;
 }
 
 static void test_chain_forks_resolve_to_most_work(void **state)
@@ -695,7 +598,7 @@ static void test_chain_forks_resolve_to_most_work(void **state)
     assert_int_equal(chain_finish(f->c, &e), 0);
     assert_int_equal(chain_summary_write(f->c, h, &e), 0);
     assert_int_equal(h5_file_commit(h, &e), 0);
-    verify_file(path, &stale_in_file);
+    verify_file(&f->cfg, path, &stale_in_file);
     assert_int_equal(stale_in_file, s.stale_blocks);
     unlink(path);
 }

@@ -36,7 +36,7 @@
 struct blocks_cols {
     size_t n;
     int64_t *height, *stale;
-    double *work;
+    double *work, *t_pub;
     char (*hash)[HEX_HASH], (*prev)[HEX_HASH], (*merkle)[HEX_HASH];
     char (*header)[HEX_HDR];
 };
@@ -173,6 +173,7 @@ static int read_tables(struct verifier *v)
     COL("blocks", "header", H5_COL_STR, HEX_HDR, v->b.header, v->b.n, f1);
     COL("blocks", "stale", H5_COL_I64, 0, v->b.stale, v->b.n, f1);
     COL("blocks", "chainwork", H5_COL_F64, 0, v->b.work, v->b.n, f1);
+    COL("blocks", "t_published", H5_COL_F64, 0, v->b.t_pub, v->b.n, f1);
     COL("transactions", "block", H5_COL_STR, HEX_HASH, v->t.block, v->t.n, f2);
     COL("transactions", "height", H5_COL_I64, 0, v->t.height, v->t.n, f2);
     COL("transactions", "index", H5_COL_I64, 0, v->t.index, v->t.n, f2);
@@ -570,8 +571,10 @@ static int check_main(struct verifier *v)
         v->rep->txs_main += (int64_t)v->vb[i].ntx;
     }
     tip = v->main_at[top];
+    /* the main chain is the most-work PUBLISHED chain: a withheld block never published
+     * (t_published NaN) may hold more */
     for (size_t i = 0; i < v->b.n; i++)
-        if (v->vb[i].work > v->vb[tip].work * (1 + 1e-12))
+        if (!isnan(v->b.t_pub[i]) && v->vb[i].work > v->vb[tip].work * (1 + 1e-12))
             return fail_block(v, i, "holds more work than the main-chain tip at height %lld",
                               (long long)top);
     v->rep->height = top;
@@ -817,7 +820,7 @@ static int replay_balances(struct verifier *v)
 
 static void verifier_fini(struct verifier *v)
 {
-    free(v->b.height), free(v->b.stale), free(v->b.work), free(v->b.hash), free(v->b.prev);
+    free(v->b.height), free(v->b.stale), free(v->b.work), free(v->b.t_pub), free(v->b.hash), free(v->b.prev);
     free(v->b.merkle), free(v->b.header);
     free(v->t.block), free(v->t.txid), free(v->t.enc), free(v->t.height), free(v->t.index);
     free(v->t.stale), free(v->t.kind), free(v->t.part), free(v->t.parts), free(v->t.ref);

@@ -1,0 +1,680 @@
+/* test_verify — chain_verify_file and `setm verify`: real runs pass (plain, and with every chain
+ * attack, pseudonyms and retargeting); each kind of corruption, written into a copy of a real
+ * file with the HDF5 C API, fails with the right message and names the right block or
+ * transaction; bad input (not HDF5, truncated, a table or column missing, a partial run, columns
+ * of unequal length) is refused as such; the CLI's exit codes 0/1/2. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <unistd.h>
+#include <sys/wait.h>
+#include <cmocka.h>
+#include <hdf5.h>
+
+#include "chain/tx.h"
+#include "chain/verify.h"
+#include "core/config.h"
+#include "core/sim.h"
+#include "io/h5.h"
+#include "mine/pow.h"
+
+extern char **environ;
+
+/* Half a day of three houses and a plant: trades, tens of blocks, all fast at 8 zero bits. */
+static const char small[] = "[scenario]\nname = small\nseed = 5\n[sim]\ndays = 0.5\n"
+                            "[mine]\nbackend = cpu\n[chain]\ndifficulty_bits = 8\n"
+                            "[agent.house]\ncount = 3\n[agent.plant]\ntype = solar_system\n"
+                            "min_bid = 40\nmax_bid = 52\n";
+
+/* The paper's case study with every attack on, more double spends, forks, pseudonyms and
+ * retargeting. */
+static const char *const attacked[] = {
+    "sim.days=0.5",           "mine.backend=cpu",        "chain.difficulty_bits=8",
+    "chain.retarget_blocks=8", "chain.pseudonyms=4",      "chain.propagation_min_s=30",
+    "attacks.double_spend_rate=0.3", NULL};
+
+struct fx {
+    char dir[64];
+    char good[128], attacked_run[128], copy[128];
+    char out[8192], errtxt[8192];
+};
+
+/* Run the scenario file `file` (or the text `text`) with the --set style overrides. */
+static int make_run(const char *text, const char *file, const char *const *sets, const char *path)
+{
+    struct cfg cfg;
+    struct sim_opts o;
+    struct sim_summary s;
+    struct err e = {0};
+    int rc;
+    cfg_init(&cfg);
+    memset(&o, 0, sizeof o);
+    o.output = path;
+    rc = text ? cfg_load_string(&cfg, text, "test", &e) : cfg_load_file(&cfg, file, &e);
+    for (size_t k = 0; !rc && sets && sets[k]; k++)
+        rc = cfg_set(&cfg, sets[k], &e);
+    if (!rc)
+        rc = cfg_validate(&cfg, &e);
+    if (!rc)
+        rc = sim_run(&cfg, &o, &s, &e);
+    if (rc)
+        fprintf(stderr, "make_run: %s\n", e.msg);
+    cfg_fini(&cfg);
+    return rc;
+}
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    h5_lib_init();
+    snprintf(f->dir, sizeof f->dir, "/tmp/setm-test-verify-XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    snprintf(f->good, sizeof f->good, "%s/small.h5", f->dir);
+    snprintf(f->attacked_run, sizeof f->attacked_run, "%s/attacked.h5", f->dir);
+    snprintf(f->copy, sizeof f->copy, "%s/copy.h5", f->dir);
+    if (make_run(small, NULL, NULL, f->good) ||
+        make_run(NULL, SETM_SOURCE_DIR "/scenarios/attacks_demo.ini", attacked, f->attacked_run))
+        return -1;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
+    if (system(cmd) != 0)
+        return -1;
+    free(f);
+    return 0;
+}
+
+/* ---- helpers: copies and corruptions with the HDF5 C API ----------------------------------- */
+
+static void copy_bytes(const char *from, const char *to, long keep)
+{
+    FILE *a = fopen(from, "rb"), *b = fopen(to, "wb");
+    long n = 0;
+    int c;
+    assert_non_null(a);
+    assert_non_null(b);
+    while ((keep < 0 || n < keep) && (c = fgetc(a)) != EOF) {
+        fputc(c, b);
+        n++;
+    }
+    fclose(a);
+    fclose(b);
+}
+
+static long file_size(const char *path)
+{
+    FILE *a = fopen(path, "rb");
+    long n;
+    assert_non_null(a);
+    fseek(a, 0, SEEK_END);
+    n = ftell(a);
+    fclose(a);
+    return n;
+}
+
+/* Read a whole dataset in its own type: a new buffer, *n elements of *elem bytes. */
+static void *read_all(hid_t file, const char *name, size_t *n, size_t *elem)
+{
+    hid_t d = H5Dopen2(file, name, H5P_DEFAULT), t, s;
+    hsize_t dims = 0;
+    void *buf;
+    assert_true(d >= 0);
+    t = H5Dget_type(d);
+    s = H5Dget_space(d);
+    H5Sget_simple_extent_dims(s, &dims, NULL);
+    *elem = H5Tget_size(t);
+    *n = (size_t)dims;
+    buf = calloc((size_t)dims + 1, *elem);
+    assert_true(H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0);
+    H5Tclose(t);
+    H5Sclose(s);
+    H5Dclose(d);
+    return buf;
+}
+
+/* Write buf (n elements, the dataset's own type) back, resizing the dataset to n rows. */
+static void write_all(hid_t file, const char *name, const void *buf, size_t n)
+{
+    hid_t d = H5Dopen2(file, name, H5P_DEFAULT), t;
+    hsize_t dims = n;
+    assert_true(d >= 0);
+    t = H5Dget_type(d);
+    assert_true(H5Dset_extent(d, &dims) >= 0);
+    if (n > 0)
+        assert_true(H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0);
+    H5Tclose(t);
+    H5Dclose(d);
+}
+
+/* A failed assertion leaves files open: close whatever is, so the next test starts clean. */
+static void close_all(void)
+{
+    hid_t ids[64];
+    ssize_t n = H5Fget_obj_ids(H5F_OBJ_ALL, H5F_OBJ_ALL, 64, ids);
+    for (ssize_t i = 0; i < n; i++)
+        if (H5Iget_type(ids[i]) != H5I_FILE)
+            H5Idec_ref(ids[i]);
+    n = H5Fget_obj_ids(H5F_OBJ_ALL, H5F_OBJ_FILE, 64, ids);
+    for (ssize_t i = 0; i < n; i++)
+        H5Fclose(ids[i]);
+}
+
+static hid_t open_copy(struct fx *f, const char *from)
+{
+    hid_t file;
+    close_all();
+    copy_bytes(from, f->copy, -1);
+    file = H5Fopen(f->copy, H5F_ACC_RDWR, H5P_DEFAULT);
+    assert_true(file >= 0);
+    return file;
+}
+
+struct blocks {
+    size_t n;
+    int64_t *height;
+    uint8_t *stale;
+    int32_t *tx_count;
+    char (*hash)[65];
+};
+
+static void blocks_read(hid_t file, struct blocks *b)
+{
+    size_t n, elem;
+    b->height = read_all(file, "/blocks/height", &b->n, &elem);
+    b->stale = read_all(file, "/blocks/stale", &n, &elem);
+    b->tx_count = read_all(file, "/blocks/tx_count", &n, &elem);
+    b->hash = read_all(file, "/blocks/hash", &n, &elem);
+    assert_int_equal(elem, 65);
+}
+
+static void blocks_free(struct blocks *b)
+{
+    free(b->height), free(b->stale), free(b->tx_count), free(b->hash);
+}
+
+static int verify(const char *path, struct chain_verify_report *rep, struct err *e)
+{
+    close_all();
+    memset(e, 0, sizeof *e);
+    return chain_verify_file(path, NULL, rep, e);
+}
+
+/* ---- real runs pass ------------------------------------------------------------------------ */
+
+static void test_verify_real_run_passes(void **state)
+{
+    struct fx *f = *state;
+    struct chain_verify_report rep;
+    struct err e;
+    assert_int_equal(verify(f->good, &rep, &e), 0);
+    assert_true(rep.blocks > 10);
+    assert_true(rep.height > 10);
+    assert_true(rep.txs > 0);
+    assert_true(rep.trades > 0);
+    assert_true(rep.signatures > rep.txs);
+    assert_int_equal(rep.wallets, 4);
+    assert_int_equal(strlen(rep.tip), 64);
+    assert_int_equal(rep.fail_height, -1);
+}
+
+static void test_verify_attacked_run_passes(void **state)
+{
+    struct fx *f = *state;
+    struct chain_verify_report rep;
+    struct err e;
+    hid_t file;
+    size_t n, elem;
+    uint8_t *kind;
+    int transfers = 0;
+    if (verify(f->attacked_run, &rep, &e))
+        fail_msg("%s", e.msg);
+    assert_true(rep.stale > 0);
+    file = H5Fopen(f->attacked_run, H5F_ACC_RDONLY, H5P_DEFAULT);
+    kind = read_all(file, "/transactions/kind", &n, &elem);
+    for (size_t i = 0; i < n; i++)
+        transfers += kind[i] == 2;
+    free(kind);
+    H5Fclose(file);
+    assert_true(transfers > 0); /* double-spend transfers were re-played too */
+}
+
+/* ---- corruptions fail, naming the block or transaction --------------------------------------- */
+
+static void test_verify_flipped_header_byte_fails(void **state)
+{
+    struct fx *f = *state;
+    struct chain_verify_report rep;
+    struct err e;
+    hid_t file = open_copy(f, f->good);
+    size_t n, elem;
+    char *hdr = read_all(file, "/blocks/header", &n, &elem);
+    struct blocks b;
+    const size_t row = n / 2;
+    blocks_read(file, &b);
+    hdr[row * elem + 2 * 70] = hdr[row * elem + 2 * 70] == '0' ? '1' : '0'; /* a time byte */
+    write_all(file, "/blocks/header", hdr, n);
+    H5Fclose(file);
+    assert_int_equal(verify(f->copy, &rep, &e), ERR_VERIFY);
+    assert_non_null(strstr(e.msg, "hashes to"));
+    assert_int_equal(rep.fail_height, b.height[row]);
+    assert_string_equal(rep.fail_block, b.hash[row]);
+    free(hdr);
+    blocks_free(&b);
+}
+
+/* The first trade row whose transaction is in a block. */
+static size_t included_trade(hid_t file)
+{
+    size_t n, elem;
+    int64_t *height = read_all(file, "/trades/height", &n, &elem);
+    size_t row = n;
+    for (size_t i = 0; i < n && row == n; i++)
+        if (height[i] >= 0)
+            row = i;
+    free(height);
+    assert_true(row < n);
+    return row;
+}
+
+static void test_verify_changed_trade_price_fails(void **state)
+{
+    struct fx *f = *state;
+    struct chain_verify_report rep;
+    struct err e;
+    hid_t file = open_copy(f, f->good);
+    size_t n, elem, row = included_trade(file);
+    double *price = read_all(file, "/trades/price", &n, &elem);
+    price[row] += 0.5;
+    write_all(file, "/trades/price", price, n);
+    H5Fclose(file);
+    assert_int_equal(verify(f->copy, &rep, &e), ERR_VERIFY);
+    assert_non_null(strstr(e.msg, "price"));
+    assert_non_null(strstr(e.msg, "transaction "));
+    assert_int_equal(strlen(rep.fail_txid), 64);
+    assert_true(rep.fail_height > 0);
+    free(price);
+}
+
+static void test_verify_changed_trade_seller_fails(void **state)
+{
+    struct fx *f = *state;
+    struct chain_verify_report rep;
+    struct err e;
+    hid_t file = open_copy(f, f->good);
+    size_t n, elem, row = included_trade(file);
+    uint32_t *seller = read_all(file, "/trades/seller", &n, &elem);
+    uint64_t *group = read_all(file, "/trades/group", &n, &elem);
+    const uint32_t other = (seller[row] + 1) % 4;
+    assert_int_equal(elem, 8);
+    for (size_t i = 0; i < n; i++) /* every row of the group, so they still agree */
+        if (group[i] == group[row])
+            seller[i] = other;
+    write_all(file, "/trades/seller", seller, n);
+    H5Fclose(file);
+    assert_int_equal(verify(f->copy, &rep, &e), ERR_VERIFY);
+    assert_non_null(strstr(e.msg, "seller"));
+    assert_non_null(strstr(e.msg, "address"));
+    free(seller);
+    free(group);
+}
+
+static void test_verify_changed_encoding_byte_fails(void **state)
+{
+    struct fx *f = *state;
+    struct chain_verify_report rep;
+    struct err e;
+    hid_t file = open_copy(f, f->good);
+    size_t n, elem;
+    char *enc = read_all(file, "/transactions/encoding", &n, &elem);
+    char(*txid)[65] = read_all(file, "/transactions/txid", &n, &elem);
+    char(*block)[65] = read_all(file, "/transactions/block", &n, &elem);
+    assert_true(n > 0);
+    enc[20] = enc[20] == '0' ? '1' : '0'; /* the price, in the first transaction */
+    write_all(file, "/transactions/encoding", enc, n);
+    H5Fclose(file);
+    assert_int_equal(verify(f->copy, &rep, &e), ERR_VERIFY);
+    assert_non_null(strstr(e.msg, "not to the stored txid"));
+    assert_string_equal(rep.fail_txid, txid[0]);
+    assert_string_equal(rep.fail_block, block[0]);
+    free(enc);
+    free(txid);
+    free(block);
+}
+
+/* A signature byte changed and the txid column "repaired" to match: only the Ed25519 check (or
+ * the Merkle root) can notice, and the signature is checked first. */
+static void test_verify_forged_signature_fails(void **state)
+{
+    struct fx *f = *state;
+    struct chain_verify_report rep;
+    struct err e;
+    hid_t file = open_copy(f, f->attacked_run);
+    size_t n, elem, len, digits, e2;
+    int32_t *parts = read_all(file, "/transactions/parts", &n, &e2);
+    char(*txid)[65] = read_all(file, "/transactions/txid", &n, &e2);
+    char *enc = read_all(file, "/transactions/encoding", &n, &elem);
+    unsigned char bytes[512], id[32];
+    size_t row = 0;
+    char *hex;
+    while (row < n && parts[row] != 1)
+        row++;
+    assert_true(row < n);
+    hex = enc + row * elem;
+    digits = strlen(hex);
+    len = digits / 2;
+    hex[digits - 3] = hex[digits - 3] == 'a' ? 'b' : 'a'; /* in the last signature */
+    for (size_t i = 0; i < len; i++) {
+        unsigned int x;
+        assert_int_equal(sscanf(hex + 2 * i, "%2x", &x), 1);
+        bytes[i] = (unsigned char)x;
+    }
+    chain_txid(bytes, len, id);
+    mine_hash_to_hex(id, txid[row]);
+    write_all(file, "/transactions/encoding", enc, n);
+    write_all(file, "/transactions/txid", txid, n);
+    H5Fclose(file);
+    assert_int_equal(verify(f->copy, &rep, &e), ERR_VERIFY);
+    assert_non_null(strstr(e.msg, "signature"));
+    free(enc);
+    free(txid);
+    free(parts);
+}
+
+/* Rewrite every column of /blocks without row `drop`. */
+static void drop_block_row(hid_t file, size_t drop)
+{
+    hid_t g = H5Gopen2(file, "blocks", H5P_DEFAULT);
+    hsize_t ncols = 0;
+    assert_true(H5Gget_num_objs(g, &ncols) >= 0);
+    for (hsize_t c = 0; c < ncols; c++) {
+        char name[64], path[80];
+        size_t n, elem;
+        unsigned char *buf;
+        H5Gget_objname_by_idx(g, c, name, sizeof name);
+        snprintf(path, sizeof path, "/blocks/%s", name);
+        buf = read_all(file, path, &n, &elem);
+        memmove(buf + drop * elem, buf + (drop + 1) * elem, (n - drop - 1) * elem);
+        write_all(file, path, buf, n - 1);
+        free(buf);
+    }
+    H5Gclose(g);
+}
+
+static void test_verify_removed_block_fails(void **state)
+{
+    struct fx *f = *state;
+    struct chain_verify_report rep;
+    struct err e;
+    hid_t file = open_copy(f, f->good);
+    struct blocks b;
+    size_t drop = 0;
+    blocks_read(file, &b);
+    /* an empty main-chain block in the middle, so no transaction row points at it */
+    for (size_t i = b.n / 3; i < b.n && !drop; i++)
+        if (!b.stale[i] && b.tx_count[i] == 0 && b.height[i] > 0)
+            drop = i;
+    assert_true(drop > 0);
+    drop_block_row(file, drop);
+    H5Fclose(file);
+    assert_int_equal(verify(f->copy, &rep, &e), ERR_VERIFY);
+    assert_non_null(strstr(e.msg, "is not in /blocks"));
+    assert_int_equal(rep.fail_height, b.height[drop] + 1);
+    blocks_free(&b);
+}
+
+static void test_verify_main_chain_from_genesis(void **state)
+{
+    struct fx *f = *state;
+    struct chain_verify_report rep;
+    struct err e;
+    hid_t file = open_copy(f, f->good);
+    size_t n, elem;
+    uint8_t *stale = read_all(file, "/blocks/stale", &n, &elem);
+    /* genesis marked stale (and its transactions' rows agree): no chain from genesis any more */
+    stale[0] = 1;
+    write_all(file, "/blocks/stale", stale, n);
+    H5Fclose(file);
+    assert_int_equal(verify(f->copy, &rep, &e), ERR_VERIFY);
+    assert_non_null(strstr(e.msg, "no block at height 0"));
+    free(stale);
+}
+
+/* Every wallet starts empty in the scenario the file carries: the first purchase overdraws. */
+static void test_verify_overdrawn_wallet_fails(void **state)
+{
+    struct fx *f = *state;
+    struct chain_verify_report rep;
+    struct err e;
+    char *text = NULL, *at;
+    struct h5_reader *r;
+    hid_t file, a, t, s;
+    assert_non_null(r = h5_reader_open(f->good, &e));
+    assert_int_equal(h5_reader_attr_str(r, "scenario", &text, &e), 0);
+    h5_reader_close(r);
+    assert_non_null(at = strstr(text, "initial_coins = 1000000000"));
+    memcpy(at + strlen("initial_coins = "), "0         ", 10); /* blanks: still one INI line */
+    file = open_copy(f, f->good);
+    assert_true(H5Adelete(file, "scenario") >= 0);
+    t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, H5T_VARIABLE);
+    s = H5Screate(H5S_SCALAR);
+    a = H5Acreate2(file, "scenario", t, s, H5P_DEFAULT, H5P_DEFAULT);
+    assert_true(H5Awrite(a, t, &text) >= 0);
+    H5Aclose(a), H5Sclose(s), H5Tclose(t);
+    H5Fclose(file);
+    assert_int_equal(verify(f->copy, &rep, &e), ERR_VERIFY);
+    assert_non_null(strstr(e.msg, "below zero"));
+    assert_int_equal(strlen(rep.fail_txid), 64);
+    free(text);
+}
+
+/* ---- bad input ----------------------------------------------------------------------------- */
+
+static void test_verify_truncated_file_is_bad_input(void **state)
+{
+    struct fx *f = *state;
+    struct err e;
+    copy_bytes(f->good, f->copy, file_size(f->good) / 2);
+    assert_int_equal(verify(f->copy, NULL, &e), ERR_FORMAT);
+    assert_non_null(strstr(e.msg, "truncated"));
+}
+
+static void test_verify_not_hdf5_is_bad_input(void **state)
+{
+    struct fx *f = *state;
+    struct err e;
+    FILE *fp = fopen(f->copy, "w");
+    fputs("[scenario]\nname = not a run\n", fp);
+    fclose(fp);
+    assert_int_equal(verify(f->copy, NULL, &e), ERR_FORMAT);
+    assert_non_null(strstr(e.msg, "not an HDF5 file"));
+    assert_int_equal(verify("/nonexistent/run.h5", NULL, &e), ERR_NOTFOUND);
+}
+
+static void test_verify_missing_table_is_bad_input(void **state)
+{
+    struct fx *f = *state;
+    struct err e;
+    hid_t file = open_copy(f, f->good);
+    assert_true(H5Ldelete(file, "/trades", H5P_DEFAULT) >= 0);
+    H5Fclose(file);
+    assert_int_equal(verify(f->copy, NULL, &e), ERR_NOTFOUND);
+    assert_non_null(strstr(e.msg, "no table /trades"));
+}
+
+static void test_verify_missing_column_is_bad_input(void **state)
+{
+    struct fx *f = *state;
+    struct err e;
+    hid_t file = open_copy(f, f->good);
+    assert_true(H5Ldelete(file, "/blocks/header", H5P_DEFAULT) >= 0);
+    H5Fclose(file);
+    assert_int_equal(verify(f->copy, NULL, &e), ERR_NOTFOUND);
+    assert_non_null(strstr(e.msg, "no column 'header'"));
+}
+
+static void test_verify_unequal_columns_are_bad_input(void **state)
+{
+    struct fx *f = *state;
+    struct err e;
+    hid_t file = open_copy(f, f->good);
+    size_t n, elem;
+    double *work = read_all(file, "/blocks/chainwork", &n, &elem);
+    write_all(file, "/blocks/chainwork", work, n - 1);
+    H5Fclose(file);
+    assert_int_equal(verify(f->copy, NULL, &e), ERR_FORMAT);
+    assert_non_null(strstr(e.msg, "rows"));
+    assert_non_null(strstr(e.msg, "chainwork"));
+    free(work);
+}
+
+static void test_verify_partial_run_is_bad_input(void **state)
+{
+    struct fx *f = *state;
+    struct err e;
+    hid_t file = open_copy(f, f->good), a;
+    int64_t zero = 0;
+    a = H5Aopen(file, "complete", H5P_DEFAULT);
+    assert_true(a >= 0);
+    assert_true(H5Awrite(a, H5T_NATIVE_INT64, &zero) >= 0);
+    H5Aclose(a);
+    H5Fclose(file);
+    assert_int_equal(verify(f->copy, NULL, &e), ERR_FORMAT);
+    assert_non_null(strstr(e.msg, "partial run"));
+}
+
+/* A column of the wrong kind (a string where numbers belong) is refused, not misread. */
+static void test_verify_wrong_column_type_is_bad_input(void **state)
+{
+    struct fx *f = *state;
+    struct err e;
+    hid_t file = open_copy(f, f->good), t, s, d;
+    hsize_t one = 1;
+    assert_true(H5Ldelete(file, "/blocks/height", H5P_DEFAULT) >= 0);
+    t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, 8);
+    s = H5Screate_simple(1, &one, NULL);
+    d = H5Dcreate2(file, "/blocks/height", t, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    assert_true(d >= 0);
+    H5Dclose(d), H5Sclose(s), H5Tclose(t);
+    H5Fclose(file);
+    assert_int_equal(verify(f->copy, NULL, &e), ERR_FORMAT);
+    assert_non_null(strstr(e.msg, "not a numeric column"));
+}
+
+/* ---- the CLI --------------------------------------------------------------------------------- */
+
+static const char *setm_bin(void)
+{
+    const char *b = getenv("SETM_BIN");
+    return b ? b : SETM_SOURCE_DIR "/bin/setm";
+}
+
+static void slurp(const char *path, char *buf, size_t n)
+{
+    FILE *fp = fopen(path, "r");
+    size_t k = 0;
+    if (fp) {
+        k = fread(buf, 1, n - 1, fp);
+        fclose(fp);
+    }
+    buf[k] = '\0';
+}
+
+static int run_cli(struct fx *f, const char *a1, const char *a2)
+{
+    char *argv[5] = {(char *)setm_bin(), "verify", (char *)a1, (char *)a2, NULL};
+    char outp[128], errp[128];
+    posix_spawn_file_actions_t fa;
+    pid_t pid;
+    int status;
+    snprintf(outp, sizeof outp, "%s/stdout", f->dir);
+    snprintf(errp, sizeof errp, "%s/stderr", f->dir);
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, outp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&fa, 2, errp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_int_equal(posix_spawn(&pid, argv[0], &fa, NULL, argv, environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    slurp(outp, f->out, sizeof f->out);
+    slurp(errp, f->errtxt, sizeof f->errtxt);
+    if (!WIFEXITED(status))
+        fail_msg("setm verify died with signal %d", WTERMSIG(status));
+    return WEXITSTATUS(status);
+}
+
+static void test_verify_cli_exit_codes(void **state)
+{
+    struct fx *f = *state;
+    hid_t file;
+    size_t n, elem;
+    char *hdr;
+    if (access(setm_bin(), X_OK) != 0)
+        skip();
+    assert_int_equal(run_cli(f, f->good, NULL), 0);
+    assert_non_null(strstr(f->out, "OK"));
+    assert_non_null(strstr(f->out, "blocks"));
+    assert_non_null(strstr(f->out, "trades"));
+    assert_int_equal(run_cli(f, "--quiet", f->good), 0);
+    assert_string_equal(f->out, "");
+    /* a check fails: 1, naming the block */
+    file = open_copy(f, f->good);
+    hdr = read_all(file, "/blocks/header", &n, &elem);
+    hdr[3 * elem + 150] = hdr[3 * elem + 150] == 'f' ? 'e' : 'f'; /* block 3's nonce */
+    write_all(file, "/blocks/header", hdr, n);
+    H5Fclose(file);
+    free(hdr);
+    assert_int_equal(run_cli(f, f->copy, NULL), 1);
+    assert_non_null(strstr(f->errtxt, "FAILED"));
+    assert_non_null(strstr(f->errtxt, "block "));
+    assert_non_null(strstr(f->errtxt, "hashes to"));
+    /* bad input: 2 */
+    copy_bytes(f->good, f->copy, 3000);
+    assert_int_equal(run_cli(f, f->copy, NULL), 2);
+    assert_non_null(strstr(f->errtxt, "truncated"));
+    assert_int_equal(run_cli(f, SETM_SOURCE_DIR "/scenarios/case_study.ini", NULL), 2);
+    assert_non_null(strstr(f->errtxt, "not an HDF5 file"));
+    assert_int_equal(run_cli(f, "/nonexistent.h5", NULL), 2);
+    assert_int_equal(run_cli(f, NULL, NULL), 2);
+    assert_non_null(strstr(f->errtxt, "usage: setm verify"));
+    assert_int_equal(run_cli(f, "--help", NULL), 0);
+    assert_non_null(strstr(f->out, "usage: setm verify"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_verify_real_run_passes),
+        cmocka_unit_test(test_verify_attacked_run_passes),
+        cmocka_unit_test(test_verify_flipped_header_byte_fails),
+        cmocka_unit_test(test_verify_changed_trade_price_fails),
+        cmocka_unit_test(test_verify_changed_trade_seller_fails),
+        cmocka_unit_test(test_verify_changed_encoding_byte_fails),
+        cmocka_unit_test(test_verify_forged_signature_fails),
+        cmocka_unit_test(test_verify_removed_block_fails),
+        cmocka_unit_test(test_verify_main_chain_from_genesis),
+        cmocka_unit_test(test_verify_overdrawn_wallet_fails),
+        cmocka_unit_test(test_verify_truncated_file_is_bad_input),
+        cmocka_unit_test(test_verify_not_hdf5_is_bad_input),
+        cmocka_unit_test(test_verify_missing_table_is_bad_input),
+        cmocka_unit_test(test_verify_missing_column_is_bad_input),
+        cmocka_unit_test(test_verify_unequal_columns_are_bad_input),
+        cmocka_unit_test(test_verify_partial_run_is_bad_input),
+        cmocka_unit_test(test_verify_wrong_column_type_is_bad_input),
+        cmocka_unit_test(test_verify_cli_exit_codes),
+    };
+    return cmocka_run_group_tests_name("verify", tests, setup, teardown);
+}
