@@ -173,6 +173,21 @@ static void test_rng_exponential_mean(void **state)
     rng_free(r);
 }
 
+static void test_rng_fill_is_the_stream_bytes(void **state)
+{
+    gsl_rng *a = rng_stream_new(4, "fill", 0), *b = rng_stream_new(4, "fill", 0);
+    unsigned char buf[21], want[24];
+    (void)state;
+    rng_fill(a, buf, sizeof buf);
+    for (int k = 0; k < 3; k++) {
+        uint64_t x = rng_u64(b);
+        memcpy(want + 8 * k, &x, 8);
+    }
+    assert_memory_equal(buf, want, sizeof buf); /* a partial last word takes its low bytes */
+    rng_free(a);
+    rng_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -185,6 +200,7 @@ int main(void)
         cmocka_unit_test(test_rng_fast_paths_match_gsl),
         cmocka_unit_test(test_rng_below_in_range_and_unbiased),
         cmocka_unit_test(test_rng_exponential_mean),
+        cmocka_unit_test(test_rng_fill_is_the_stream_bytes),
     };
     return cmocka_run_group_tests_name("rng", tests, NULL, NULL);
 }

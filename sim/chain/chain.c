@@ -20,6 +20,7 @@
  *    functions of a transaction's bytes and are checked once, at admission.  Altered copies are
  *    re-checked for real by each receiving node (chain_block_check).
  */
+#include "core/wallclock.h"
 #include "chain/chain.h"
 
 #include <math.h>
@@ -244,13 +245,6 @@ struct chain {
 };
 
 /* ---- small helpers ---------------------------------------------------------------------- */
-
-static double wall_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static const struct pay *tx_pays(const struct txrec *r) { return r->n_pay == 1 ? &r->pay1 : r->payv; }
 
@@ -653,11 +647,11 @@ static int race_start(struct chain *c, double t0)
     memset(&R->res, 0, sizeof R->res);
     if (count > 0) {
         unsigned char target[MINE_TARGET_LEN];
-        double w0 = wall_now();
+        double w0 = wallclock_now();
         if ((rc = mine_target_from_bits(h.bits, target, c->e)))
             return rc;
         rc = mine_search(c->mine, R->hdr, target, R->start, count, &R->res, c->e);
-        R->wall += wall_now() - w0;
+        R->wall += wallclock_now() - w0;
         c->sum.nonces_searched += count;
         if (rc && rc != ERR_NOSOLUTION)
             return err_wrap(c->e, rc, "chain: nonce search at t = %.3f s", t0);
@@ -736,6 +730,7 @@ static int write_block(struct chain *c, int64_t i, struct err *e)
             if (n > ENC_HEX_PART / 2)
                 n = ENC_HEX_PART / 2;
             tr.part = p;
+            memset(tr.enc, 0, sizeof tr.enc); /* no digits of the previous part after the NUL */
             chain_hex(r->enc + from, n, tr.enc);
             if ((rc = h5_table_append(c->t_txs, &tr, e)))
                 return rc;

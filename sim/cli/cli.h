@@ -28,6 +28,10 @@ int cli_fail(const char *cmd, const struct err *e);
 int cli_usage_error(const char *cmd, const char *usage, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* The scenario file's name without folder and ".ini" ("scenarios/case_study.ini" ->
+ * "case_study") into buf; the default name of a run's output file or a sweep's folder. */
+void cli_scenario_stem(const char *scenario, char *buf, size_t n);
+
 /* Parse a whole-string unsigned integer (decimal or 0x-hex) into *out; 0 or ERR_USAGE. */
 int cli_parse_u64(const char *s, unsigned long long *out);
 

@@ -5,6 +5,7 @@
 
 #include <time.h>
 
+#include "core/wallclock.h"
 #include "cli/cli.h"
 #include "core/config.h"
 #include "core/phold.h"
@@ -89,13 +90,6 @@ int cli_bench_engine(int argc, char **argv)
     return 0;
 }
 
-static double wall_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 int cli_bench_agents(int argc, char **argv)
 {
     static const struct option opts[] = {{"agents", required_argument, NULL, 'a'},
@@ -154,18 +148,18 @@ int cli_bench_agents(int argc, char **argv)
         return cli_fail("bench agents", &e);
     }
     slots = (int64_t)days * (1440 / cfg.market.slot_minutes);
-    t0 = wall_now();
+    t0 = wallclock_now();
     p = agent_pop_new(&cfg, slots, &e);
     if (!p) {
         cfg_fini(&cfg);
         return cli_fail("bench agents", &e);
     }
-    t1 = wall_now();
+    t1 = wallclock_now();
     for (int64_t s = 0; s < slots; s++) {
         agent_slot_step(p, s, &st);
         gen += st.generation_kwh;
     }
-    t2 = wall_now();
+    t2 = wallclock_now();
     printf("bench agents: %zu agents, %llu days of 15-minute slots (%lld agent-slots)\n",
            agent_count(p), days, (long long)slots * (long long)agent_count(p));
     printf("  setup incl. forecast history: %.2f s\n", t1 - t0);
@@ -214,7 +208,7 @@ int cli_bench_market(int argc, char **argv)
     for (size_t mi = 0; mi < 4; mi++)
         for (size_t si = 0; si < 3; si++) {
             size_t n = sizes[si], reps = 0, matched = 0;
-            double t0 = wall_now(), t;
+            double t0 = wallclock_now(), t;
             bench_book(r, n, bids, asks);
             do {
                 const struct mkt_match *m;
@@ -236,7 +230,7 @@ int cli_bench_market(int argc, char **argv)
                 }
                 matched = nm;
                 reps++;
-                t = wall_now() - t0;
+                t = wallclock_now() - t0;
             } while (t < 0.3);
             printf("  %-13s %6zu orders: %9.1f us per round, %6.2f million orders/s (%zu matches)\n",
                    mkt_mechanism_name(mechs[mi]), n, 1e6 * t / (double)reps,
@@ -256,13 +250,13 @@ int cli_bench_market(int argc, char **argv)
         }
         msg_seal(&msg, reg);
         msg_encode(&msg, wire);
-        t0 = wall_now();
+        t0 = wallclock_now();
         do {
             struct msg d;
             for (int k = 0; k < 1000; k++, reps++)
                 ok += msg_decode(wire, sizeof wire, &d, NULL) == 0 &&
                       id_mac_verify(reg, d.sender, wire, MSG_BODY_BYTES, d.mac);
-            t = wall_now() - t0;
+            t = wallclock_now() - t0;
         } while (t < 0.3);
         printf("  messages: %.2f million decoded and authenticated per second (%zu of %zu valid)\n",
                (double)reps / t / 1e6, ok, reps);

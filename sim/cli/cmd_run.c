@@ -53,15 +53,11 @@ static void draw_progress(double fraction, void *vctx)
 /* out/<basename without .ini>.h5 */
 static int default_output(const char *scenario, char *buf, size_t n)
 {
-    const char *base = strrchr(scenario, '/');
-    size_t len;
-    base = base ? base + 1 : scenario;
-    len = strlen(base);
-    if (len > 4 && !strcmp(base + len - 4, ".ini"))
-        len -= 4;
+    char stem[256];
+    cli_scenario_stem(scenario, stem, sizeof stem);
     if (mkdir("out", 0777) != 0 && access("out", W_OK) != 0)
         return -1;
-    snprintf(buf, n, "out/%.*s.h5", (int)len, base);
+    snprintf(buf, n, "out/%s.h5", stem);
     return 0;
 }
 

@@ -1032,13 +1032,9 @@ static int write_sweep_h5(struct sweep_cli *c, struct err *e)
 
 static int default_dir(const char *scenario, char *buf, size_t n)
 {
-    const char *base = strrchr(scenario, '/');
-    size_t len;
-    base = base ? base + 1 : scenario;
-    len = strlen(base);
-    if (len > 4 && !strcmp(base + len - 4, ".ini"))
-        len -= 4;
-    return snprintf(buf, n, "out/%.*s", (int)len, base) >= (int)n ? -1 : 0;
+    char stem[256];
+    cli_scenario_stem(scenario, stem, sizeof stem);
+    return snprintf(buf, n, "out/%s", stem) >= (int)n ? -1 : 0;
 }
 
 static void cli_free(struct sweep_cli *c)

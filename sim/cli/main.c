@@ -17,7 +17,7 @@ static const struct {
     {"sweep", cli_sweep, "run a scenario's [sweep] over local workers (or MPI ranks)"},
     {"verify", cli_verify, "re-check every block, Merkle root and balance in an output file"},
     {"mine", cli_mine, "search nonces for an 80-byte block header"},
-    {"bench", cli_bench, "throughput benchmarks: engine, mine, market"},
+    {"bench", cli_bench, "throughput benchmarks: engine, agents, market, mine"},
     {"devices", cli_devices, "list OpenCL platforms and devices"},
 };
 
@@ -30,33 +30,6 @@ static void usage(FILE *f)
         fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\n  --version  print the version\n  --help     this text\n"
                "\nexit codes: 0 ok, 1 runtime failure, 2 bad input\n");
-}
-
-int cli_fail(const char *cmd, const struct err *e)
-{
-    fprintf(stderr, "setm %s: %s\n", cmd, e->msg[0] ? e->msg : err_text(e->code));
-    return err_exit_code(e->code);
-}
-
-int cli_usage_error(const char *cmd, const char *usage_text, const char *fmt, ...)
-{
-    va_list ap;
-    fprintf(stderr, "setm %s: ", cmd);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "\n%s", usage_text);
-    return 2;
-}
-
-int cli_parse_u64(const char *s, unsigned long long *out)
-{
-    char *end;
-    if (!s || !*s || *s == '-' || *s == '+')
-        return ERR_USAGE;
-    errno = 0;
-    *out = strtoull(s, &end, 0);
-    return (errno || *end) ? ERR_USAGE : 0;
 }
 
 int main(int argc, char **argv)

@@ -1,4 +1,5 @@
 /* phold — PHOLD on the engine; see phold.h.  Setup allocates; the event loop does not. */
+#include "core/wallclock.h"
 #include "phold.h"
 
 #include <math.h>
@@ -36,13 +37,6 @@ static int phold_on_event(struct eng *eng, const struct eng_event *ev, void *vct
     return eng_schedule(eng, ev->time + delay, PHOLD_EV, dest, NULL, NULL);
 }
 
-static double wall_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 int phold_run(uint32_t lps, uint64_t events, uint32_t population, double mean_delay,
               uint64_t seed, struct phold_result *out, struct err *e)
 {
@@ -74,9 +68,9 @@ int phold_run(uint32_t lps, uint64_t events, uint32_t population, double mean_de
                 goto out;
             }
         }
-    t0 = wall_now();
+    t0 = wallclock_now();
     rc = eng_run_until(eng, INFINITY);
-    out->wall_s = wall_now() - t0;
+    out->wall_s = wallclock_now() - t0;
     if (rc == ERR_INTERRUPTED)
         rc = 0; /* the model stops itself after `events` */
     if (rc) {

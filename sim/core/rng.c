@@ -9,6 +9,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define xoshiro_state rng_xoshiro_state
 
@@ -101,6 +102,15 @@ void rng_free(gsl_rng *r)
 {
     if (r)
         gsl_rng_free(r);
+}
+
+void rng_fill(gsl_rng *r, void *buf, size_t len)
+{
+    unsigned char *out = buf;
+    for (size_t i = 0; i < len; i += 8) {
+        uint64_t x = rng_u64(r);
+        memcpy(out + i, &x, len - i < 8 ? len - i : 8);
+    }
 }
 
 double rng_exponential(gsl_rng *r, double mean)

@@ -13,6 +13,7 @@
 #ifndef SETM_CORE_RNG_H
 #define SETM_CORE_RNG_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <gsl/gsl_rng.h>
 
@@ -91,6 +92,9 @@ struct rng_bank *rng_bank_new_ids(uint64_t seed, const char *name, const uint64_
 uint64_t rng_name_id(const char *name);
 gsl_rng *rng_bank_get(struct rng_bank *b, size_t i);
 void rng_bank_free(struct rng_bank *b);
+
+/* Fill buf with len bytes drawn from the stream (key material, forged MACs in attack models). */
+void rng_fill(gsl_rng *r, void *buf, size_t len);
 
 /* Exponential draw with the given mean. */
 double rng_exponential(gsl_rng *r, double mean);

@@ -6,6 +6,7 @@
  * and honour a stop request between slots without any event of its own (extra events would shift
  * the insertion sequence and so the order of ties).
  */
+#include "core/wallclock.h"
 #include "sim.h"
 
 #include <stdio.h>
@@ -340,13 +341,6 @@ static void sim_release(struct sim_ctx *s)
     agent_pop_free(s->agents);
 }
 
-static double wall_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static int write_metadata(struct sim_ctx *s, const struct sim_opts *opts, struct err *e)
 {
     char *resolved = cfg_to_string(s->cfg);
@@ -431,7 +425,7 @@ int sim_run(const struct cfg *cfg, const struct sim_opts *opts, struct sim_summa
 {
     struct sim_ctx s;
     struct sim_summary sum;
-    double wall0 = wall_now();
+    double wall0 = wallclock_now();
     int rc, interrupted = 0;
 
     memset(&s, 0, sizeof s);
@@ -556,7 +550,7 @@ int sim_run(const struct cfg *cfg, const struct sim_opts *opts, struct sim_summa
     sum.rounds = s.rounds;
     sum.events = eng_executed(s.eng);
     sum.sim_seconds = eng_now(s.eng);
-    sum.wall_seconds = wall_now() - wall0;
+    sum.wall_seconds = wallclock_now() - wall0;
     rc = chain_finish(s.chain, e);
     if (!rc)
         rc = agent_table_write(s.agents, s.out, (size_t)cfg->output.chunk_rows,

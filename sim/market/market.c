@@ -380,10 +380,7 @@ static int send_order(struct mkt *m, uint32_t a, int round)
         struct msg f = msg;
         f.seq = msg.seq + 1; /* fresh, so only the MAC can stop it */
         f.price = msg.price * 0.5;
-        for (int k = 0; k < ID_MAC_BYTES; k += 8) {
-            uint64_t x = rng_u64(m->atk);
-            memcpy(f.mac + k, &x, 8);
-        }
+        rng_fill(m->atk, f.mac, ID_MAC_BYTES);
         msg_encode(&f, copy);
         rc = net_send(m, copy, ATK_FORGED_MAC, MKT_EV_ARRIVE, m->mim);
         if (rc)
@@ -409,10 +406,7 @@ static int send_order(struct mkt *m, uint32_t a, int round)
         struct msg f = msg;
         unsigned char key[ID_KEY_BYTES];
         f.sender = m->mim + 1 + (uint32_t)rng_below(m->atk, 1000000);
-        for (int k = 0; k < ID_KEY_BYTES; k += 8) {
-            uint64_t x = rng_u64(m->atk);
-            memcpy(key + k, &x, 8);
-        }
+        rng_fill(m->atk, key, ID_KEY_BYTES);
         msg_encode(&f, copy);
         id_mac_with(key, copy, MSG_BODY_BYTES, f.mac);
         msg_encode(&f, copy);

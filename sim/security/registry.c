@@ -36,14 +36,7 @@ struct id_registry {
     size_t pairs_cap, pairs_len;
 };
 
-static void fill_from_stream(gsl_rng *r, unsigned char *out, size_t len)
-{
-    for (size_t i = 0; i < len; i += 8) {
-        uint64_t x = rng_u64(r);
-        size_t k = len - i < 8 ? len - i : 8;
-        memcpy(out + i, &x, k);
-    }
-}
+
 
 struct id_registry *id_registry_new(uint64_t seed, const char *const *names, size_t n,
                                     struct err *e)
@@ -67,9 +60,9 @@ struct id_registry *id_registry_new(uint64_t seed, const char *const *names, siz
         unsigned char s1[crypto_sign_SEEDBYTES], s2[crypto_kx_SEEDBYTES];
         struct agent_keys *k = &r->keys[i];
         rng_stream_reset(rng, seed, "security.keys", rng_name_id(names[i]));
-        fill_from_stream(rng, k->mac, sizeof k->mac);
-        fill_from_stream(rng, s1, sizeof s1);
-        fill_from_stream(rng, s2, sizeof s2);
+        rng_fill(rng, k->mac, sizeof k->mac);
+        rng_fill(rng, s1, sizeof s1);
+        rng_fill(rng, s2, sizeof s2);
         crypto_sign_seed_keypair(k->sign_pk, k->sign_sk, s1);
         crypto_kx_seed_keypair(k->kx_pk, k->kx_sk, s2);
         sodium_memzero(s1, sizeof s1);
