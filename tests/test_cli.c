@@ -16,7 +16,7 @@
 #include <cmocka.h>
 #include <hdf5.h>
 
-extern char **environ;
+#include "cli_harness.h"
 
 struct fx {
     char dir[64];
@@ -27,8 +27,7 @@ struct fx {
 static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/setm-test-cli-XXXXXX");
-    if (!mkdtemp(f->dir))
+    if (!f || tu_mkdtemp(f->dir, "cli") != 0)
         return -1;
     *state = f;
     return 0;
@@ -37,71 +36,33 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *f = *state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    if (system(cmd) != 0)
+    if (tu_rmrf(f->dir) != 0)
         return -1;
     free(f);
     return 0;
 }
 
-static const char *setm_bin(void)
-{
-    const char *b = getenv("SETM_BIN");
-    return b ? b : SETM_SOURCE_DIR "/bin/setm";
-}
-
-static void slurp(const char *path, char *buf, size_t n)
-{
-    FILE *fp = fopen(path, "r");
-    size_t k = 0;
-    if (fp) {
-        k = fread(buf, 1, n - 1, fp);
-        fclose(fp);
-    }
-    buf[k] = '\0';
-}
-
-/* Run setm with the NULL-terminated arguments; capture stdout/stderr; return the exit code. */
+/* Run setm with the NULL-terminated arguments; capture stdout/stderr; return the exit code
+ * (a death by signal fails the test). */
 static int run(struct fx *f, ...)
 {
-    char *argv[32];
-    char outp[128], errp[128];
-    posix_spawn_file_actions_t fa;
-    pid_t pid;
-    int status, argc = 0;
     va_list ap;
-
-    argv[argc++] = (char *)setm_bin();
+    pid_t pid;
+    int rc;
     va_start(ap, f);
-    for (char *a; (a = va_arg(ap, char *)) != NULL && argc < 31;)
-        argv[argc++] = a;
+    pid = tu_start(f->dir, ap);
     va_end(ap);
-    argv[argc] = NULL;
-    snprintf(outp, sizeof outp, "%s/stdout", f->dir);
-    snprintf(errp, sizeof errp, "%s/stderr", f->dir);
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, outp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&fa, 2, errp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    assert_int_equal(posix_spawn(&pid, argv[0], &fa, NULL, argv, environ), 0);
-    posix_spawn_file_actions_destroy(&fa);
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    slurp(outp, f->out, sizeof f->out);
-    slurp(errp, f->errtxt, sizeof f->errtxt);
-    if (!WIFEXITED(status))
-        fail_msg("setm %s died with signal %d", argc > 1 ? argv[1] : "", WTERMSIG(status));
-    return WEXITSTATUS(status);
+    assert_true(pid > 0);
+    rc = tu_finish(f->dir, pid, f->out, sizeof f->out, f->errtxt, sizeof f->errtxt);
+    if (rc >= 128)
+        fail_msg("setm died with signal %d", rc - 128);
+    return rc;
 }
 
 static char *put(struct fx *f, const char *name, const char *text)
 {
     static char path[256];
-    FILE *fp;
-    snprintf(path, sizeof path, "%s/%s", f->dir, name);
-    fp = fopen(path, "w");
-    assert_non_null(fp);
-    fputs(text, fp);
-    fclose(fp);
+    assert_int_equal(tu_put(f->dir, name, text, path, sizeof path), 0);
     return path;
 }
 
@@ -282,7 +243,7 @@ static void test_cli_run_signal_keeps_partial_output(void **state)
                                      "[population]\ncount = 300\nhome_solar = 1\n");
         snprintf(out, sizeof out, "%s/partial%d.h5", f->dir, k);
         snprintf(errp, sizeof errp, "%s/stderr", f->dir);
-        argv[0] = (char *)setm_bin(), argv[1] = "run", argv[2] = p, argv[3] = "-o", argv[4] = out;
+        argv[0] = (char *)tu_setm_bin(), argv[1] = "run", argv[2] = p, argv[3] = "-o", argv[4] = out;
         argv[5] = NULL;
         posix_spawn_file_actions_init(&fa);
         posix_spawn_file_actions_addopen(&fa, 2, errp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -294,7 +255,7 @@ static void test_cli_run_signal_keeps_partial_output(void **state)
         assert_int_equal(waitpid(pid, &status, 0), pid);
         assert_true(WIFEXITED(status));
         assert_int_equal(WEXITSTATUS(status), 1);
-        slurp(errp, f->errtxt, sizeof f->errtxt);
+        tu_slurp(errp, f->errtxt, sizeof f->errtxt);
         assert_non_null(strstr(f->errtxt, "complete = 0"));
         file = H5Fopen(out, H5F_ACC_RDONLY, H5P_DEFAULT);
         assert_true(file >= 0);
@@ -328,13 +289,13 @@ static void test_cli_run_disk_full_exit_1_no_file(void **state)
         if (fd < 0 || dup2(fd, 2) < 0 || setrlimit(RLIMIT_FSIZE, &rl) != 0)
             _exit(99);
         signal(SIGXFSZ, SIG_IGN);
-        execl(setm_bin(), setm_bin(), "run", p, "-q", "-o", out, (char *)NULL);
+        execl(tu_setm_bin(), tu_setm_bin(), "run", p, "-q", "-o", out, (char *)NULL);
         _exit(98);
     }
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 1);
-    slurp(errp, f->errtxt, sizeof f->errtxt);
+    tu_slurp(errp, f->errtxt, sizeof f->errtxt);
     assert_non_null(strstr(f->errtxt, out));
     assert_int_equal(access(out, F_OK), -1);
     {

@@ -18,7 +18,7 @@
 #include <cmocka.h>
 #include <hdf5.h>
 
-extern char **environ;
+#include "cli_harness.h"
 
 struct fx {
     char dir[64];
@@ -29,8 +29,7 @@ struct fx {
 static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/setm-test-sweep-XXXXXX");
-    if (!mkdtemp(f->dir))
+    if (!f || tu_mkdtemp(f->dir, "sweep") != 0)
         return -1;
     *state = f;
     return 0;
@@ -39,64 +38,23 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *f = *state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    if (system(cmd) != 0)
+    if (tu_rmrf(f->dir) != 0)
         return -1;
     free(f);
     return 0;
 }
 
-static const char *setm_bin(void)
-{
-    const char *b = getenv("SETM_BIN");
-    return b ? b : SETM_SOURCE_DIR "/bin/setm";
-}
-
-static void slurp(const char *path, char *buf, size_t n)
-{
-    FILE *fp = fopen(path, "r");
-    size_t k = 0;
-    if (fp) {
-        k = fread(buf, 1, n - 1, fp);
-        fclose(fp);
-    }
-    buf[k] = '\0';
-}
-
-/* Start `setm ARGS...` (NULL-terminated) with stdout/stderr to files in the fixture dir. */
 static pid_t start(struct fx *f, va_list ap)
 {
-    char *argv[32];
-    char outp[128], errp[128];
-    posix_spawn_file_actions_t fa;
-    pid_t pid;
-    int argc = 0;
-    argv[argc++] = (char *)setm_bin();
-    for (char *a; (a = va_arg(ap, char *)) != NULL && argc < 31;)
-        argv[argc++] = a;
-    argv[argc] = NULL;
-    snprintf(outp, sizeof outp, "%s/stdout", f->dir);
-    snprintf(errp, sizeof errp, "%s/stderr", f->dir);
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, outp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&fa, 2, errp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    assert_int_equal(posix_spawn(&pid, argv[0], &fa, NULL, argv, environ), 0);
-    posix_spawn_file_actions_destroy(&fa);
+    pid_t pid = tu_start(f->dir, ap);
+    assert_true(pid > 0);
     return pid;
 }
 
 /* Wait for `pid`; capture its output; return its exit code, or 128 + signal. */
 static int finish(struct fx *f, pid_t pid)
 {
-    char outp[128], errp[128];
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    snprintf(outp, sizeof outp, "%s/stdout", f->dir);
-    snprintf(errp, sizeof errp, "%s/stderr", f->dir);
-    slurp(outp, f->out, sizeof f->out);
-    slurp(errp, f->errtxt, sizeof f->errtxt);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return tu_finish(f->dir, pid, f->out, sizeof f->out, f->errtxt, sizeof f->errtxt);
 }
 
 static int run(struct fx *f, ...)
@@ -129,11 +87,8 @@ static const char *at(struct fx *f, int slot, const char *name)
 
 static const char *put(struct fx *f, const char *name, const char *text)
 {
-    const char *path = at(f, 3, name);
-    FILE *fp = fopen(path, "w");
-    assert_non_null(fp);
-    fputs(text, fp);
-    fclose(fp);
+    char *path = (char *)at(f, 3, name);
+    assert_int_equal(tu_put(f->dir, name, text, path, 256), 0);
     return path;
 }
 
