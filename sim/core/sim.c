@@ -1,12 +1,16 @@
 /*
  * sim — assembly and main loop of one run.
  *
- * The run advances slot by slot: SLOT_START schedules the slot's ROUND events, its SLOT_END and
- * the next SLOT_START; the driver calls eng_run_until() once per slot so it can report progress
- * and honour a stop request between slots without any event of its own (extra events would shift
- * the insertion sequence and so the order of ties).
+ * Components, in the order they are built: agents (sim/grid), the registry of identities
+ * (sim/security; the MiM agent registered last), the market (sim/market), the chain (sim/chain,
+ * with its mining backend), then the output file.  The run advances slot by slot: SLOT_START steps
+ * the agents and opens the market, schedules the slot's ROUND events, its SLOT_END and the next
+ * SLOT_START; market and chain schedule their own events (types 4-5 and 16-31).  The driver calls
+ * eng_run_until() once per slot so it can report progress and honour a stop request between
+ * slots without any event of its own (extra events would shift the insertion sequence and so the
+ * order of ties).  The glue below turns each clearing's trades into signed chain transactions
+ * and routes the chain's callbacks back to the market's tables.
  */
-#include "core/wallclock.h"
 #include "sim.h"
 
 #include <stdio.h>
@@ -108,7 +112,6 @@ struct sim_ctx {
     int64_t slot;        /* current slot index */
     int32_t slot_rounds; /* rounds run in the current slot */
     int64_t rounds;      /* rounds run in all */
-    struct err *e;
 };
 
 static int on_slot_start(struct eng *eng, const struct eng_event *ev, void *vctx)
@@ -431,7 +434,6 @@ int sim_run(const struct cfg *cfg, const struct sim_opts *opts, struct sim_summa
     memset(&s, 0, sizeof s);
     memset(&sum, 0, sizeof sum);
     s.cfg = cfg;
-    s.e = e;
     s.slot_seconds = 60.0 * (double)cfg->market.slot_minutes;
     s.n_slots = (int64_t)(cfg->sim.days * 86400.0 / s.slot_seconds + 0.5);
     if (s.n_slots < 1)

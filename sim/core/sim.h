@@ -1,6 +1,7 @@
 /*
- * sim — one simulation run: builds the components a scenario asks for, drives the event engine
- * slot by slot over the simulated duration, and writes the run's HDF5 file.
+ * sim — one simulation run: builds the agents, identities, market and chain a scenario asks
+ * for, drives the event engine slot by slot over the simulated duration, and writes the run's
+ * HDF5 file.
  *
  * A run owns everything it creates (engine, random streams, output file) and shares nothing with
  * other runs, so several runs may execute in one process one after another (sweeps, tests).
