@@ -57,11 +57,25 @@ static void test_fuzz_corpus_msg(void **state)
     assert_true(replay_dir("msg", fuzz_msg_one) > 0);
 }
 
+static void test_fuzz_corpus_tx(void **state)
+{
+    (void)state;
+    assert_true(replay_dir("tx", fuzz_tx_one) > 0);
+}
+
+static void test_fuzz_corpus_verify(void **state)
+{
+    (void)state;
+    assert_true(replay_dir("verify", fuzz_verify_one) > 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fuzz_corpus_config),
         cmocka_unit_test(test_fuzz_corpus_msg),
+        cmocka_unit_test(test_fuzz_corpus_tx),
+        cmocka_unit_test(test_fuzz_corpus_verify),
     };
     return cmocka_run_group_tests_name("fuzz_corpus", tests, NULL, NULL);
 }

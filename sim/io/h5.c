@@ -717,6 +717,25 @@ int64_t h5_reader_file_size(const struct h5_reader *r)
     return (int64_t)size;
 }
 
+/* Every stored chunk of d lies inside the file (HDF5 allocates a chunk's stored size, read from
+ * its index, before reading it: a damaged index can claim gigabytes). */
+static int chunks_in_file(const struct h5_reader *r, hid_t d, hid_t space)
+{
+    const int64_t size = h5_reader_file_size(r);
+    hsize_t n = 0;
+    if (size < 0 || H5Dget_num_chunks(d, space, &n) < 0)
+        return 0;
+    for (hsize_t k = 0; k < n; k++) {
+        hsize_t off[1], csize = 0;
+        haddr_t addr = 0;
+        unsigned mask = 0;
+        if (H5Dget_chunk_info(d, space, k, off, &mask, &addr, &csize) < 0 ||
+            addr == HADDR_UNDEF || csize > (hsize_t)size || addr > (haddr_t)size - csize)
+            return 0;
+    }
+    return 1;
+}
+
 int h5_reader_column(struct h5_reader *r, const char *table, const char *column,
                      enum h5_type type, size_t str_size, size_t max_bytes, void **out, size_t *n,
                      struct err *e)
@@ -760,6 +779,30 @@ int h5_reader_column(struct h5_reader *r, const char *table, const char *column,
         rc = err_set(e, ERR_FORMAT, "%s: /%s/%s is not a %s column", r->path, table, column,
                      type == H5_COL_STR ? "fixed-length string" : "numeric");
         goto out;
+    }
+    /* HDF5 allocates a whole chunk, and elements of the file's own size, whatever the extent:
+     * a damaged file can declare gigabytes of either, so bound them before reading. */
+    {
+        const size_t fsize = H5Tget_size(ft);
+        hid_t dcpl = H5Dget_create_plist(d);
+        hsize_t chunk[1] = {0};
+        int bad = fsize == 0 || fsize > ((size_t)1 << 16) || dcpl < 0;
+        if (!bad && H5Pget_layout(dcpl) == H5D_CHUNKED)
+            bad = H5Pget_chunk(dcpl, 1, chunk) != 1 || chunk[0] == 0 ||
+                  chunk[0] > (hsize_t)(max_bytes / (fsize > elem ? fsize : elem)) ||
+                  !chunks_in_file(r, d, space);
+        if (dcpl >= 0)
+            H5Pclose(dcpl);
+        if (bad) {
+            rc = err_set(e, ERR_FORMAT, "%s: /%s/%s: implausible element or chunk size", r->path,
+                         table, column);
+            goto out;
+        }
+        if (dims[0] > (hsize_t)(max_bytes / (fsize > elem ? fsize : elem))) {
+            rc = err_set(e, ERR_FORMAT, "%s: /%s/%s claims %llu rows, more than the file can hold",
+                         r->path, table, column, (unsigned long long)dims[0]);
+            goto out;
+        }
     }
     if (dims[0] > (hsize_t)(max_bytes / elem)) {
         rc = err_set(e, ERR_FORMAT, "%s: /%s/%s claims %llu rows, more than the file can hold",

@@ -14,5 +14,8 @@
 
 int fuzz_config_one(const uint8_t *data, size_t size); /* scenario INI text */
 int fuzz_msg_one(const uint8_t *data, size_t size);    /* market message wire bytes */
+int fuzz_tx_one(const uint8_t *data, size_t size);     /* a transaction, and a block: header +
+                                                          u16-length-prefixed transactions */
+int fuzz_verify_one(const uint8_t *data, size_t size); /* an output file for `setm verify` */
 
 #endif
