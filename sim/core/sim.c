@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "core/engine.h"
+#include "core/wallclock.h"
 #include "grid/agents.h"
 #include "io/h5.h"
 #include "chain/chain.h"
