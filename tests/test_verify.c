@@ -594,9 +594,9 @@ static void slurp(const char *path, char *buf, size_t n)
     buf[k] = '\0';
 }
 
-static int run_cli(struct fx *f, const char *a1, const char *a2)
+static int run_cli3(struct fx *f, const char *a1, const char *a2, const char *a3)
 {
-    char *argv[5] = {(char *)setm_bin(), "verify", (char *)a1, (char *)a2, NULL};
+    char *argv[6] = {(char *)setm_bin(), "verify", (char *)a1, (char *)a2, (char *)a3, NULL};
     char outp[128], errp[128];
     posix_spawn_file_actions_t fa;
     pid_t pid;
@@ -614,6 +614,21 @@ static int run_cli(struct fx *f, const char *a1, const char *a2)
     if (!WIFEXITED(status))
         fail_msg("setm verify died with signal %d", WTERMSIG(status));
     return WEXITSTATUS(status);
+}
+
+static int run_cli(struct fx *f, const char *a1, const char *a2) { return run_cli3(f, a1, a2, NULL); }
+
+/* libhdf5 loops forever on this damaged file (found by fuzz_verify): the CLI gives up after its
+ * time limit with exit 2 instead of hanging. */
+static void test_verify_cli_hdf5_hang_is_bad_input(void **state)
+{
+    struct fx *f = *state;
+    if (access(setm_bin(), X_OK) != 0)
+        skip();
+    assert_int_equal(run_cli3(f, "--timeout", "1",
+                              SETM_SOURCE_DIR "/tests/fuzz/hangs/verify/hdf5-global-heap-loop"),
+                     2);
+    assert_non_null(strstr(f->errtxt, "loops on this damaged file"));
 }
 
 static void test_verify_cli_exit_codes(void **state)
@@ -675,6 +690,7 @@ int main(void)
         cmocka_unit_test(test_verify_partial_run_is_bad_input),
         cmocka_unit_test(test_verify_wrong_column_type_is_bad_input),
         cmocka_unit_test(test_verify_cli_exit_codes),
+        cmocka_unit_test(test_verify_cli_hdf5_hang_is_bad_input),
     };
     return cmocka_run_group_tests_name("verify", tests, setup, teardown);
 }
