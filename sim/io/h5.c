@@ -718,12 +718,16 @@ int64_t h5_reader_file_size(const struct h5_reader *r)
 }
 
 /* Every stored chunk of d lies inside the file (HDF5 allocates a chunk's stored size, read from
- * its index, before reading it: a damaged index can claim gigabytes). */
-static int chunks_in_file(const struct h5_reader *r, hid_t d, hid_t space)
+ * its index, before reading it: a damaged index can claim gigabytes), and an unfiltered chunk
+ * stores exactly chunk_bytes (libhdf5 1.10 copies a whole chunk out of a buffer of the stored
+ * size: a shorter one is read past its end). */
+static int chunks_in_file(const struct h5_reader *r, hid_t d, hid_t space, hid_t dcpl,
+                          hsize_t chunk_bytes)
 {
     const int64_t size = h5_reader_file_size(r);
+    const int nfilters = H5Pget_nfilters(dcpl);
     hsize_t n = 0;
-    if (size < 0 || H5Dget_num_chunks(d, space, &n) < 0)
+    if (size < 0 || nfilters < 0 || H5Dget_num_chunks(d, space, &n) < 0)
         return 0;
     for (hsize_t k = 0; k < n; k++) {
         hsize_t off[1], csize = 0;
@@ -731,6 +735,9 @@ static int chunks_in_file(const struct h5_reader *r, hid_t d, hid_t space)
         unsigned mask = 0;
         if (H5Dget_chunk_info(d, space, k, off, &mask, &addr, &csize) < 0 ||
             addr == HADDR_UNDEF || csize > (hsize_t)size || addr > (haddr_t)size - csize)
+            return 0;
+        if ((nfilters == 0 || (mask & ((1u << nfilters) - 1)) == ((1u << nfilters) - 1)) &&
+            csize != chunk_bytes)
             return 0;
     }
     return 1;
@@ -790,7 +797,7 @@ int h5_reader_column(struct h5_reader *r, const char *table, const char *column,
         if (!bad && H5Pget_layout(dcpl) == H5D_CHUNKED)
             bad = H5Pget_chunk(dcpl, 1, chunk) != 1 || chunk[0] == 0 ||
                   chunk[0] > (hsize_t)(max_bytes / (fsize > elem ? fsize : elem)) ||
-                  !chunks_in_file(r, d, space);
+                  !chunks_in_file(r, d, space, dcpl, chunk[0] * fsize);
         if (dcpl >= 0)
             H5Pclose(dcpl);
         if (bad) {
