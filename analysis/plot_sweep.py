@@ -25,7 +25,7 @@ import sys
 import h5py
 import numpy as np
 
-__all__ = ["SweepError", "load_sweep", "aggregate", "t_quantile", "plot", "main"]
+__all__ = ["SweepError", "load_sweep", "aggregate", "t_quantile", "draw", "plot", "main"]
 
 
 class SweepError(Exception):
@@ -142,6 +142,44 @@ def _column(data, name, what):
     raise SweepError(f"no {what} '{name}' in the sweep (available: {', '.join(sorted(cols))})")
 
 
+def draw(ax, data, param, metric, group=None, level=0.95, select=None, label=None,
+         xmap=None):
+    """Draw `metric` against `param` into the matplotlib axes `ax`: one errorbar line per value of
+    `group` (or one line, labelled `label`), runs restricted to status "ok" and, when given, to
+    the boolean mask `select`.  `xmap` maps the x values before plotting (e.g. to place 0 on a
+    log axis).  Returns rows (group, x, mean, half, n); sets the y label from the metric's units.
+    Used by plot() and by the experiment scripts that draw several panels."""
+    x = _column(data, param, "parameter")
+    y = _column(data, metric, "metric")
+    ok = _column(data, "status", "column") == "ok"
+    if select is not None:
+        ok = ok & np.asarray(select, dtype=bool)
+    groups = [None]
+    g = None
+    if group:
+        g = _column(data, group, "group parameter")
+        groups = list(np.unique(g[ok]))
+    rows = []
+    for gv in groups:
+        sel = ok if gv is None else ok & (g == gv)
+        xs, mean, half, n = aggregate(x[sel], y[sel], level)
+        for r in zip(xs, mean, half, n):
+            rows.append((gv,) + r)
+        lab = label if gv is None else f"{group} = {gv}"
+        if xs.dtype.kind in "US":
+            pos = np.arange(len(xs))
+            ax.set_xticks(pos)
+            ax.set_xticklabels(xs)
+        else:
+            pos = xs if xmap is None else xmap(xs)
+        ax.errorbar(pos, mean, yerr=np.where(np.isnan(half), 0, half), marker="o", capsize=3,
+                    label=lab)
+    unit = data["units"].get(metric, "")
+    ax.set_ylabel(f"{metric} [{unit}]" if unit else metric)
+    ax.grid(True, alpha=0.3)
+    return rows
+
+
 def plot(data, param, metric, group=None, level=0.95, logx=False, logy=False, out=None,
          title=None):
     """Draw `metric` against `param` (one line per value of `group`) into `out` (a file name;
@@ -150,33 +188,14 @@ def plot(data, param, metric, group=None, level=0.95, logx=False, logy=False, ou
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    x = _column(data, param, "parameter")
-    y = _column(data, metric, "metric")
-    ok = _column(data, "status", "column") == "ok"
-    groups = [None]
-    g = None
+    # check the columns before opening a figure, so a bad name leaves nothing behind
+    for name, what in ((param, "parameter"), (metric, "metric"), ("status", "column")):
+        _column(data, name, what)
     if group:
-        g = _column(data, group, "group parameter")
-        groups = list(np.unique(g[ok]))
+        _column(data, group, "group parameter")
     fig, ax = plt.subplots(figsize=(6, 4))
-    rows = []
-    for gv in groups:
-        sel = ok if gv is None else ok & (g == gv)
-        xs, mean, half, n = aggregate(x[sel], y[sel], level)
-        for r in zip(xs, mean, half, n):
-            rows.append((gv,) + r)
-        label = None if gv is None else f"{group} = {gv}"
-        if xs.dtype.kind in "US":
-            pos = np.arange(len(xs))
-            ax.set_xticks(pos)
-            ax.set_xticklabels(xs)
-        else:
-            pos = xs
-        ax.errorbar(pos, mean, yerr=np.where(np.isnan(half), 0, half), marker="o", capsize=3,
-                    label=label)
-    unit = data["units"].get(metric, "")
+    rows = draw(ax, data, param, metric, group, level)
     ax.set_xlabel(param)
-    ax.set_ylabel(f"{metric} [{unit}]" if unit else metric)
     if logx:
         ax.set_xscale("log")
     if logy:
@@ -184,7 +203,6 @@ def plot(data, param, metric, group=None, level=0.95, logx=False, logy=False, ou
     if group:
         ax.legend()
     ax.set_title(title or f"{metric} vs {param} (mean, {level:.0%} CI across seeds)")
-    ax.grid(True, alpha=0.3)
     fig.tight_layout()
     if out:
         fig.savefig(out, dpi=120)
