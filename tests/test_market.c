@@ -325,6 +325,39 @@ static void test_market_trades_streamed_with_chain_latencies(void **state)
     H5Fclose(h);
 }
 
+/* More than 1024 transactions in flight at once: the market's window of trades and transactions
+ * must compact and grow without losing or mixing any (under `make asan` this also checks every
+ * move stays inside its buffers; found by the price-convergence sweep). */
+static void test_market_window_of_many_transactions(void **state)
+{
+    struct fx *f = *state;
+    hid_t h;
+    size_t n, n2;
+    double *id, *group, *inc;
+    set(f, "population.count=90");
+    set(f, "population.home_solar=4");
+    set(f, "population.smart_device=2");
+    set(f, "population.solar_system=0.3");
+    set(f, "market.mechanism=cda");
+    set(f, "market.strategy=fixed");
+    set(f, "market.rounds_per_slot=10");
+    set(f, "output.agent_slots=false");
+    set(f, "sim.days=0.5");
+    run(f, f->path);
+    h = H5Fopen(f->path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    id = col(h, "trades/id", &n);
+    group = col(h, "trades/group", &n2);
+    inc = col(h, "trades/t_included", &n2);
+    assert_true(n > 1100);
+    for (size_t k = 0; k < n; k++) {
+        assert_true(id[k] == (double)k);
+        assert_true(group[k] <= (double)k); /* a transaction is numbered by its first trade */
+    }
+    assert_true(!isnan(inc[n / 2]));
+    free(id), free(group), free(inc);
+    H5Fclose(h);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -335,6 +368,7 @@ int main(void)
         T(test_market_deterministic_per_seed),
         T(test_market_lossy_network),
         T(test_market_trades_streamed_with_chain_latencies),
+        T(test_market_window_of_many_transactions),
     };
     return cmocka_run_group_tests_name("market", tests, NULL, NULL);
 }

@@ -472,7 +472,12 @@ static int groups_reserve(struct mkt *m, uint64_t group)
             if (m->trades[id - m->trade_base].t.group < lowest)
                 lowest = m->trades[id - m->trade_base].t.group;
         if (lowest > m->group_base) {
-            keep = (size_t)(m->groups - lowest);
+            /* Move the live entries [lowest, end) down; `end` stops at the capacity, since the
+             * group being reserved (and any after it) was never stored. */
+            uint64_t end = m->group_base + m->group_cap;
+            if (m->groups < end)
+                end = m->groups;
+            keep = end > lowest ? (size_t)(end - lowest) : 0;
             memmove(m->group_head, m->group_head + (lowest - m->group_base), keep * sizeof(uint64_t));
             memmove(m->group_tail, m->group_tail + (lowest - m->group_base), keep * sizeof(uint64_t));
             memmove(m->group_count, m->group_count + (lowest - m->group_base), keep * sizeof(uint32_t));
