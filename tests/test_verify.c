@@ -626,7 +626,7 @@ static void test_verify_cli_hdf5_hang_is_bad_input(void **state)
     if (access(setm_bin(), X_OK) != 0)
         skip();
     assert_int_equal(run_cli3(f, "--timeout", "1",
-                              SETM_SOURCE_DIR "/tests/fuzz/hangs/verify/hdf5-global-heap-loop"),
+                              SETM_SOURCE_DIR "/tests/fuzz/libhdf5/verify/hdf5-global-heap-loop"),
                      2);
     assert_non_null(strstr(f->errtxt, "loops on this damaged file"));
 }
