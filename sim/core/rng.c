@@ -113,11 +113,6 @@ void rng_fill(gsl_rng *r, void *buf, size_t len)
     }
 }
 
-double rng_exponential(gsl_rng *r, double mean)
-{
-    /* (k + 1) / 2^53 lies in (0, 1], so the log is finite. */
-    return -mean * log((double)((rng_u64(r) >> 11) + 1) * 0x1.0p-53);
-}
 
 /* One stream per cache line: the GSL handle and the state it points to, side by side, so a draw
  * for a random entity costs one cache miss rather than two dependent ones. */

@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <math.h>
 #include <gsl/gsl_rng.h>
 
 /* The GSL generator type used for every stream (name "xoshiro256**"). */
@@ -96,7 +97,11 @@ void rng_bank_free(struct rng_bank *b);
 /* Fill buf with len bytes drawn from the stream (key material, forged MACs in attack models). */
 void rng_fill(gsl_rng *r, void *buf, size_t len);
 
-/* Exponential draw with the given mean. */
-double rng_exponential(gsl_rng *r, double mean);
+/* Exponential draw with the given mean: -mean * log(u) with u = (k + 1) / 2^53 in (0, 1], so the
+ * log is finite. */
+static inline double rng_exponential(gsl_rng *r, double mean)
+{
+    return -mean * log((double)((rng_u64(r) >> 11) + 1) * 0x1.0p-53);
+}
 
 #endif
