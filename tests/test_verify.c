@@ -24,7 +24,7 @@
 #include "io/h5.h"
 #include "mine/pow.h"
 
-extern char **environ;
+#include "cli_harness.h"
 
 /* Half a day of three houses and a plant: trades, tens of blocks, all fast at 8 zero bits. */
 static const char small[] = "[scenario]\nname = small\nseed = 5\n[sim]\ndays = 0.5\n"
@@ -73,8 +73,7 @@ static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof *f);
     h5_lib_init();
-    snprintf(f->dir, sizeof f->dir, "/tmp/setm-test-verify-XXXXXX");
-    if (!mkdtemp(f->dir))
+    if (!f || tu_mkdtemp(f->dir, "verify") != 0)
         return -1;
     snprintf(f->good, sizeof f->good, "%s/small.h5", f->dir);
     snprintf(f->attacked_run, sizeof f->attacked_run, "%s/attacked.h5", f->dir);
@@ -89,9 +88,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *f = *state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    if (system(cmd) != 0)
+    if (tu_rmrf(f->dir) != 0)
         return -1;
     free(f);
     return 0;
@@ -464,8 +461,8 @@ static void test_verify_overdrawn_wallet_fails(void **state)
     assert_non_null(r = h5_reader_open(f->good, &e));
     assert_int_equal(h5_reader_attr_str(r, "scenario", &text, &e), 0);
     h5_reader_close(r);
-    assert_non_null(at = strstr(text, "initial_coins = 1000000000"));
-    memcpy(at + strlen("initial_coins = "), "0         ", 10); /* blanks: still one INI line */
+    assert_non_null(at = strstr(text, "initial_coins = 1000000000000"));
+    memcpy(at + strlen("initial_coins = "), "0            ", 13); /* blanks: still one INI line */
     file = open_copy(f, f->good);
     assert_true(H5Adelete(file, "scenario") >= 0);
     t = H5Tcopy(H5T_C_S1);
@@ -577,43 +574,25 @@ static void test_verify_wrong_column_type_is_bad_input(void **state)
 
 /* ---- the CLI --------------------------------------------------------------------------------- */
 
-static const char *setm_bin(void)
+/* `setm verify ARGS...` (NULL-terminated), output captured; its exit code. */
+static int run_verify(struct fx *f, ...)
 {
-    const char *b = getenv("SETM_BIN");
-    return b ? b : SETM_SOURCE_DIR "/bin/setm";
-}
-
-static void slurp(const char *path, char *buf, size_t n)
-{
-    FILE *fp = fopen(path, "r");
-    size_t k = 0;
-    if (fp) {
-        k = fread(buf, 1, n - 1, fp);
-        fclose(fp);
-    }
-    buf[k] = '\0';
+    va_list ap;
+    pid_t pid;
+    int rc;
+    va_start(ap, f);
+    pid = tu_start(f->dir, ap);
+    va_end(ap);
+    assert_true(pid > 0);
+    rc = tu_finish(f->dir, pid, f->out, sizeof f->out, f->errtxt, sizeof f->errtxt);
+    if (rc >= 128)
+        fail_msg("setm verify died with signal %d", rc - 128);
+    return rc;
 }
 
 static int run_cli3(struct fx *f, const char *a1, const char *a2, const char *a3)
 {
-    char *argv[6] = {(char *)setm_bin(), "verify", (char *)a1, (char *)a2, (char *)a3, NULL};
-    char outp[128], errp[128];
-    posix_spawn_file_actions_t fa;
-    pid_t pid;
-    int status;
-    snprintf(outp, sizeof outp, "%s/stdout", f->dir);
-    snprintf(errp, sizeof errp, "%s/stderr", f->dir);
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, outp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&fa, 2, errp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    assert_int_equal(posix_spawn(&pid, argv[0], &fa, NULL, argv, environ), 0);
-    posix_spawn_file_actions_destroy(&fa);
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    slurp(outp, f->out, sizeof f->out);
-    slurp(errp, f->errtxt, sizeof f->errtxt);
-    if (!WIFEXITED(status))
-        fail_msg("setm verify died with signal %d", WTERMSIG(status));
-    return WEXITSTATUS(status);
+    return run_verify(f, "verify", a1, a2, a3, (char *)NULL);
 }
 
 static int run_cli(struct fx *f, const char *a1, const char *a2) { return run_cli3(f, a1, a2, NULL); }
@@ -623,7 +602,7 @@ static int run_cli(struct fx *f, const char *a1, const char *a2) { return run_cl
 static void test_verify_cli_hdf5_hang_is_bad_input(void **state)
 {
     struct fx *f = *state;
-    if (access(setm_bin(), X_OK) != 0)
+    if (access(tu_setm_bin(), X_OK) != 0)
         skip();
     assert_int_equal(run_cli3(f, "--timeout", "1",
                               SETM_SOURCE_DIR "/tests/fuzz/libhdf5/verify/hdf5-global-heap-loop"),
@@ -637,7 +616,7 @@ static void test_verify_cli_exit_codes(void **state)
     hid_t file;
     size_t n, elem;
     char *hdr;
-    if (access(setm_bin(), X_OK) != 0)
+    if (access(tu_setm_bin(), X_OK) != 0)
         skip();
     assert_int_equal(run_cli(f, f->good, NULL), 0);
     assert_non_null(strstr(f->out, "OK"));

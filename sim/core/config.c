@@ -121,8 +121,10 @@ static const struct key_def keys[] = {
      "link speed: a block of B bytes adds 8 B / bandwidth to its delay", 0},
     {"chain", "template_refresh_s", KT_NUM, G(chain.template_refresh_s), "15", 0, 1e6, 1, NULL,
      "s", "miners rebuild their block template (new transactions) at least this often", 0},
-    {"chain", "initial_coins", KT_INT, G(chain.initial_coins), "1000000000", 0, 1e15, 0, NULL,
-     "coins", "energy coins (1 coin = 1e-6 EUR) in every agent's wallet at genesis", 0},
+    {"chain", "initial_coins", KT_INT, G(chain.initial_coins), "1000000000000", 0, 1e15, 0, NULL,
+     "coins",
+     "energy coins (1 coin = 1e-6 EUR) in every agent's wallet at genesis; the default (1 M EUR) "
+     "lets honest buyers trade for years, so only attacks overspend", 0},
     {"chain", "pseudonyms", KT_INT, G(chain.pseudonyms), "1", 1, 1024, 0, NULL, "addresses",
      "wallet addresses per agent, used as pseudonyms trade by trade (paper 5.1)", 0},
     {"attacks", "unregistered_rate", KT_NUM, G(attacks.unregistered_rate), "0", 0, 1, 0, NULL, "",
