@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <cmocka.h>
 
+#include "cli_harness.h"
+
 #include "core/config.h"
 
 struct fx {
@@ -22,10 +24,7 @@ struct fx {
 static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof *f);
-    if (!f)
-        return -1;
-    snprintf(f->dir, sizeof f->dir, "/tmp/setm-test-config-XXXXXX");
-    if (!mkdtemp(f->dir))
+    if (!f || tu_mkdtemp(f->dir, "config") != 0)
         return -1;
     cfg_init(&f->cfg);
     *state = f;
@@ -35,10 +34,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *f = *state;
-    char cmd[128];
     cfg_fini(&f->cfg);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    if (system(cmd) != 0)
+    if (tu_rmrf(f->dir) != 0)
         return -1;
     free(f);
     return 0;

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+
+#include "cli_harness.h"
 #include <hdf5.h>
 
 #include "io/h5.h"
@@ -41,8 +43,7 @@ struct fx {
 static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/setm-test-h5-XXXXXX");
-    if (!mkdtemp(f->dir))
+    if (!f || tu_mkdtemp(f->dir, "h5") != 0)
         return -1;
     snprintf(f->path, sizeof f->path, "%s/out.h5", f->dir);
     *state = f;
@@ -52,9 +53,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *f = *state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    if (system(cmd) != 0)
+    if (tu_rmrf(f->dir) != 0)
         return -1;
     free(f);
     return 0;

@@ -10,6 +10,8 @@
 #include <math.h>
 #include <unistd.h>
 #include <cmocka.h>
+
+#include "cli_harness.h"
 #include <hdf5.h>
 
 #include "core/config.h"
@@ -25,8 +27,7 @@ struct fx {
 static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/setm-test-market-XXXXXX");
-    if (!mkdtemp(f->dir))
+    if (!f || tu_mkdtemp(f->dir, "market") != 0)
         return -1;
     snprintf(f->path, sizeof f->path, "%s/run.h5", f->dir);
     cfg_init(&f->cfg);
@@ -49,10 +50,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *f = *state;
-    char cmd[128];
     cfg_fini(&f->cfg);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    if (system(cmd) != 0)
+    if (tu_rmrf(f->dir) != 0)
         return -1;
     free(f);
     return 0;

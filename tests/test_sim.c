@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+
+#include "cli_harness.h"
 #include <hdf5.h>
 
 #include "core/config.h"
@@ -26,8 +28,7 @@ struct fx {
 static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/setm-test-sim-XXXXXX");
-    if (!mkdtemp(f->dir))
+    if (!f || tu_mkdtemp(f->dir, "sim") != 0)
         return -1;
     snprintf(f->path, sizeof f->path, "%s/run.h5", f->dir);
     cfg_init(&f->cfg);
@@ -41,10 +42,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *f = *state;
-    char cmd[128];
     cfg_fini(&f->cfg);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    if (system(cmd) != 0)
+    if (tu_rmrf(f->dir) != 0)
         return -1;
     free(f);
     return 0;
