@@ -58,6 +58,9 @@ help:
 	@echo "make asan       the whole test suite under AddressSanitizer + UBSan"
 	@echo "make bench      throughput benchmarks"
 	@echo "make plots      run $(SCENARIO) and scenarios/attacks_demo.ini, draw out/plots/*.png"
+	@echo "make fuzz       libFuzzer targets (clang) in build/fuzz/: config, msg, tx, verify"
+	@echo "make config-docs  regenerate configs/defaults.ini and agent_types.ini from the schema"
+	@echo "make MPI=1      build build/mpi/setm for sweeps under mpirun"
 	@echo "make clean      remove build/, bin/ and out/"
 
 $(BUILD)/%.o: %.c
