@@ -610,6 +610,21 @@ static void test_verify_cli_hdf5_hang_is_bad_input(void **state)
     assert_non_null(strstr(f->errtxt, "loops on this damaged file"));
 }
 
+/* libhdf5 crashes reading a variable-length string from this damaged global heap (found by
+ * fuzz_verify): the CLI's child process takes the crash, and the answer is exit 2. */
+static void test_verify_cli_hdf5_crash_is_bad_input(void **state)
+{
+    struct fx *f = *state;
+    /* Built with ASan, the child would report libhdf5's bad memcpy and exit 1; make it die as an
+     * unsanitized build does, so the parent sees the crash it guards against. */
+    setenv("ASAN_OPTIONS", "abort_on_error=1:detect_leaks=0", 1);
+    assert_int_equal(run_cli(f, SETM_SOURCE_DIR "/tests/fuzz/libhdf5/verify/hdf5-global-heap-memcpy",
+                             NULL),
+                     2);
+    unsetenv("ASAN_OPTIONS");
+    assert_non_null(strstr(f->errtxt, "HDF5 library crashed"));
+}
+
 static void test_verify_cli_exit_codes(void **state)
 {
     struct fx *f = *state;
@@ -670,6 +685,7 @@ int main(void)
         cmocka_unit_test(test_verify_wrong_column_type_is_bad_input),
         cmocka_unit_test(test_verify_cli_exit_codes),
         cmocka_unit_test(test_verify_cli_hdf5_hang_is_bad_input),
+        cmocka_unit_test(test_verify_cli_hdf5_crash_is_bad_input),
     };
     return cmocka_run_group_tests_name("verify", tests, setup, teardown);
 }
