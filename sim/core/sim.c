@@ -559,8 +559,7 @@ int sim_run(const struct cfg *cfg, const struct sim_opts *opts, struct sim_summa
         rc = agent_table_write(s.agents, s.out, (size_t)cfg->output.chunk_rows,
                                (int)cfg->output.compression, e);
     if (!rc)
-        rc = mkt_finish(s.market, s.out, (size_t)cfg->output.chunk_rows,
-                        (int)cfg->output.compression, &s.msum, e);
+        rc = mkt_finish(s.market, &s.msum, e);
     if (rc)
         goto fail;
     sum.trades = s.msum.trades;

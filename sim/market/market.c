@@ -1017,10 +1017,8 @@ void mkt_group_rejected(struct mkt *m, uint64_t group)
     trades_flush(m, 0);
 }
 
-int mkt_finish(struct mkt *m, struct h5_file *f, size_t chunk_rows, int deflate,
-               struct mkt_summary *out, struct err *e)
+int mkt_finish(struct mkt *m, struct mkt_summary *out, struct err *e)
 {
-    (void)f, (void)chunk_rows, (void)deflate;
     trades_flush(m, 1); /* what the chain had not resolved by the end: NaN chain times */
     if (m->write_rc)
         return err_set(e, ERR_IO, "cannot write /trades (disk full?)");

@@ -94,7 +94,7 @@ struct mkt *mkt_new(const struct cfg *cfg, struct eng *eng, struct agent_pop *ag
                     struct id_registry *reg, const struct mkt_hooks *hooks, struct err *e);
 void mkt_free(struct mkt *m);
 
-/* Create /rounds and /security in f (before the run).  0 or the writer's error. */
+/* Create /rounds, /security and /trades in f (before the run).  0 or the writer's error. */
 int mkt_tables_open(struct mkt *m, struct h5_file *f, size_t chunk_rows, int deflate,
                     struct err *e);
 
@@ -116,7 +116,6 @@ int mkt_security_log(struct mkt *m, double t, int64_t who, const char *check, co
 
 /* End of run: write the trades still in flight (their chain times NaN) and fill *out.
  * 0 or ERR_IO. */
-int mkt_finish(struct mkt *m, struct h5_file *f, size_t chunk_rows, int deflate,
-               struct mkt_summary *out, struct err *e);
+int mkt_finish(struct mkt *m, struct mkt_summary *out, struct err *e);
 
 #endif
