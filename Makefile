@@ -47,7 +47,7 @@ SETM      := $(if $(filter rel,$(MODE)),bin/setm,$(BUILD)/setm)
 SCENARIO  ?= scenarios/case_study.ini
 PYTHON    ?= python3
 
-.PHONY: all deps run test test-c test-py asan bench plots clean help config-docs fuzz
+.PHONY: all deps run test test-c test-py test-layers asan bench plots clean help config-docs fuzz
 all: $(SETM)
 
 help:
@@ -91,7 +91,11 @@ test-py: $(SETM)
 	    echo "pytest: python3 with pytest, h5py, numpy, matplotlib required (SETM_REQUIRE_PY is set)"; exit 1; \
 	else echo "pytest: skipped (python3 with pytest, h5py, numpy, matplotlib not found)"; fi
 
-test: test-c test-py
+test: test-layers test-c test-py
+
+# Imports point down only (README "Design notes"); --self-test proves the check can fail.
+test-layers:
+	@sh tests/tools/check_layers.sh --self-test && sh tests/tools/check_layers.sh
 
 asan:
 	@$(MAKE) --no-print-directory MODE=asan test-c

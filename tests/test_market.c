@@ -15,7 +15,7 @@
 #include <hdf5.h>
 
 #include "core/config.h"
-#include "core/sim.h"
+#include "run/sim.h"
 
 struct fx {
     char dir[64];

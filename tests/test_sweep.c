@@ -9,7 +9,7 @@
 #include <cmocka.h>
 
 #include "core/config.h"
-#include "core/sweep.h"
+#include "run/sweep.h"
 
 /* The scenario text a test sweeps over; the loader reads it as file "t.ini". */
 struct fx {

@@ -20,7 +20,7 @@
 #include "chain/tx.h"
 #include "chain/verify.h"
 #include "core/config.h"
-#include "core/sim.h"
+#include "run/sim.h"
 #include "io/h5.h"
 #include "mine/pow.h"
 

@@ -9,7 +9,7 @@
 
 #include "cli/cli.h"
 #include "core/config.h"
-#include "core/sim.h"
+#include "run/sim.h"
 
 static const char run_usage[] =
     "usage: setm run SCENARIO [-o OUT.h5] [--set section.key=value]... [--backend auto|opencl|cpu]\n"

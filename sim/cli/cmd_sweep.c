@@ -1,6 +1,6 @@
 /*
  * cmd_sweep — `setm sweep SCENARIO [-o DIR] [-j N]`: every run of the scenario's [sweep]
- * (sim/core/sweep.h numbers them) into DIR/run-NNNN.h5, then DIR/sweep.h5.
+ * (sim/run/sweep.h numbers them) into DIR/run-NNNN.h5, then DIR/sweep.h5.
  *
  * Workers: locally, N forked processes, each running one sim_run in the child (no exec: the child
  * computes its configuration with the same sweep_run_cfg as the resume check, so the two cannot
@@ -44,8 +44,8 @@
 
 #include "cli/cli.h"
 #include "core/config.h"
-#include "core/sim.h"
-#include "core/sweep.h"
+#include "run/sim.h"
+#include "run/sweep.h"
 #include "io/h5.h"
 
 static const char sweep_usage[] =

@@ -25,8 +25,8 @@
  * rng_stream_key(seed, "sweep.seeds", r) masked to 53 bits (the schema's seed range).  Every
  * point shares the same seeds (common random numbers across parameter values).
  */
-#ifndef SETM_CORE_SWEEP_H
-#define SETM_CORE_SWEEP_H
+#ifndef SETM_RUN_SWEEP_H
+#define SETM_RUN_SWEEP_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -6,8 +6,8 @@
  * A run owns everything it creates (engine, random streams, output file) and shares nothing with
  * other runs, so several runs may execute in one process one after another (sweeps, tests).
  */
-#ifndef SETM_CORE_SIM_H
-#define SETM_CORE_SIM_H
+#ifndef SETM_RUN_SIM_H
+#define SETM_RUN_SIM_H
 
 #include <signal.h>
 #include <stdint.h>

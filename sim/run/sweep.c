@@ -5,7 +5,7 @@
  * scenario and accepted, so a run can only fail to configure through cfg_validate's cross-key
  * checks (min_bid <= max_bid, shares...), which sweep_run_cfg reports with the run's values.
  */
-#include "core/sweep.h"
+#include "run/sweep.h"
 
 #include <ctype.h>
 #include <errno.h>
