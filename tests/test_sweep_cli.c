@@ -464,6 +464,81 @@ static void test_sweep_cli_scenario_without_sweep_is_one_run(void **state)
     assert_true(exists(at(f, 1, "out/sweep.h5")));
 }
 
+/* Issue 13: another scenario swept into a directory holding a finished sweep replaced it. */
+static const char other[] = "[scenario]\nname = other\nseed = 5\n[sim]\ndays = 0.25\n"
+                            "[population]\ncount = 6\nhome_solar = 1\nsmart_device = 1\n"
+                            "solar_system = 0.3\n"
+                            "[sweep]\npopulation.count = 5, 7\nseeds = 2\n";
+
+static void test_sweep_cli_other_scenario_into_finished_sweep_is_refused(void **state)
+{
+    struct fx *f = *state;
+    char first[256];
+    struct stat run_before, run_after, sw_before, sw_after;
+    snprintf(first, sizeof first, "%s", put(f, "s.ini", small));
+    assert_int_equal(run(f, "sweep", first, "-o", at(f, 0, "out"), "-q", NULL), 0);
+    assert_int_equal(stat(at(f, 1, "out/run-0001.h5"), &run_before), 0);
+    assert_int_equal(stat(at(f, 1, "out/sweep.h5"), &sw_before), 0);
+    assert_int_equal(run(f, "sweep", put(f, "o.ini", other), "-o", at(f, 0, "out"), NULL), 2);
+    /* the message names the scenario found there (its file and name) and the way out */
+    assert_non_null(strstr(f->errtxt, first));
+    assert_non_null(strstr(f->errtxt, "small"));
+    assert_non_null(strstr(f->errtxt, "--force"));
+    assert_null(strstr(f->out, "runs (")); /* refused before the plan is announced */
+    /* nothing of the finished sweep was touched */
+    assert_int_equal(stat(at(f, 1, "out/run-0001.h5"), &run_after), 0);
+    assert_int_equal(run_before.st_ino, run_after.st_ino);
+    assert_int_equal(run_before.st_mtime, run_after.st_mtime);
+    assert_int_equal(stat(at(f, 1, "out/sweep.h5"), &sw_after), 0);
+    assert_int_equal(sw_before.st_ino, sw_after.st_ino);
+    assert_int_equal(count_complete(at(f, 1, "out")), 4);
+}
+
+static void test_sweep_cli_changed_base_key_into_finished_sweep_is_refused(void **state)
+{
+    struct fx *f = *state;
+    const char *p = put(f, "s.ini", small);
+    assert_int_equal(run(f, "sweep", p, "-o", at(f, 0, "out"), "-q", NULL), 0);
+    /* the same file with a --set on a base key is another scenario: every run would be redone */
+    assert_int_equal(run(f, "sweep", p, "-o", at(f, 0, "out"), "--set", "sim.days=0.5", NULL), 2);
+    assert_non_null(strstr(f->errtxt, "days = 0.25"));
+    assert_non_null(strstr(f->errtxt, "days = 0.5"));
+    assert_int_equal(count_complete(at(f, 1, "out")), 4);
+}
+
+static void test_sweep_cli_force_replaces_other_scenario(void **state)
+{
+    struct fx *f = *state;
+    hid_t h;
+    assert_int_equal(run(f, "sweep", put(f, "s.ini", small), "-o", at(f, 0, "out"), "-q", NULL),
+                     0);
+    assert_int_equal(
+        run(f, "sweep", put(f, "o.ini", other), "-o", at(f, 0, "out"), "--force", "-q", NULL), 0);
+    h = open_sweep(f, "out");
+    assert_int_equal(attr_i64(h, "runs_ok"), 4);
+    assert_int_equal(attr_i64(h, "runs_kept"), 0); /* none of the other scenario's runs fit */
+    {
+        int64_t count[4];
+        read_col(h, "runs/population.count", H5T_NATIVE_INT64, count);
+        assert_int_equal(count[0], 5);
+        assert_int_equal(count[3], 7);
+    }
+    H5Fclose(h);
+}
+
+static void test_sweep_cli_unreadable_sweep_h5_is_refused(void **state)
+{
+    struct fx *f = *state;
+    char text[64];
+    assert_int_equal(mkdir(at(f, 0, "out"), 0755), 0);
+    put(f, "out/sweep.h5", "not an HDF5 file\n");
+    assert_int_equal(run(f, "sweep", put(f, "s.ini", small), "-o", at(f, 0, "out"), NULL), 2);
+    assert_non_null(strstr(f->errtxt, "cannot be read"));
+    tu_slurp(at(f, 1, "out/sweep.h5"), text, sizeof text);
+    assert_string_equal(text, "not an HDF5 file\n");
+    assert_int_equal(count_files(at(f, 1, "out"), "run-"), 0);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -483,6 +558,10 @@ int main(void)
         T(test_sweep_cli_resume_after_kill),
         T(test_sweep_cli_jobs_1_and_2_give_identical_results),
         T(test_sweep_cli_scenario_without_sweep_is_one_run),
+        T(test_sweep_cli_other_scenario_into_finished_sweep_is_refused),
+        T(test_sweep_cli_changed_base_key_into_finished_sweep_is_refused),
+        T(test_sweep_cli_force_replaces_other_scenario),
+        T(test_sweep_cli_unreadable_sweep_h5_is_refused),
     };
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     return cmocka_run_group_tests(tests, NULL, NULL);
