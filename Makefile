@@ -47,7 +47,7 @@ SETM      := $(if $(filter rel,$(MODE)),bin/setm,$(BUILD)/setm)
 SCENARIO  ?= scenarios/case_study.ini
 PYTHON    ?= python3
 
-.PHONY: all deps run test test-c test-py test-layers asan bench plots clean help config-docs fuzz
+.PHONY: all deps run test test-c test-py test-layers golden asan bench plots clean help config-docs fuzz
 all: $(SETM)
 
 help:
@@ -56,6 +56,7 @@ help:
 	@echo "make run        deps + build + run $(SCENARIO) (SCENARIO=... to change)"
 	@echo "make test       build and run every test (cmocka; pytest when present)"
 	@echo "make asan       the whole test suite under AddressSanitizer + UBSan"
+	@echo "make golden     rewrite tests/golden/*.txt after an intended change of behaviour"
 	@echo "make bench      throughput benchmarks"
 	@echo "make plots      run $(SCENARIO) and scenarios/attacks_demo.ini, draw out/plots/*.png"
 	@echo "make fuzz       libFuzzer targets (clang) in build/fuzz/: config, msg, tx, verify"
@@ -92,6 +93,11 @@ test-py: $(SETM)
 	else echo "pytest: skipped (python3 with pytest, h5py, numpy, matplotlib not found)"; fi
 
 test: test-layers test-c test-py
+
+# Rewrite the checked-in golden runs (tests/golden/*.txt, README "Tests") after an intended change.
+golden: $(SETM) $(BUILD)/tests/test_golden
+	SETM_BIN=$(abspath $(SETM)) SETM_SOURCE_DIR=$(CURDIR) $(BUILD)/tests/test_golden --write \
+	    $(sort $(wildcard tests/golden/*.txt))
 
 # Imports point down only (README "Design notes"); --self-test proves the check can fail.
 test-layers:

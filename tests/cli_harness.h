@@ -62,18 +62,14 @@ static inline int tu_put(const char *dir, const char *name, const char *text, ch
     return fclose(fp);
 }
 
-/* Start `setm ARGS...` (NULL-terminated list in ap), stdout/stderr to dir/stdout, dir/stderr.
+/* Start the program argv[0] (argv NULL-terminated), stdout/stderr to dir/stdout, dir/stderr.
  * Returns the pid, or -1. */
-static inline pid_t tu_start(const char *dir, va_list ap)
+static inline pid_t tu_spawn(const char *dir, char *const argv[])
 {
-    char *argv[32], outp[128], errp[128];
+    char outp[128], errp[128];
     posix_spawn_file_actions_t fa;
     pid_t pid;
-    int argc = 0, rc;
-    argv[argc++] = (char *)tu_setm_bin();
-    for (char *a; (a = va_arg(ap, char *)) != NULL && argc < 31;)
-        argv[argc++] = a;
-    argv[argc] = NULL;
+    int rc;
     snprintf(outp, sizeof outp, "%s/stdout", dir);
     snprintf(errp, sizeof errp, "%s/stderr", dir);
     posix_spawn_file_actions_init(&fa);
@@ -82,6 +78,19 @@ static inline pid_t tu_start(const char *dir, va_list ap)
     rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     return rc == 0 ? pid : -1;
+}
+
+/* Start `setm ARGS...` (NULL-terminated list in ap), stdout/stderr to dir/stdout, dir/stderr.
+ * Returns the pid, or -1. */
+static inline pid_t tu_start(const char *dir, va_list ap)
+{
+    char *argv[32];
+    int argc = 0;
+    argv[argc++] = (char *)tu_setm_bin();
+    for (char *a; (a = va_arg(ap, char *)) != NULL && argc < 31;)
+        argv[argc++] = a;
+    argv[argc] = NULL;
+    return tu_spawn(dir, argv);
 }
 
 /* Wait for pid, read its captured output into out/err; its exit code, or 128 + signal. */
