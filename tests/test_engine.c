@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "core/engine.h"
+#include "core/events.h"
 #include "core/phold.h"
 #include "core/rng.h"
 
@@ -244,6 +245,48 @@ static void test_engine_rejects_past_nonfinite_and_unregistered(void **state)
     eng_free(eng);
 }
 
+static int on_other(struct eng *eng, const struct eng_event *ev, void *vctx)
+{
+    (void)eng;
+    (void)ev;
+    (*(int *)vctx)++;
+    return 0;
+}
+
+/* A second registration of a type used to replace the first silently. */
+static void test_engine_second_handler_for_a_type_is_an_error(void **state)
+{
+    struct trace *t = *state;
+    struct eng *eng = engine_with_log(t, 4);
+    int other_calls = 0;
+    assert_int_equal(eng_handler_set(eng, 0, on_other, &other_calls), ERR_RUNTIME);
+    assert_non_null(strstr(eng_err(eng)->msg, "already has a handler"));
+    assert_non_null(strstr(eng_err(eng)->msg, "PHOLD_EV")); /* type 0 by its registry name */
+    assert_int_equal(eng_handler_set(eng, 0, on_log, t), ERR_RUNTIME); /* the same one too */
+    assert_int_equal(eng_handler_set(eng, 1, NULL, NULL), ERR_RUNTIME);
+    /* the first registration stays in force */
+    sched(eng, 1.0, 7, NULL);
+    assert_int_equal(eng_run_until(eng, 2.0), 0);
+    assert_int_equal(t->n, 1);
+    assert_int_equal(other_calls, 0);
+    /* other types are still free */
+    assert_int_equal(eng_handler_set(eng, CHAIN_EV_RACE, on_other, &other_calls), 0);
+    eng_free(eng);
+}
+
+static void test_engine_registry_names_the_model_types(void **state)
+{
+    (void)state;
+    assert_true(EV_TYPE_COUNT <= ENG_MAX_TYPES);
+    assert_string_equal(ev_type_name(SIM_EV_SLOT_START), "SIM_EV_SLOT_START");
+    assert_string_equal(ev_type_name(MKT_EV_REPLY), "MKT_EV_REPLY");
+    assert_string_equal(ev_type_name(CHAIN_EV_DELIVER), "CHAIN_EV_DELIVER");
+    assert_string_equal(ev_type_name(EV_TYPE_COUNT), "unknown");
+    for (uint32_t a = 0; a < EV_TYPE_COUNT; a++)
+        for (uint32_t b = a + 1; b < EV_TYPE_COUNT; b++)
+            assert_string_not_equal(ev_type_name(a), ev_type_name(b));
+}
+
 static void test_engine_handler_error_aborts_run(void **state)
 {
     struct trace *t = *state;
@@ -347,6 +390,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_engine_rejects_past_nonfinite_and_unregistered,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_engine_handler_error_aborts_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_engine_second_handler_for_a_type_is_an_error, setup,
+                                        teardown),
+        cmocka_unit_test(test_engine_registry_names_the_model_types),
         cmocka_unit_test_setup_teardown(test_engine_payload_is_copied, setup, teardown),
         cmocka_unit_test_setup_teardown(test_engine_steady_state_does_not_grow_pool, setup,
                                         teardown),

@@ -19,7 +19,7 @@
  * has (first seen wins ties).  The main chain is the most-work published chain (earliest
  * published wins ties).
  *
- * Events: CHAIN_EV_RACE (16) and CHAIN_EV_DELIVER (17); types 18..31 are reserved to chain.
+ * Events: CHAIN_EV_RACE and CHAIN_EV_DELIVER (numbered in core/events.h).
  *
  * Ownership: chain_new borrows cfg and eng for the chain's lifetime and copies hooks; the chain
  * owns its nodes, blocks, mempool, wallets and (from chain_new) its mining backend.  Tables are
@@ -36,15 +36,9 @@
 #include "core/config.h"
 #include "core/engine.h"
 #include "core/err.h"
+#include "core/events.h"
 #include "io/h5.h"
 #include "mine/mine.h"
-
-enum {
-    CHAIN_EV_RACE = 16,    /* the current race segment ends: a block is found, or a new segment */
-    CHAIN_EV_DELIVER = 17, /* a block (or a tampered copy) reaches a node */
-    CHAIN_EV_FIRST = 16,   /* types CHAIN_EV_FIRST..CHAIN_EV_LAST belong to chain */
-    CHAIN_EV_LAST = 31
-};
 
 #define CHAIN_MAX_NODES 64
 

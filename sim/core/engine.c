@@ -22,10 +22,24 @@
  *     (PHOLD, periodic timers) do half the heap work.
  */
 #include "engine.h"
+#include "events.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+_Static_assert(EV_TYPE_COUNT <= ENG_MAX_TYPES, "core/events.h lists more types than ENG_MAX_TYPES");
+
+static const char *const ev_names[] = {
+#define EV_NAME_(name, what) #name,
+    EV_TYPES(EV_NAME_)
+#undef EV_NAME_
+};
+
+const char *ev_type_name(uint32_t type)
+{
+    return type < EV_TYPE_COUNT ? ev_names[type] : "unknown";
+}
 
 struct heap_entry {
     uint64_t tkey; /* bits of the (non-negative) time */
@@ -228,6 +242,13 @@ int eng_handler_set(struct eng *eng, uint32_t type, eng_handler fn, void *ctx)
     if (type >= ENG_MAX_TYPES)
         return err_set(&eng->err, ERR_RUNTIME, "event type %u out of range (max %d)", type,
                        ENG_MAX_TYPES - 1);
+    if (!fn)
+        return err_set(&eng->err, ERR_RUNTIME, "event type %u (%s): no handler given", type,
+                       ev_type_name(type));
+    if (eng->handlers[type].fn)
+        return err_set(&eng->err, ERR_RUNTIME,
+                       "event type %u (%s) already has a handler: two components registered it",
+                       type, ev_type_name(type));
     eng->handlers[type].fn = fn;
     eng->handlers[type].ctx = ctx;
     return 0;
@@ -244,7 +265,8 @@ int eng_schedule(struct eng *eng, double time, uint32_t type, uint32_t target,
         return err_set(&eng->err, ERR_RUNTIME, "event type %u scheduled at t=%g, before now (%g)",
                        type, time, eng->now);
     if (type >= ENG_MAX_TYPES || !eng->handlers[type].fn)
-        return err_set(&eng->err, ERR_RUNTIME, "event type %u has no handler", type);
+        return err_set(&eng->err, ERR_RUNTIME, "event type %u (%s) has no handler", type,
+                       ev_type_name(type));
     if (eng->seq >= SEQ_LIMIT)
         return err_set(&eng->err, ERR_RUNTIME, "more than 2^40 events scheduled in one run");
     if (eng->free_head == NO_SLOT) {

@@ -7,7 +7,7 @@
  * pool owned by the engine; the pool grows only when the number of pending events reaches a new
  * high-water mark, so a simulation in steady state allocates nothing per event.
  *
- * Handlers are registered per event type.  A handler may schedule and cancel events and call
+ * Handlers are registered per event type, once each (core/events.h numbers the model's types).  A handler may schedule and cancel events and call
  * eng_stop(); returning non-zero aborts the run with that code (it should also fill the engine's
  * error record via eng_err()).
  *
@@ -54,7 +54,9 @@ typedef int (*eng_handler)(struct eng *eng, const struct eng_event *ev, void *ct
 struct eng *eng_new(size_t initial_capacity);
 void eng_free(struct eng *eng);
 
-/* Register `fn` for events of `type` (< ENG_MAX_TYPES).  0, or ERR_RUNTIME for a bad type. */
+/* Register `fn` (not NULL) for events of `type` (< ENG_MAX_TYPES; the model's types are listed in
+ * core/events.h).  0, or ERR_RUNTIME (in eng_err) for a bad type or a type that already has a
+ * handler: one handler per type for the engine's life. */
 int eng_handler_set(struct eng *eng, uint32_t type, eng_handler fn, void *ctx);
 
 /* Schedule an event at absolute time `time` (must be >= eng_now() and finite).  `data` may be

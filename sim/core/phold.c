@@ -8,9 +8,9 @@
 #include <time.h>
 
 #include "core/engine.h"
+#include "core/events.h"
 #include "core/rng.h"
 
-enum { PHOLD_EV = 0 };
 
 struct phold {
     struct rng_bank *streams; /* one stream per LP */
@@ -58,7 +58,11 @@ int phold_run(uint32_t lps, uint64_t events, uint32_t population, double mean_de
         rc = err_set(e, ERR_NOMEM, "phold: out of memory for %u LPs", lps);
         goto out;
     }
-    eng_handler_set(eng, PHOLD_EV, phold_on_event, &p);
+    rc = eng_handler_set(eng, PHOLD_EV, phold_on_event, &p);
+    if (rc) {
+        err_set(e, rc, "phold: %s", eng_err(eng)->msg);
+        goto out;
+    }
     for (uint32_t i = 0; i < lps; i++)
         for (uint32_t k = 0; k < population; k++) {
             rc = eng_schedule(eng, rng_exponential(rng_bank_get(p.streams, i), mean_delay), PHOLD_EV, i, NULL,

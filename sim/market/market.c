@@ -1111,8 +1111,12 @@ struct mkt *mkt_new(const struct cfg *cfg, struct eng *eng, struct agent_pop *ag
             m->strategy[a] = cfg->market.strategy;
     }
     free(ids);
-    eng_handler_set(eng, MKT_EV_ARRIVE, on_arrive, m);
-    eng_handler_set(eng, MKT_EV_REPLY, on_reply, m);
+    if (eng_handler_set(eng, MKT_EV_ARRIVE, on_arrive, m) ||
+        eng_handler_set(eng, MKT_EV_REPLY, on_reply, m)) {
+        err_set(e, ERR_RUNTIME, "market: %s", eng_err(eng)->msg);
+        mkt_free(m);
+        return NULL;
+    }
     return m;
 oom:
     free(ids);

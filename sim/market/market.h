@@ -18,7 +18,7 @@
  * clearing into one transaction (the paper's Initial case for a seller's first buyer in a slot,
  * Update for each further one) handed to the `round_trades` hook for signing and the chain.
  *
- * Event types used: MKT_EV_ARRIVE (4), MKT_EV_REPLY (5).  No allocation per message in steady
+ * Event types used: MKT_EV_ARRIVE, MKT_EV_REPLY (numbered in core/events.h).  No allocation per message in steady
  * state (a pool of messages in flight grows to its high-water mark); per round O(active agents)
  * plus the clearing's O(n).
  */
@@ -31,11 +31,10 @@
 #include "core/config.h"
 #include "core/engine.h"
 #include "core/err.h"
+#include "core/events.h"
 #include "grid/agents.h"
 #include "io/h5.h"
 #include "security/registry.h"
-
-enum { MKT_EV_ARRIVE = 4, MKT_EV_REPLY = 5 };
 
 /* Trades per transaction at most; a seller's further buyers at the same price start another. */
 #define MKT_MAX_GROUP_TRADES 1024

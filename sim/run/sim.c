@@ -519,9 +519,12 @@ int sim_run(const struct cfg *cfg, const struct sim_opts *opts, struct sim_summa
         goto fail;
     }
 
-    eng_handler_set(s.eng, SIM_EV_SLOT_START, on_slot_start, &s);
-    eng_handler_set(s.eng, SIM_EV_ROUND, on_round, &s);
-    eng_handler_set(s.eng, SIM_EV_SLOT_END, on_slot_end, &s);
+    if (eng_handler_set(s.eng, SIM_EV_SLOT_START, on_slot_start, &s) ||
+        eng_handler_set(s.eng, SIM_EV_ROUND, on_round, &s) ||
+        eng_handler_set(s.eng, SIM_EV_SLOT_END, on_slot_end, &s)) {
+        rc = err_set(e, ERR_RUNTIME, "%s", eng_err(s.eng)->msg);
+        goto fail;
+    }
     {
         union eng_payload p = {.i64 = {0}};
         rc = eng_schedule(s.eng, 0.0, SIM_EV_SLOT_START, 0, &p, NULL);

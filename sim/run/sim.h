@@ -14,13 +14,7 @@
 
 #include "core/config.h"
 #include "core/err.h"
-
-/* Event types of the model; handlers live in the component that owns each event. */
-enum sim_event {
-    SIM_EV_SLOT_START = 1, /* a market slot begins */
-    SIM_EV_ROUND = 2,      /* a negotiation round of the current slot */
-    SIM_EV_SLOT_END = 3    /* the slot closes: its row is logged */
-};
+#include "core/events.h" /* SIM_EV_*: the slot clock's event types */
 
 /* Called after every simulated slot with the fraction done (0..1); may be NULL. */
 typedef void (*sim_progress_fn)(double fraction, void *ctx);
