@@ -586,7 +586,8 @@ static void test_chain_forks_resolve_to_most_work(void **state)
     start(f);
     snprintf(path, sizeof path, "/tmp/test_chain_%d.h5", (int)getpid());
     assert_non_null(h = h5_file_create(path, &e));
-    assert_int_equal(chain_tables_open(f->c, h, 64, 1, &e), 0);
+    assert_int_equal(h5_file_set_layout(h, 64, 1, &e), 0);
+    assert_int_equal(chain_tables_open(f->c, h, &e), 0);
     for (int k = 0; k < 120; k++) {
         run(f, 60.0 * (k + 1));
         assert_int_equal(trade(f, (uint64_t)k + 1, k % AGENTS, (k + 3) % AGENTS, 0.5, 100, NULL), 0);

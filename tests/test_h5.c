@@ -109,7 +109,8 @@ static void test_h5_round_trip_all_column_types(void **state)
     hsize_t dims[1];
 
     assert_non_null(h);
-    t = h5_table_new(h, "things", cols, 7, 64, 4, &f->e);
+    assert_int_equal(h5_file_set_layout(h, 64, 4, &f->e), 0);
+    t = h5_table_new(h, "things", cols, 7, &f->e);
     assert_non_null(t);
     for (int i = 0; i < N; i++) {
         struct row r;
@@ -209,7 +210,8 @@ static void test_h5_abort_leaves_no_file(void **state)
     assert_non_null(h);
     snprintf(tmp, sizeof tmp, "%s", h5_file_tmp_path(h));
     assert_int_equal(access(tmp, F_OK), 0);
-    t = h5_table_new(h, "things", cols, 7, 16, 0, &f->e);
+    assert_int_equal(h5_file_set_layout(h, 16, 0, &f->e), 0);
+    t = h5_table_new(h, "things", cols, 7, &f->e);
     make_row(&r, 1);
     assert_int_equal(h5_table_append(t, &r, &f->e), 0);
     h5_file_abort(h);
@@ -245,13 +247,68 @@ static void test_h5_table_needs_columns_and_unique_name(void **state)
 {
     struct fx *f = *state;
     struct h5_file *h = h5_file_create(f->path, &f->e);
-    assert_null(h5_table_new(h, "t", cols, 0, 16, 0, &f->e));
-    assert_null(h5_table_new(h, "t", cols, 7, 0, 0, &f->e));
-    assert_non_null(h5_table_new(h, "t", cols, 7, 16, 0, &f->e));
-    assert_null(h5_table_new(h, "t", cols, 7, 16, 0, &f->e)); /* exists */
+    assert_null(h5_table_new(h, "t", cols, 0, &f->e));
+    assert_non_null(h5_table_new(h, "t", cols, 7, &f->e));
+    assert_null(h5_table_new(h, "t", cols, 7, &f->e)); /* exists */
     assert_int_equal(f->e.code, ERR_IO);
     assert_int_equal(h5_summary_i64(h, "x", 1, "", &f->e), 0);
     assert_int_equal(h5_summary_i64(h, "x", 2, "", &f->e), ERR_IO); /* twice */
+    h5_file_abort(h);
+}
+
+/* Chunk dimension and deflate level (-1: no deflate filter) of dataset `name` in `path`. */
+static void dataset_layout(const char *path, const char *name, hsize_t *chunk, int *deflate)
+{
+    hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT), d, dcpl;
+    unsigned flags, cd[4] = {0};
+    size_t ncd = 4;
+    assert_true(file >= 0);
+    d = H5Dopen2(file, name, H5P_DEFAULT);
+    assert_true(d >= 0);
+    dcpl = H5Dget_create_plist(d);
+    assert_int_equal(H5Pget_chunk(dcpl, 1, chunk), 1);
+    *deflate = -1;
+    if (H5Pget_filter_by_id2(dcpl, H5Z_FILTER_DEFLATE, &flags, &ncd, cd, 0, NULL, NULL) >= 0)
+        *deflate = (int)cd[0];
+    H5Pclose(dcpl);
+    H5Dclose(d);
+    H5Fclose(file);
+}
+
+/* The file's layout applies to every table created after it is set; before, the defaults. */
+static void test_h5_file_layout_applies_to_later_tables(void **state)
+{
+    struct fx *f = *state;
+    struct h5_file *h = h5_file_create(f->path, &f->e);
+    hsize_t chunk = 0;
+    int deflate = 0;
+    assert_non_null(h);
+    assert_non_null(h5_table_new(h, "before", cols, 7, &f->e));
+    assert_int_equal(h5_file_set_layout(h, 128, 7, &f->e), 0);
+    assert_non_null(h5_table_new(h, "after", cols, 7, &f->e));
+    assert_int_equal(h5_file_set_layout(h, 32, 0, &f->e), 0);
+    assert_non_null(h5_table_new(h, "plain", cols, 7, &f->e));
+    assert_int_equal(h5_file_commit(h, &f->e), 0);
+    dataset_layout(f->path, "before/i32", &chunk, &deflate);
+    assert_int_equal(chunk, H5_CHUNK_ROWS_DEFAULT);
+    assert_int_equal(deflate, H5_DEFLATE_DEFAULT);
+    dataset_layout(f->path, "after/i32", &chunk, &deflate);
+    assert_int_equal(chunk, 128);
+    assert_int_equal(deflate, 7);
+    dataset_layout(f->path, "plain/i32", &chunk, &deflate);
+    assert_int_equal(chunk, 32);
+    assert_int_equal(deflate, -1); /* level 0: no filter at all */
+}
+
+static void test_h5_file_layout_rejects_out_of_range(void **state)
+{
+    struct fx *f = *state;
+    struct h5_file *h = h5_file_create(f->path, &f->e);
+    assert_non_null(h);
+    assert_int_equal(h5_file_set_layout(h, 0, 4, &f->e), ERR_RUNTIME);
+    assert_non_null(strstr(f->e.msg, "chunk rows 0"));
+    assert_int_equal(h5_file_set_layout(h, 16, 10, &f->e), ERR_RUNTIME);
+    assert_int_equal(h5_file_set_layout(h, 16, -1, &f->e), ERR_RUNTIME);
     h5_file_abort(h);
 }
 
@@ -264,6 +321,8 @@ int main(void)
         T(test_h5_commit_replaces_previous_file),
         T(test_h5_unwritable_directory_is_an_error),
         T(test_h5_table_needs_columns_and_unique_name),
+        T(test_h5_file_layout_applies_to_later_tables),
+        T(test_h5_file_layout_rejects_out_of_range),
     };
     return cmocka_run_group_tests_name("h5", tests, NULL, NULL);
 }

@@ -1647,13 +1647,12 @@ int64_t chain_wallet_balance(struct chain *c, int64_t agent, enum chain_balance_
     return c->work.bal[agent];
 }
 
-int chain_tables_open(struct chain *c, struct h5_file *f, size_t chunk_rows, int deflate,
-                      struct err *e)
+int chain_tables_open(struct chain *c, struct h5_file *f, struct err *e)
 {
-    c->t_blocks = h5_table_new(f, "blocks", block_cols, NCOLS(block_cols), chunk_rows, deflate, e);
+    c->t_blocks = h5_table_new(f, "blocks", block_cols, NCOLS(block_cols), e);
     if (!c->t_blocks)
         return e ? e->code : ERR_IO;
-    c->t_txs = h5_table_new(f, "transactions", tx_cols, NCOLS(tx_cols), chunk_rows, deflate, e);
+    c->t_txs = h5_table_new(f, "transactions", tx_cols, NCOLS(tx_cols), e);
     if (!c->t_txs) {
         c->t_blocks = NULL;
         return e ? e->code : ERR_IO;

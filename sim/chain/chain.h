@@ -199,8 +199,7 @@ int chain_submit_trade(struct chain *c, const struct chain_trade *t, struct err 
 
 /* Create /blocks and /transactions in f; rows are appended as blocks become final
  * (chain.finality_depth deep) and by chain_finish.  0, or the h5 error. */
-int chain_tables_open(struct chain *c, struct h5_file *f, size_t chunk_rows, int deflate,
-                      struct err *e);
+int chain_tables_open(struct chain *c, struct h5_file *f, struct err *e);
 
 /* End of run: write every block not yet written (stale = not on the main chain now) and its
  * transactions.  Call once, before committing the file.  0, or the h5 error. */

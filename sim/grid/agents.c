@@ -466,12 +466,10 @@ static const struct h5_col agent_cols[] = {
     {"buyer_slots", H5_COL_I64, AR(buyer_slots), 0, "", "slots in which the agent bought"},
 };
 
-int agent_table_write(const struct agent_pop *p, struct h5_file *f, size_t chunk_rows,
-                      int deflate, struct err *e)
+int agent_table_write(const struct agent_pop *p, struct h5_file *f, struct err *e)
 {
-    struct h5_table *t = h5_table_new(f, "agents", agent_cols,
-                                      sizeof agent_cols / sizeof agent_cols[0], chunk_rows,
-                                      deflate, e);
+    struct h5_table *t =
+        h5_table_new(f, "agents", agent_cols, sizeof agent_cols / sizeof agent_cols[0], e);
     if (!t)
         return e ? e->code : ERR_IO;
     for (size_t i = 0; i < p->n; i++) {
@@ -520,11 +518,10 @@ static const struct h5_col agent_slot_cols[] = {
     {"forecast_kwh", H5_COL_F64, SR(forecast_kwh), 0, "kWh", "forecast net energy (offer if > 0)"},
 };
 
-struct h5_table *agent_slots_table_new(struct h5_file *f, size_t chunk_rows, int deflate,
-                                       struct err *e)
+struct h5_table *agent_slots_table_new(struct h5_file *f, struct err *e)
 {
     return h5_table_new(f, "agent_slots", agent_slot_cols,
-                        sizeof agent_slot_cols / sizeof agent_slot_cols[0], chunk_rows, deflate, e);
+                        sizeof agent_slot_cols / sizeof agent_slot_cols[0], e);
 }
 
 int agent_slots_append(const struct agent_pop *p, int64_t slot, struct h5_table *t,

@@ -71,12 +71,10 @@ double agent_min_bid(const struct agent_pop *p, size_t i); /* EUR/MWh */
 double agent_max_bid(const struct agent_pop *p, size_t i); /* EUR/MWh */
 
 /* Write /agents (attributes and run totals).  0 or the writer's error. */
-int agent_table_write(const struct agent_pop *p, struct h5_file *f, size_t chunk_rows,
-                      int deflate, struct err *e);
+int agent_table_write(const struct agent_pop *p, struct h5_file *f, struct err *e);
 
 /* Append the current slot's /agent_slots rows to `t` (created with agent_slots_table_new). */
-struct h5_table *agent_slots_table_new(struct h5_file *f, size_t chunk_rows, int deflate,
-                                       struct err *e);
+struct h5_table *agent_slots_table_new(struct h5_file *f, struct err *e);
 int agent_slots_append(const struct agent_pop *p, int64_t slot, struct h5_table *t,
                        struct err *e);
 

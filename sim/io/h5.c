@@ -37,6 +37,8 @@ struct h5_file {
     char *tmp_path;
     hid_t summary; /* /summary group, created on first use */
     struct h5_table *tables;
+    size_t chunk_rows; /* layout of tables created from now on (h5_file_set_layout) */
+    int deflate;
 };
 
 static hid_t col_type(const struct h5_col *c)
@@ -137,6 +139,8 @@ struct h5_file *h5_file_create(const char *path, struct err *e)
         goto oom;
     f->id = -1;
     f->summary = -1;
+    f->chunk_rows = H5_CHUNK_ROWS_DEFAULT;
+    f->deflate = H5_DEFLATE_DEFAULT;
     f->final_path = strdup(path);
     f->tmp_path = malloc(n);
     if (!f->final_path || !f->tmp_path)
@@ -206,18 +210,30 @@ static void table_free(struct h5_table *t)
     free(t);
 }
 
+int h5_file_set_layout(struct h5_file *f, size_t chunk_rows, int deflate, struct err *e)
+{
+    if (chunk_rows == 0 || deflate < 0 || deflate > 9)
+        return err_set(e, ERR_RUNTIME,
+                       "table layout: chunk rows %zu (needs >= 1), deflate %d (needs 0..9)",
+                       chunk_rows, deflate);
+    f->chunk_rows = chunk_rows;
+    f->deflate = deflate;
+    return 0;
+}
+
 struct h5_table *h5_table_new(struct h5_file *f, const char *name, const struct h5_col *cols,
-                              size_t ncols, size_t chunk_rows, int deflate, struct err *e)
+                              size_t ncols, struct err *e)
 {
     struct h5_table *t = calloc(1, sizeof *t);
     hsize_t dims[1] = {0}, maxdims[1] = {H5S_UNLIMITED}, chunk[1];
     hid_t space = -1, dcpl = -1;
+    size_t chunk_rows = f->chunk_rows;
+    int deflate = f->deflate;
 
     if (!t)
         goto oom;
-    if (chunk_rows == 0 || ncols == 0 || strlen(name) >= sizeof t->name) {
-        err_set(e, ERR_RUNTIME, "table '%s': needs columns, chunk_rows >= 1 and a short name",
-                name);
+    if (ncols == 0 || strlen(name) >= sizeof t->name) {
+        err_set(e, ERR_RUNTIME, "table '%s': needs columns and a short name", name);
         free(t);
         return NULL;
     }

@@ -4,8 +4,9 @@
  * Layout (DESIGN.md): a table is a group whose members are equal-length 1-D column datasets,
  * chunked and deflate-compressed, each with `units` and `description` attributes; the file's root
  * carries run attributes; `/summary` holds scalar datasets.  Rows are appended in batches: each
- * table buffers `chunk_rows` rows per column in memory and writes them as one hyperslab, so
- * appending a row is a copy, not an HDF5 call.
+ * table buffers a chunk of rows per column in memory and writes it as one hyperslab, so
+ * appending a row is a copy, not an HDF5 call.  Chunk rows and deflate level are the file's
+ * (h5_file_set_layout), set once by whoever configures the output.
  *
  * A file is written under a temporary name beside the final one ("OUT.h5.tmp.PID") and renamed
  * only by h5_file_commit(), so the final name only ever holds a complete file.
@@ -50,19 +51,29 @@ struct h5_table;
  * harmless. */
 void h5_lib_init(void);
 
-/* Create `path` (via a temporary name).  Returns NULL and fills `e` (ERR_IO) on failure. */
+/* Create `path` (via a temporary name).  Returns NULL and fills `e` (ERR_IO) on failure.  Tables
+ * get H5_CHUNK_ROWS_DEFAULT rows per chunk and deflate level H5_DEFLATE_DEFAULT until
+ * h5_file_set_layout says otherwise. */
 struct h5_file *h5_file_create(const char *path, struct err *e);
+
+#define H5_CHUNK_ROWS_DEFAULT 4096
+#define H5_DEFLATE_DEFAULT 4
+
+/* Rows per chunk (>= 1: also the rows a table buffers before writing) and deflate level (0..9,
+ * 0 none) of the tables created on `f` from now on; set once, where the output is configured.
+ * 0 or ERR_RUNTIME for a value out of range (the layout is then unchanged). */
+int h5_file_set_layout(struct h5_file *f, size_t chunk_rows, int deflate, struct err *e);
 
 /* Root attributes.  0 or ERR_IO. */
 int h5_attr_str(struct h5_file *f, const char *name, const char *value, struct err *e);
 int h5_attr_i64(struct h5_file *f, const char *name, int64_t value, struct err *e);
 int h5_attr_f64(struct h5_file *f, const char *name, double value, struct err *e);
 
-/* Create table `name` (a group under the root, e.g. "slots") with the given columns; the column
- * array must outlive the table (use a static table).  `chunk_rows` >= 1; `deflate` 0..9.
- * Returns the table (owned by `f`) or NULL with `e` filled. */
+/* Create table `name` (a group under the root, e.g. "slots") with the given columns, chunked and
+ * compressed as the file's layout says (h5_file_set_layout); the column array must outlive the
+ * table (use a static table).  Returns the table (owned by `f`) or NULL with `e` filled. */
 struct h5_table *h5_table_new(struct h5_file *f, const char *name, const struct h5_col *cols,
-                              size_t ncols, size_t chunk_rows, int deflate, struct err *e);
+                              size_t ncols, struct err *e);
 
 /* Append one row read from `row` per the column offsets.  Writes a batch when the buffer is
  * full.  0 or ERR_IO. */

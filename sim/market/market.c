@@ -240,20 +240,16 @@ int mkt_security_log(struct mkt *m, double t, int64_t who, const char *check, co
     return m->t_security ? h5_table_append(m->t_security, &row, m->e) : 0;
 }
 
-int mkt_tables_open(struct mkt *m, struct h5_file *f, size_t chunk_rows, int deflate,
-                    struct err *e)
+int mkt_tables_open(struct mkt *m, struct h5_file *f, struct err *e)
 {
-    m->t_rounds = h5_table_new(f, "rounds", round_cols, sizeof round_cols / sizeof round_cols[0],
-                               chunk_rows, deflate, e);
+    m->t_rounds = h5_table_new(f, "rounds", round_cols, sizeof round_cols / sizeof round_cols[0], e);
     if (!m->t_rounds)
         return e->code;
     m->t_security = h5_table_new(f, "security", security_cols,
-                                 sizeof security_cols / sizeof security_cols[0], chunk_rows,
-                                 deflate, e);
+                                 sizeof security_cols / sizeof security_cols[0], e);
     if (!m->t_security)
         return e->code;
-    m->t_trades = h5_table_new(f, "trades", trade_cols, sizeof trade_cols / sizeof trade_cols[0],
-                               chunk_rows, deflate, e);
+    m->t_trades = h5_table_new(f, "trades", trade_cols, sizeof trade_cols / sizeof trade_cols[0], e);
     return m->t_trades ? 0 : e->code;
 }
 

@@ -94,8 +94,7 @@ struct mkt *mkt_new(const struct cfg *cfg, struct eng *eng, struct agent_pop *ag
 void mkt_free(struct mkt *m);
 
 /* Create /rounds, /security and /trades in f (before the run).  0 or the writer's error. */
-int mkt_tables_open(struct mkt *m, struct h5_file *f, size_t chunk_rows, int deflate,
-                    struct err *e);
+int mkt_tables_open(struct mkt *m, struct h5_file *f, struct err *e);
 
 /* Slot lifecycle; t is the current simulated time.  0 or a negative ERR_*. */
 int mkt_slot_start(struct mkt *m, int64_t slot);

@@ -448,6 +448,10 @@ int sim_run(const struct cfg *cfg, const struct sim_opts *opts, struct sim_summa
         rc = e->code;
         goto fail;
     }
+    rc = h5_file_set_layout(s.out, (size_t)cfg->output.chunk_rows, (int)cfg->output.compression,
+                            e);
+    if (rc)
+        goto fail;
     s.agents = agent_pop_new(cfg, s.n_slots, e);
     if (!s.agents) {
         rc = e->code;
@@ -496,24 +500,20 @@ int sim_run(const struct cfg *cfg, const struct sim_opts *opts, struct sim_summa
     }
     rc = write_metadata(&s, opts, e);
     if (!rc)
-        rc = mkt_tables_open(s.market, s.out, (size_t)cfg->output.chunk_rows,
-                             (int)cfg->output.compression, e);
+        rc = mkt_tables_open(s.market, s.out, e);
     if (!rc)
-        rc = chain_tables_open(s.chain, s.out, (size_t)cfg->output.chunk_rows,
-                               (int)cfg->output.compression, e);
+        rc = chain_tables_open(s.chain, s.out, e);
 
     if (rc)
         goto fail;
     if (cfg->output.agent_slots) {
-        s.agent_slots = agent_slots_table_new(s.out, (size_t)cfg->output.chunk_rows,
-                                              (int)cfg->output.compression, e);
+        s.agent_slots = agent_slots_table_new(s.out, e);
         if (!s.agent_slots) {
             rc = e->code;
             goto fail;
         }
     }
-    s.slots = h5_table_new(s.out, "slots", slot_cols, NCOLS(slot_cols),
-                           (size_t)cfg->output.chunk_rows, (int)cfg->output.compression, e);
+    s.slots = h5_table_new(s.out, "slots", slot_cols, NCOLS(slot_cols), e);
     if (!s.slots) {
         rc = e->code;
         goto fail;
@@ -559,8 +559,7 @@ int sim_run(const struct cfg *cfg, const struct sim_opts *opts, struct sim_summa
     sum.wall_seconds = wallclock_now() - wall0;
     rc = chain_finish(s.chain, e);
     if (!rc)
-        rc = agent_table_write(s.agents, s.out, (size_t)cfg->output.chunk_rows,
-                               (int)cfg->output.compression, e);
+        rc = agent_table_write(s.agents, s.out, e);
     if (!rc)
         rc = mkt_finish(s.market, &s.msum, e);
     if (rc)

@@ -411,7 +411,7 @@ static int write_runs(struct swr *c, struct h5_file *f, struct dyn_table *tp,
     struct dyn_table t = {0};
     struct h5_table *tab = NULL;
     unsigned char *row = NULL;
-    size_t errlen = 2, chunk = sw->n_runs < 1024 ? sw->n_runs : 1024;
+    size_t errlen = 2;
     int rc = 0;
     char desc[256];
 
@@ -452,7 +452,7 @@ static int write_runs(struct swr *c, struct h5_file *f, struct dyn_table *tp,
         return err_set(e, rc, "out of memory");
     dyn_finish(&t);
     row = calloc(1, t.row_size);
-    tab = row ? h5_table_new(f, "runs", t.cols, t.n, chunk, 4, e) : NULL;
+    tab = row ? h5_table_new(f, "runs", t.cols, t.n, e) : NULL;
     if (!row)
         rc = err_set(e, ERR_NOMEM, "out of memory");
     else if (!tab)
@@ -496,7 +496,7 @@ static int write_runs(struct swr *c, struct h5_file *f, struct dyn_table *tp,
 static int write_summary(struct swr *c, struct h5_file *f, const struct sum_cols *s,
                          struct dyn_table *t, struct err *e)
 {
-    size_t n_runs = c->sw->n_runs, chunk = n_runs < 1024 ? n_runs : 1024;
+    size_t n_runs = c->sw->n_runs;
     struct h5_table *tab;
     unsigned char *row;
     int rc = 0;
@@ -511,7 +511,7 @@ static int write_summary(struct swr *c, struct h5_file *f, const struct sum_cols
     row = calloc(1, t->row_size);
     if (!row)
         return err_set(e, ERR_NOMEM, "out of memory");
-    tab = h5_table_new(f, "summary", t->cols, t->n, chunk, 4, e);
+    tab = h5_table_new(f, "summary", t->cols, t->n, e);
     if (!tab)
         rc = e->code;
     for (size_t i = 0; !rc && i < n_runs; i++) {
@@ -599,7 +599,9 @@ int swr_write_h5(struct swr *c, struct err *e)
         sum_cols_fini(&s);
         return e->code;
     }
-    rc = write_attrs(c, f, e);
+    /* one chunk per 1024 runs (a small sweep's tables are one chunk), deflate 4 */
+    rc = h5_file_set_layout(f, c->sw->n_runs < 1024 ? c->sw->n_runs : 1024, 4, e);
+    rc = rc ? rc : write_attrs(c, f, e);
     rc = rc ? rc : write_runs(c, f, &runs_cols, e);
     rc = rc ? rc : write_summary(c, f, &s, &sum_cols, e);
     for (size_t i = 0; !rc && i < c->sw->n_runs; i++) {
