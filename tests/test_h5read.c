@@ -10,6 +10,7 @@
 #include <cmocka.h>
 #include <hdf5.h>
 
+#include "cli_harness.h"
 #include "io/h5.h"
 
 struct fx {
@@ -23,8 +24,7 @@ static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof *f);
     struct h5_file *h;
-    snprintf(f->dir, sizeof f->dir, "/tmp/setm-test-h5read-XXXXXX");
-    if (!mkdtemp(f->dir))
+    if (!f || tu_mkdtemp(f->dir, "h5read") != 0)
         return -1;
     /* A committed file with attributes of each kind and a /summary. */
     snprintf(f->path, sizeof f->path, "%s/a.h5", f->dir);
@@ -41,10 +41,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *f = *state;
-    char cmd[128];
     h5_reader_close(f->r);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    if (system(cmd) != 0)
+    if (tu_rmrf(f->dir) != 0)
         return -1;
     free(f);
     return 0;
@@ -121,12 +119,7 @@ static void test_h5read_not_hdf5_is_format_error(void **state)
 {
     struct fx *f = *state;
     char p[128];
-    FILE *fp;
-    snprintf(p, sizeof p, "%s/text.h5", f->dir);
-    fp = fopen(p, "w");
-    assert_non_null(fp);
-    fputs("not hdf5\n", fp);
-    fclose(fp);
+    assert_int_equal(tu_put(f->dir, "text.h5", "not hdf5\n", p, sizeof p), 0);
     assert_null(h5_reader_open(p, &f->e));
     assert_int_equal(f->e.code, ERR_FORMAT);
 }

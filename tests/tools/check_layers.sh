@@ -2,8 +2,9 @@
 # check_layers.sh — fails when a source file under sim/ includes a header of a module on its own
 # floor or a higher one (imports must point down).  Floors, highest first:
 #
-#   cli > run > {chain, market} > {mine, grid, security} > io > core > kernels
+#   cli > run > {chain, market} > {mine, grid, security} > {io, crypto} > core > kernels
 #
+# (crypto: a place for SHA-256 below both chain and mine, should it move out of sim/chain there.)
 # A file may include its own module's headers and any module on a lower floor.  `#include "x.h"`
 # without a directory is the file's own directory; "../../kernels/f.cl" or "kernels/f.cl" (or a
 # bare name found only in kernels/) is the OpenCL source floor, below everything.  A directory
@@ -17,7 +18,7 @@ set -u
 floor_of() {
     case "$1" in
     cli) echo 6 ;; run) echo 5 ;; chain | market) echo 4 ;;
-    mine | grid | security) echo 3 ;; io) echo 2 ;; core) echo 1 ;; kernels) echo 0 ;;
+    mine | grid | security) echo 3 ;; io | crypto) echo 2 ;; core) echo 1 ;; kernels) echo 0 ;;
     *) echo "" ;;
     esac
 }
@@ -143,7 +144,7 @@ if [ "${1:-}" = --self-test ]; then
 fi
 root=${1:-$(cd "$(dirname "$0")/../.." && pwd)}
 if check_tree "$root"; then
-    echo "check_layers: imports point down (cli > run > chain, market > mine, grid, security > io > core > kernels)"
+    echo "check_layers: imports point down (cli > run > chain, market > mine, grid, security > io, crypto > core > kernels)"
 else
     echo "check_layers: imports must point down (see tests/tools/check_layers.sh)"
     exit 1
