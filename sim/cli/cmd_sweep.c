@@ -31,6 +31,7 @@
 #endif
 
 #include "cli/cli.h"
+#include "core/wallclock.h"
 #include "run/sweep.h"
 #include "run/sweep_runner.h"
 
@@ -76,9 +77,7 @@ struct sweep_cli {
 
 static double now_s(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+    return wallclock_now();
 }
 
 /* ---- bookkeeping and progress (the scheduler's side) ---- */

@@ -20,16 +20,10 @@
 #include "run/sweep_runner.h"
 
 #include "core/config.h"
+#include "core/wallclock.h"
 #include "io/h5.h"
 
 static const char *const status_names[] = {"todo", "running", "ok", "failed"};
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int load_source(struct cfg *cfg, void *vctx, struct err *e)
 {
@@ -90,7 +84,7 @@ void swr_run_one(const struct swr *c, size_t run, sim_progress_fn progress, void
     struct sim_summary sum;
     struct sim_opts so;
     char name[64], path[4200];
-    double t0 = now_s();
+    double t0 = wallclock_now();
 
     memset(res, 0, sizeof *res);
     res->run = (int64_t)run;
@@ -110,7 +104,7 @@ void swr_run_one(const struct swr *c, size_t run, sim_progress_fn progress, void
         res->rc = sim_run(&cfg, &so, &sum, &e);
     }
     cfg_fini(&cfg);
-    res->wall_s = res->rc ? now_s() - t0 : sum.wall_seconds;
+    res->wall_s = res->rc ? wallclock_now() - t0 : sum.wall_seconds;
     res->rss_kib = rss_peak_kib();
     if (res->rc) /* a message longer than the record is cut */
         memcpy(res->msg, e.msg[0] ? e.msg : err_text(res->rc), sizeof res->msg - 1);
@@ -573,7 +567,7 @@ static int write_attrs(struct swr *c, struct h5_file *f, struct err *e)
     rc = rc ? rc : h5_attr_i64(f, "runs_ok", (int64_t)(c->n_kept + c->n_ok), e);
     rc = rc ? rc : h5_attr_i64(f, "runs_failed", (int64_t)c->n_failed, e);
     rc = rc ? rc : h5_attr_i64(f, "runs_kept", (int64_t)c->n_kept, e);
-    rc = rc ? rc : h5_attr_f64(f, "wall_time_s", now_s() - c->t0, e);
+    rc = rc ? rc : h5_attr_f64(f, "wall_time_s", wallclock_now() - c->t0, e);
     free(resolved);
     free(swtext);
     cfg_fini(&base);
@@ -735,7 +729,7 @@ struct swr *swr_new(const char *scenario, const char *dir, const char *const *se
     }
     c->lock_fd = -1;
     c->rank = -1;
-    c->t0 = now_s();
+    c->t0 = wallclock_now();
     c->stop = stop;
     c->scenario = scenario;
     c->workers = "";
