@@ -545,7 +545,7 @@ def check_book(R, rep, outdir, quick):
     diff = np.max(np.abs(real - mx))
     rep.add("book", "messages late or lost (the book is what was sent)", f"{late:g}", "0", "exact",
             late == 0)
-    rep.add("book", f"pay_as_clear max |surplus - max surplus| over {len(mx)} slots (EUR)",
+    rep.add("book", f"pay_as_clear max abs(surplus - max surplus) over {len(mx)} slots (EUR)",
             f"{diff:.2e}", "0", "1e-9 x total", diff <= 1e-9 * max(mx.sum(), 1))
     rep.add("book", f"trades priced outside a party's limit ({len(tr['price'])} trades)",
             f"{outside:.4f}", "0", "exact", outside == 0)
