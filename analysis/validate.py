@@ -723,6 +723,12 @@ def main(argv=None):
         except RuntimeError as ex:
             print(f"setm validate: {name}: {ex}", file=sys.stderr)
             rep.add(name, "the check's runs", "failed", "ran", "-", False)
+        except KeyboardInterrupt:
+            # Ctrl-C reached the setm children too (same process group): they stop between
+            # slots; report what was measured so far and fail
+            print(f"setm validate: interrupted during {name}", file=sys.stderr)
+            rep.add(name, "the check's runs", "interrupted", "ran", "-", False)
+            break
         print(f"setm validate: {name} done", file=sys.stderr, flush=True)
     text = rep.text()
     print(text)
