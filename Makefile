@@ -163,3 +163,12 @@ clean:
 	rm -rf build bin out
 
 -include $(LIB_OBJ:.o=.d) $(BUILD)/sim/cli/main.d $(TEST_BIN:=.d)
+
+# The validation suite (analysis/validate.py; README "Validation"): experiments against theory
+# and published results; exit 1 on any FAIL.  validate-quick is the CI subset (< 2 minutes).
+.PHONY: validate validate-quick
+validate: $(SETM)
+	SETM_BIN=$(abspath $(SETM)) $(PYTHON) analysis/validate.py -o out/validate
+
+validate-quick: $(SETM)
+	SETM_BIN=$(abspath $(SETM)) $(PYTHON) analysis/validate.py --quick -o out/validate-quick

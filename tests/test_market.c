@@ -1,5 +1,6 @@
 /* test_market — the market end to end through sim_run: attacks detected, honest traffic
- * untouched, trades within limits and quantities, every mechanism and strategy, determinism. */
+ * untouched, trades within limits and quantities, every mechanism and strategy (zi_u over the
+ * market range), determinism. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -155,6 +156,47 @@ static void test_market_every_mechanism_and_strategy_respects_limits(void **stat
             assert_true(scalar(h, "summary/honest_rejected") == 0);
             H5Fclose(h);
         }
+}
+
+/* zi_u (Gode & Sunder's unconstrained traders) prices over the whole market's range, from the
+ * lowest min_bid to the highest max_bid of all agents: trades stay in that range, but some fall
+ * outside a party's own limits (a buyer above its ceiling or a seller below its floor), which
+ * no other strategy allows. */
+static void test_market_zi_u_prices_over_the_market_range(void **state)
+{
+    struct fx *f = *state;
+    const char *mechs[] = {"cda", "pay_as_bid"};
+    for (size_t i = 0; i < 2; i++) {
+        char kv[64];
+        hid_t h;
+        size_t nt, na, n2, outside = 0;
+        double *price, *seller, *buyer, *lo, *hi, rlo = INFINITY, rhi = -INFINITY;
+        snprintf(kv, sizeof kv, "market.mechanism=%s", mechs[i]);
+        set(f, kv);
+        set(f, "market.strategy=zi_u");
+        run(f, f->path);
+        h = H5Fopen(f->path, H5F_ACC_RDONLY, H5P_DEFAULT);
+        assert_true(h >= 0);
+        price = col(h, "trades/price", &nt);
+        seller = col(h, "trades/seller", &n2);
+        buyer = col(h, "trades/buyer", &n2);
+        lo = col(h, "agents/min_bid", &na);
+        hi = col(h, "agents/max_bid", &n2);
+        for (size_t a = 0; a < na; a++) {
+            rlo = fmin(rlo, lo[a]);
+            rhi = fmax(rhi, hi[a]);
+        }
+        assert_true(nt > 0);
+        for (size_t k = 0; k < nt; k++) {
+            assert_true(price[k] >= rlo - 1e-9 && price[k] <= rhi + 1e-9);
+            outside += price[k] < lo[(size_t)seller[k]] - 1e-9 ||
+                       price[k] > hi[(size_t)buyer[k]] + 1e-9;
+        }
+        if (outside == 0)
+            fail_msg("%s: zi_u: all %zu trades within both parties' limits", mechs[i], nt);
+        free(price), free(seller), free(buyer), free(lo), free(hi);
+        H5Fclose(h);
+    }
 }
 
 static void test_market_every_attack_detected(void **state)
@@ -362,6 +404,7 @@ int main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(test_market_every_mechanism_and_strategy_respects_limits),
+        T(test_market_zi_u_prices_over_the_market_range),
         T(test_market_every_attack_detected),
         T(test_market_honest_traffic_untouched_by_attacks),
         T(test_market_deterministic_per_seed),

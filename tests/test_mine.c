@@ -508,6 +508,37 @@ static void remove_tmpdir(const char *dir)
     rmdir(dir);
 }
 
+/* SETM_CPU_PATH picks the CPU path when the options leave it on auto; a bad value is an error
+ * naming the variable; an explicit option wins over it. */
+static void test_mine_cpu_path_env(void **state)
+{
+    struct mine_opts o;
+    struct err e = {0};
+    struct mine *m;
+    (void)state;
+    mine_opts_init(&o);
+    o.backend = MINE_BACKEND_CPU;
+    setenv("SETM_CPU_PATH", "portable", 1);
+    m = mine_new(&o, &e);
+    assert_non_null(m);
+    assert_string_equal(mine_backend_name(m), "cpu-portable");
+    mine_free(m);
+    setenv("SETM_CPU_PATH", "avx", 1);
+    assert_null(mine_new(&o, &e));
+    assert_int_equal(e.code, ERR_USAGE);
+    assert_non_null(strstr(e.msg, "SETM_CPU_PATH"));
+    if (mine_cpu_has_shani()) {
+        err_clear(&e);
+        setenv("SETM_CPU_PATH", "portable", 1);
+        o.cpu_path = MINE_CPU_PATH_SHANI;
+        m = mine_new(&o, &e);
+        assert_non_null(m);
+        assert_string_equal(mine_backend_name(m), "cpu-sha-ni");
+        mine_free(m);
+    }
+    unsetenv("SETM_CPU_PATH");
+}
+
 static void test_mine_opencl_kernel_dir_missing(void **state)
 {
     char dir[256];
@@ -861,6 +892,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_mine_names_and_descriptions),
         cmocka_unit_test(test_mine_auto_takes_opencl),
         cmocka_unit_test(test_mine_option_parsing),
+        cmocka_unit_test(test_mine_cpu_path_env),
         cmocka_unit_test(test_mine_opencl_kernel_dir_missing),
         cmocka_unit_test(test_mine_opencl_broken_kernel),
         cmocka_unit_test(test_mine_opencl_no_matching_device),

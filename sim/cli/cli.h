@@ -14,6 +14,7 @@ int cli_verify(int argc, char **argv);
 int cli_mine(int argc, char **argv);
 int cli_bench(int argc, char **argv);
 int cli_devices(int argc, char **argv);
+int cli_validate(int argc, char **argv); /* execs python3 analysis/validate.py */
 
 /* `setm bench <what>` delegates to these. */
 int cli_bench_engine(int argc, char **argv);

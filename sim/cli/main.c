@@ -19,6 +19,7 @@ static const struct {
     {"mine", cli_mine, "search nonces for an 80-byte block header"},
     {"bench", cli_bench, "throughput benchmarks: engine, agents, market, mine"},
     {"devices", cli_devices, "list OpenCL platforms and devices"},
+    {"validate", cli_validate, "run the validation suite against theory (analysis/validate.py)"},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

@@ -67,7 +67,7 @@ static const struct key_def keys[] = {
      "negotiation|pay_as_bid|pay_as_clear|cda", "",
      "clearing: the paper's negotiation, pay-as-bid, uniform-price pay-as-clear, or continuous "
      "double auction", 0},
-    {"market", "strategy", KT_ENUM, G(market.strategy), "linear", 0, 0, 0, "fixed|linear|zic|zip",
+    {"market", "strategy", KT_ENUM, G(market.strategy), "linear", 0, 0, 0, "fixed|linear|zic|zip|zi_u",
      "", "bidding strategy of agents whose group does not choose one", 0},
     {"market", "price_epsilon", KT_NUM, G(market.price_epsilon), "0.01", 0, 1000, 0, NULL,
      "EUR/MWh", "a round's price within this of the previous one counts as converged", 0},
@@ -185,7 +185,7 @@ static const struct key_def keys[] = {
      "agent type (the paper's Table 1); its [type.NAME] preset fills every 'auto' key", 0},
     {AGENT_SECTION, "count", KT_INT, A(count), "1", 1, CFG_MAX_AGENTS, 0, NULL, "agents",
      "number of agents in the group", 0},
-    {AGENT_SECTION, "strategy", KT_ENUM, A(strategy), "auto", 0, 0, 0, "fixed|linear|zic|zip", "",
+    {AGENT_SECTION, "strategy", KT_ENUM, A(strategy), "auto", 0, 0, 0, "fixed|linear|zic|zip|zi_u", "",
      "bidding strategy of the group (auto = market.strategy)", KF_AUTO},
     {AGENT_SECTION, "spread", KT_NUM, A(spread), "0", 0, 2, 0, NULL, "",
      "lognormal sigma of each agent's multiplier on pv_kwp and load_kwh_day", 0},

@@ -98,6 +98,7 @@ struct mkt {
     int8_t *side;
     double *remaining, *price, *open_kwh;
     int *strategy;
+    double range_lo, range_hi; /* zi_u's bounds: the lowest min_bid and highest max_bid of all */
     struct mkt_strat_state *strat;
     uint64_t *seq_next;
     double *t_request;
@@ -333,6 +334,18 @@ static int net_send(struct mkt *m, const unsigned char *wire, int attack, uint32
 }
 
 /* ---- sending orders, with attacks --------------------------------------------------------- */
+
+/* The bounds an agent's strategy prices within: its own limits, except zi_u (Gode & Sunder's
+ * unconstrained traders), which bids and asks over the whole market's price range. */
+static double strat_lo(const struct mkt *m, uint32_t a)
+{
+    return m->strategy[a] == MKT_ZIU ? m->range_lo : agent_min_bid(m->agents, a);
+}
+
+static double strat_hi(const struct mkt *m, uint32_t a)
+{
+    return m->strategy[a] == MKT_ZIU ? m->range_hi : agent_max_bid(m->agents, a);
+}
 
 static int send_order(struct mkt *m, uint32_t a, int round)
 {
@@ -743,9 +756,8 @@ int mkt_slot_start(struct mkt *m, int64_t slot)
         m->remaining[a] = m->open_kwh[a] = fabs(agent_forecast_kwh(m->agents, a));
         m->seller_matches[a] = 0;
         m->t_request[a] = t;
-        m->price[a] = mkt_strategy_open(m->strategy[a], role > 0, agent_min_bid(m->agents, a),
-                                        agent_max_bid(m->agents, a), m->rounds, &m->strat[a],
-                                        rng_bank_get(m->strat_rng, a));
+        m->price[a] = mkt_strategy_open(m->strategy[a], role > 0, strat_lo(m, a), strat_hi(m, a),
+                                        m->rounds, &m->strat[a], rng_bank_get(m->strat_rng, a));
     }
     for (size_t k = 0; k < m->n_active; k++) {
         int rc = send_order(m, m->active[k], 0);
@@ -851,8 +863,8 @@ int mkt_round(struct mkt *m, int64_t slot, int round)
         double p;
         if (m->remaining[a] <= 0)
             continue;
-        p = mkt_strategy_next(m->strategy[a], m->side[a] > 0, agent_min_bid(m->agents, a),
-                              agent_max_bid(m->agents, a), round + 1, m->rounds, m->price[a],
+        p = mkt_strategy_next(m->strategy[a], m->side[a] > 0, strat_lo(m, a), strat_hi(m, a),
+                              round + 1, m->rounds, m->price[a],
                               m->traded[a], &m->view, &m->strat[a], rng_bank_get(m->strat_rng, a));
         if (p == m->price[a])
             continue; /* the standing order still says it */
@@ -1105,6 +1117,12 @@ struct mkt *mkt_new(const struct cfg *cfg, struct eng *eng, struct agent_pop *ag
                                                                          : cfg->agents[g].strategy;
         for (; a < n; a++)
             m->strategy[a] = cfg->market.strategy;
+        m->range_lo = INFINITY;
+        m->range_hi = -INFINITY;
+        for (a = 0; a < n; a++) {
+            m->range_lo = fmin(m->range_lo, agent_min_bid(m->agents, (uint32_t)a));
+            m->range_hi = fmax(m->range_hi, agent_max_bid(m->agents, (uint32_t)a));
+        }
     }
     free(ids);
     if (eng_handler_set(eng, MKT_EV_ARRIVE, on_arrive, m) ||

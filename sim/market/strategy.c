@@ -1,4 +1,4 @@
-/* strategy — fixed, linear, ZI-C and ZIP pricing; see strategy.h. */
+/* strategy — fixed, linear, ZI-C, ZI-U and ZIP pricing; see strategy.h. */
 #include "strategy.h"
 
 #include <math.h>
@@ -7,7 +7,7 @@ static double clamp(double x, double lo, double hi) { return x < lo ? lo : x > h
 
 const char *mkt_strategy_name(int strategy)
 {
-    static const char *const names[] = {"fixed", "linear", "zic", "zip"};
+    static const char *const names[] = {"fixed", "linear", "zic", "zip", "zi_u"};
     return strategy >= 0 && strategy < MKT_NSTRATEGIES ? names[strategy] : "?";
 }
 
@@ -28,6 +28,7 @@ double mkt_strategy_open(int strategy, int seller, double min_bid, double max_bi
     case MKT_LINEAR:
         return linear_price(seller, min_bid, max_bid, 0, rounds);
     case MKT_ZIC:
+    case MKT_ZIU: /* the same draw; the caller passes the market's range for zi_u */
         return min_bid + (max_bid - min_bid) * gsl_rng_uniform(r);
     case MKT_ZIP:
     default:
@@ -49,6 +50,7 @@ double mkt_strategy_next(int strategy, int seller, double min_bid, double max_bi
     case MKT_LINEAR:
         return linear_price(seller, min_bid, max_bid, round, rounds);
     case MKT_ZIC:
+    case MKT_ZIU: /* the same draw; the caller passes the market's range for zi_u */
         return min_bid + (max_bid - min_bid) * gsl_rng_uniform(r);
     case MKT_ZIP:
     default: {

@@ -3,11 +3,15 @@
  *
  * Table 1's two prices per party: a buyer opens at its min bid and pays at most its max bid; a
  * seller opens at its max bid and accepts no less than its min bid.  Every strategy's price lies
- * in [min_bid, max_bid] and on the agent's own side of its limit.
+ * in the [min_bid, max_bid] it is given (for zi_u the market's whole range, see below).
  *
  *  - fixed:  at the limit every round (buyer max_bid, seller min_bid).
  *  - linear: from the opening price in round 0 to the limit in the last round, in equal steps.
  *  - zic:    zero-intelligence constrained (Gode & Sunder): uniform in [min_bid, max_bid].
+ *  - zi_u:   zero-intelligence unconstrained (Gode & Sunder 1993): uniform in [min_bid, max_bid]
+ *            every round, like zic, but the market passes the whole market's price range (the
+ *            lowest floor to the highest ceiling of all agents) as the bounds, not the agent's
+ *            own limits, so a ZI-U trader may buy above its value or sell below its cost.
  *  - zip:    zero-intelligence plus (Cliff): a profit margin on the limit, moved each round toward
  *            a target just beyond the last trade price (or the best opposite quote) with
  *            Widrow-Hoff learning rate beta and momentum gamma, both drawn per agent.
@@ -17,7 +21,7 @@
 
 #include <gsl/gsl_rng.h>
 
-enum mkt_strategy { MKT_FIXED, MKT_LINEAR, MKT_ZIC, MKT_ZIP, MKT_NSTRATEGIES };
+enum mkt_strategy { MKT_FIXED, MKT_LINEAR, MKT_ZIC, MKT_ZIP, MKT_ZIU, MKT_NSTRATEGIES };
 
 /* Per-agent, per-slot learning state. */
 struct mkt_strat_state {
