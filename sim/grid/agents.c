@@ -123,7 +123,7 @@ static int load_group_csvs(struct agent_pop *p, const struct cfg_agent *g, const
         *dst[j] = NULL;
         if (!paths[j][0])
             continue;
-        rc = prof_csv_load(paths[j], p->n_slots, &v, e);
+        rc = prof_csv_load(paths[j], p->n_slots, p->S, &v, e);
         if (rc)
             return err_wrap(e, rc, "[agent.%s] %s", g->name, j ? "load_csv" : "generation_csv");
         p->csvs[p->n_csvs++] = v;
