@@ -562,6 +562,22 @@ void cfg_fini(struct cfg *cfg)
     free(cfg->sweep);
     cfg->sweep = NULL;
     cfg->n_sweep = cfg->sweep_cap = 0;
+    free(cfg->files);
+    cfg->files = NULL;
+}
+
+/* Remember a file read, for cfg->files.  0 or -1 (out of memory). */
+static int files_add(struct cfg *cfg, const char *real)
+{
+    size_t old = cfg->files ? strlen(cfg->files) : 0, n = strlen(real);
+    char *p = realloc(cfg->files, old + n + 2);
+    if (!p)
+        return -1;
+    memcpy(p + old, real, n);
+    p[old + n] = '\n';
+    p[old + n + 1] = '\0';
+    cfg->files = p;
+    return 0;
 }
 
 /* Keep a [sweep] key verbatim; a later file's value for the same key replaces it. */
@@ -1085,6 +1101,10 @@ static int load_path(struct cfg *cfg, const char *path, struct use_stack *st, st
     text = slurp(path, e);
     if (!text)
         return e ? e->code : ERR_CONFIG;
+    if (files_add(cfg, real)) {
+        free(text);
+        return err_set(e, ERR_NOMEM, "%s: out of memory", path);
+    }
     snprintf(st->paths[st->depth++], PATH_MAX, "%s", real);
     rc = load_text(cfg, text, path, path, st, e);
     st->depth--;

@@ -431,6 +431,7 @@ int sim_run(const struct cfg *cfg, const struct sim_opts *opts, struct sim_summa
     struct sim_summary sum;
     double wall0 = wallclock_now();
     int rc, interrupted = 0;
+    char partial[4096] = "";
 
     memset(&s, 0, sizeof s);
     memset(&sum, 0, sizeof sum);
@@ -585,8 +586,10 @@ int sim_run(const struct cfg *cfg, const struct sim_opts *opts, struct sim_summa
         rc = h5_summary_f64(s.out, "trades_rejected_by_chain", (double)s.trades_rejected, "", e);
     if (rc)
         goto fail;
-    /* Stopped by a signal: keep what was simulated, flushed, marked incomplete. */
-    rc = interrupted ? h5_file_commit_partial(s.out, e) : h5_file_commit(s.out, e);
+    /* Stopped by a signal: keep what was simulated, flushed, marked incomplete (beside a
+     * finished file of the same name, never over it). */
+    rc = interrupted ? h5_file_commit_partial(s.out, partial, sizeof partial, e)
+                     : h5_file_commit(s.out, e);
     s.out = NULL;
     if (rc)
         goto fail;
@@ -595,8 +598,10 @@ int sim_run(const struct cfg *cfg, const struct sim_opts *opts, struct sim_summa
         *out = sum;
     if (interrupted)
         return err_set(e, ERR_INTERRUPTED,
-                       "stopped by a signal at t=%.0f s; partial output (complete = 0) in %s",
-                       sum.sim_seconds, opts->output);
+                       "stopped by a signal at t=%.0f s; partial output (complete = 0) in %s%s%s%s",
+                       sum.sim_seconds, partial, strcmp(partial, opts->output) ? " (" : "",
+                       strcmp(partial, opts->output) ? opts->output : "",
+                       strcmp(partial, opts->output) ? " is an earlier finished run, kept)" : "");
     return 0;
 fail:
     h5_file_abort(s.out);
