@@ -288,7 +288,9 @@ static void test_cli_run_disk_full_exit_1_no_file(void **state)
         int fd = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         if (fd < 0 || dup2(fd, 2) < 0 || setrlimit(RLIMIT_FSIZE, &rl) != 0)
             _exit(99);
-        signal(SIGXFSZ, SIG_IGN);
+        /* The default action, as a shell leaves it: setm itself must ignore SIGXFSZ to turn
+         * the limit into a clear error instead of dying with everything unsaved. */
+        signal(SIGXFSZ, SIG_DFL);
         execl(tu_setm_bin(), tu_setm_bin(), "run", p, "-q", "-o", out, (char *)NULL);
         _exit(98);
     }
