@@ -283,6 +283,62 @@ static void test_cli_run_sighup_keeps_partial_output(void **state)
     assert_int_equal(complete_of(out), 0);
 }
 
+/* Drawing the forecast history of 300 smart factories (1393 days each) takes seconds: a stop
+ * request during it is honoured at once -- exit 1, nothing simulated, no file left. */
+static void test_cli_run_stop_during_history_is_prompt(void **state)
+{
+    struct fx *f = *state;
+    char sc[256], out[256], cmd[400];
+    double t0;
+    int rc;
+    pid_t pid;
+    put(f, "fac.ini",
+        "[scenario]\nseed = 2\n[sim]\ndays = 1\n[mine]\nbackend = cpu\n"
+        "[population]\ncount = 300\nsmart_factory = 1\n",
+        sc, sizeof sc);
+    path_in(f, "fac.h5", out, sizeof out);
+    pid = start_run(f, sc, out);
+    usleep(1000 * 1000);
+    t0 = now_s();
+    kill(pid, SIGTERM);
+    assert_int_equal(waitpid(pid, &rc, 0), pid);
+    assert_true(now_s() - t0 < 2.0);
+    assert_true(WIFEXITED(rc));
+    assert_int_equal(WEXITSTATUS(rc), 1);
+    tu_slurp(path_in(f, "stderr", cmd, sizeof cmd), f->errtxt, sizeof f->errtxt);
+    assert_non_null(strstr(f->errtxt, "nothing was simulated"));
+    assert_int_equal(access(out, F_OK), -1);
+    snprintf(cmd, sizeof cmd, "ls %s | grep -q tmp", f->dir);
+    assert_int_not_equal(system(cmd), 0);
+}
+
+/* One slot of 20000 agents negotiating in 20 rounds takes far more than a second (every message
+ * is signed and verified): a stop request is honoured after the current event, not at the end of
+ * the slot, and the partial file is kept. */
+static void test_cli_run_stop_inside_a_slot_is_prompt(void **state)
+{
+    struct fx *f = *state;
+    char sc[256], out[256];
+    double t0;
+    int rc;
+    pid_t pid;
+    put(f, "big.ini",
+        "[scenario]\nseed = 2\n[sim]\ndays = 1\n[mine]\nbackend = cpu\n"
+        "[market]\nrounds_per_slot = 20\n[type.home_solar]\nforecast_days = 1\n"
+        "[population]\ncount = 20000\nhome_solar = 1\n",
+        sc, sizeof sc);
+    path_in(f, "big.h5", out, sizeof out);
+    pid = start_run(f, sc, out);
+    usleep(3000 * 1000); /* past the (one-day) history, inside the first slot */
+    t0 = now_s();
+    kill(pid, SIGINT);
+    assert_int_equal(waitpid(pid, &rc, 0), pid);
+    assert_true(now_s() - t0 < 6.0);
+    assert_true(WIFEXITED(rc));
+    assert_int_equal(WEXITSTATUS(rc), 1);
+    assert_int_equal(complete_of(out), 0);
+}
+
 /* OUT.tmp.PID of a process that is gone (killed with SIGKILL) is removed by the next run of the
  * same OUT; one of a live process is left alone. */
 static void test_cli_run_removes_temporary_files_of_dead_processes(void **state)
@@ -523,6 +579,8 @@ int main(void)
         T(test_cli_run_interrupted_rerun_keeps_finished_output),
         T(test_cli_run_interrupted_rerun_replaces_earlier_partial),
         T(test_cli_run_sighup_keeps_partial_output),
+        T(test_cli_run_stop_during_history_is_prompt),
+        T(test_cli_run_stop_inside_a_slot_is_prompt),
         T(test_cli_run_removes_temporary_files_of_dead_processes),
         T(test_cli_config_indented_line_named_at_its_line),
         T(test_cli_config_inline_hash_comment),

@@ -6,9 +6,9 @@
  * with its mining backend), then the output file.  The run advances slot by slot: SLOT_START steps
  * the agents and opens the market, schedules the slot's ROUND events, its SLOT_END and the next
  * SLOT_START; market and chain schedule their own events (types 4-5 and 16-31).  The driver calls
- * eng_run_until() once per slot so it can report progress and honour a stop request between
- * slots without any event of its own (extra events would shift the insertion sequence and so the
- * order of ties).  The glue below turns each clearing's trades into signed chain transactions
+ * eng_run_until() once per slot so it can report progress without any event of its own (extra
+ * events would shift the insertion sequence and so the order of ties); a stop request is
+ * honoured after the current event (the engine reads the flag), and during the agents' history.  The glue below turns each clearing's trades into signed chain transactions
  * and routes the chain's callbacks back to the market's tables.
  */
 #include "sim.h"
@@ -449,7 +449,7 @@ int sim_run(const struct cfg *cfg, const struct sim_opts *opts, struct sim_summa
         rc = e->code;
         goto fail;
     }
-    s.agents = agent_pop_new(cfg, s.n_slots, e);
+    s.agents = agent_pop_new_stoppable(cfg, s.n_slots, opts->stop, e);
     if (!s.agents) {
         rc = e->code;
         goto fail;
@@ -531,8 +531,16 @@ int sim_run(const struct cfg *cfg, const struct sim_opts *opts, struct sim_summa
             goto fail;
         }
     }
+    /* A stop request ends the slot loop after the current event: a slot of a large population
+     * takes seconds.  The partial file then ends inside that slot. */
+    eng_stop_flag_set(s.eng, opts->stop);
     for (int64_t k = 0; k < s.n_slots; k++) {
         rc = eng_run_until(s.eng, (double)(k + 1) * s.slot_seconds);
+        if (rc == ERR_INTERRUPTED && opts->stop && *opts->stop) {
+            interrupted = 1;
+            rc = 0;
+            break;
+        }
         if (!rc && s.hook_rc)
             rc = err_set(e, s.hook_rc, "writing a chain security event failed");
         if (rc) {
