@@ -299,6 +299,7 @@ static void test_cli_run_disk_full_exit_1_no_file(void **state)
     assert_int_equal(WEXITSTATUS(status), 1);
     tu_slurp(errp, f->errtxt, sizeof f->errtxt);
     assert_non_null(strstr(f->errtxt, out));
+    assert_non_null(strstr(f->errtxt, "File too large")); /* the system's reason, EFBIG */
     assert_int_equal(access(out, F_OK), -1);
     {
         char tmp[300];

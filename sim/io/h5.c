@@ -25,6 +25,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* The system's reason for a failed HDF5 call (errno cleared before it), for every message. */
+static const char *why(int errnum)
+{
+    return errnum ? strerror(errnum) : "the HDF5 library gave no system reason (disk full?)";
+}
+
 struct h5_table {
     struct h5_file *file;
     char name[64];
@@ -275,22 +281,28 @@ const char *h5_file_tmp_path(const struct h5_file *f) { return f->tmp_path; }
 
 int h5_attr_str(struct h5_file *f, const char *name, const char *value, struct err *e)
 {
+    errno = 0;
     if (attr_write_str(f->id, name, value) < 0)
-        return err_set(e, ERR_IO, "%s: cannot write root attribute '%s'", f->final_path, name);
+        return err_set(e, ERR_IO, "%s: cannot write root attribute '%s': %s", f->final_path,
+                       name, why(errno));
     return 0;
 }
 
 int h5_attr_i64(struct h5_file *f, const char *name, int64_t value, struct err *e)
 {
+    errno = 0;
     if (attr_write_num(f->id, name, H5T_NATIVE_INT64, &value) < 0)
-        return err_set(e, ERR_IO, "%s: cannot write root attribute '%s'", f->final_path, name);
+        return err_set(e, ERR_IO, "%s: cannot write root attribute '%s': %s", f->final_path,
+                       name, why(errno));
     return 0;
 }
 
 int h5_attr_f64(struct h5_file *f, const char *name, double value, struct err *e)
 {
+    errno = 0;
     if (attr_write_num(f->id, name, H5T_NATIVE_DOUBLE, &value) < 0)
-        return err_set(e, ERR_IO, "%s: cannot write root attribute '%s'", f->final_path, name);
+        return err_set(e, ERR_IO, "%s: cannot write root attribute '%s': %s", f->final_path,
+                       name, why(errno));
     return 0;
 }
 
@@ -412,18 +424,21 @@ int h5_table_flush(struct h5_table *t, struct err *e)
     newsize[0] = t->written + t->buffered;
     for (size_t i = 0; i < t->ncols; i++) {
         hid_t fspace = -1, mspace = -1;
-        int ok = H5Dset_extent(t->dsets[i], newsize) >= 0 &&
+        int ok, errnum;
+        errno = 0;
+        ok = H5Dset_extent(t->dsets[i], newsize) >= 0 &&
                  (fspace = H5Dget_space(t->dsets[i])) >= 0 &&
                  H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL) >= 0 &&
                  (mspace = H5Screate_simple(1, count, NULL)) >= 0 &&
                  H5Dwrite(t->dsets[i], t->types[i], mspace, fspace, H5P_DEFAULT, t->bufs[i]) >= 0;
+        errnum = errno;
         if (mspace >= 0)
             H5Sclose(mspace);
         if (fspace >= 0)
             H5Sclose(fspace);
         if (!ok)
-            return err_set(e, ERR_IO, "%s: cannot write column /%s/%s (disk full?)",
-                           t->file->final_path, t->name, t->cols[i].name);
+            return err_set(e, ERR_IO, "%s: cannot write column /%s/%s: %s",
+                           t->file->final_path, t->name, t->cols[i].name, why(errnum));
     }
     t->written += t->buffered;
     t->buffered = 0;
@@ -446,11 +461,13 @@ static int summary_write(struct h5_file *f, const char *name, hid_t type, const 
                          const char *units, struct err *e)
 {
     hid_t space = -1, dset = -1;
-    int ok;
+    int ok, errnum;
+    errno = 0;
     if (f->summary < 0) {
         f->summary = H5Gcreate2(f->id, "summary", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
         if (f->summary < 0)
-            return err_set(e, ERR_IO, "%s: cannot create /summary", f->final_path);
+            return err_set(e, ERR_IO, "%s: cannot create /summary: %s", f->final_path,
+                           why(errno));
     }
     space = H5Screate(H5S_SCALAR);
     ok = space >= 0 &&
@@ -458,11 +475,14 @@ static int summary_write(struct h5_file *f, const char *name, hid_t type, const 
                             H5P_DEFAULT)) >= 0 &&
          H5Dwrite(dset, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, value) >= 0 &&
          attr_write_str(dset, "units", units) >= 0;
+    errnum = errno;
     if (dset >= 0)
         H5Dclose(dset);
     if (space >= 0)
         H5Sclose(space);
-    return ok ? 0 : err_set(e, ERR_IO, "%s: cannot write /summary/%s", f->final_path, name);
+    return ok ? 0
+              : err_set(e, ERR_IO, "%s: cannot write /summary/%s: %s", f->final_path, name,
+                        why(errnum));
 }
 
 int h5_summary_f64(struct h5_file *f, const char *name, double value, const char *units,
@@ -503,12 +523,6 @@ static void file_free(struct h5_file *f)
     free(f->final_path);
     free(f->tmp_path);
     free(f);
-}
-
-/* The system's reason for the last failure, when HDF5 left one in errno. */
-static const char *why(int errnum)
-{
-    return errnum ? strerror(errnum) : "disk full or quota exceeded?";
 }
 
 /* Whether `path` holds something a partial run must not replace: anything but nothing or an
