@@ -229,7 +229,7 @@ static void test_profile_csv_reads_values_with_header_and_comments(void **state)
     double *v;
     struct err e = {0};
     (void)state;
-    assert_int_equal(prof_csv_load(csv_file("load_kwh\n1.5\n# note\n\n2\n 0.25 \n"), 3, &v, &e), 0);
+    assert_int_equal(prof_csv_load(csv_file("load_kwh\n1.5\n# note\n\n2\n 0.25 \n"), 3, 3, &v, &e), 0);
     assert_true(v[0] == 1.5 && v[1] == 2.0 && v[2] == 0.25);
     free(v);
     unlink(csv_file(""));
@@ -240,21 +240,21 @@ static void test_profile_csv_errors(void **state)
     double *v = (double *)1;
     struct err e = {0};
     (void)state;
-    assert_int_equal(prof_csv_load("/nonexistent/p.csv", 3, &v, &e), ERR_NOTFOUND);
+    assert_int_equal(prof_csv_load("/nonexistent/p.csv", 3, 3, &v, &e), ERR_NOTFOUND);
     assert_null(v);
     assert_non_null(strstr(e.msg, "/nonexistent/p.csv"));
-    assert_int_equal(prof_csv_load(csv_file("1\n2\n"), 3, &v, &e), ERR_FORMAT);
+    assert_int_equal(prof_csv_load(csv_file("1\n2\n"), 3, 3, &v, &e), ERR_FORMAT);
     assert_non_null(strstr(e.msg, "2 values, but the run has 3 slots"));
-    assert_int_equal(prof_csv_load(csv_file("1\n2\n3\n4\n"), 3, &v, &e), ERR_FORMAT);
+    assert_int_equal(prof_csv_load(csv_file("1\n2\n3\n4\n"), 3, 3, &v, &e), ERR_FORMAT);
     assert_non_null(strstr(e.msg, "more than the 3 values"));
-    assert_int_equal(prof_csv_load(csv_file("1\nabc\n3\n"), 3, &v, &e), ERR_FORMAT);
+    assert_int_equal(prof_csv_load(csv_file("1\nabc\n3\n"), 3, 3, &v, &e), ERR_FORMAT);
     assert_non_null(strstr(e.msg, ":2: 'abc' is not a number"));
-    assert_int_equal(prof_csv_load(csv_file("1\n2,5\n3\n"), 3, &v, &e), ERR_FORMAT);
+    assert_int_equal(prof_csv_load(csv_file("1\n2,5\n3\n"), 3, 3, &v, &e), ERR_FORMAT);
     assert_non_null(strstr(e.msg, ":2:"));
-    assert_int_equal(prof_csv_load(csv_file("1\n2\n-3\n"), 3, &v, &e), ERR_FORMAT);
+    assert_int_equal(prof_csv_load(csv_file("1\n2\n-3\n"), 3, 3, &v, &e), ERR_FORMAT);
     assert_non_null(strstr(e.msg, ":3: -3 kWh is negative"));
-    assert_int_equal(prof_csv_load(csv_file("1\nnan\n3\n"), 3, &v, &e), ERR_FORMAT);
-    assert_int_equal(prof_csv_load(csv_file("1\n2\nx3\n"), 3, &v, &e), ERR_FORMAT); /* header only on line 1 */
+    assert_int_equal(prof_csv_load(csv_file("1\nnan\n3\n"), 3, 3, &v, &e), ERR_FORMAT);
+    assert_int_equal(prof_csv_load(csv_file("1\n2\nx3\n"), 3, 3, &v, &e), ERR_FORMAT); /* header only on line 1 */
     unlink(csv_file(""));
 }
 

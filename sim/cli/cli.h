@@ -33,6 +33,14 @@ int cli_usage_error(const char *cmd, const char *usage, const char *fmt, ...)
  * "case_study") into buf; the default name of a run's output file or a sweep's folder. */
 void cli_scenario_stem(const char *scenario, char *buf, size_t n);
 
+struct cfg;
+
+/* Whether `out` may receive the run of `cfg`: h5_output_check() (not empty, not an existing
+ * directory, link, FIFO or device: ERR_USAGE; a writable directory: ERR_IO with the system's
+ * reason), and not any input of the run -- the scenario, its use= files, a CSV profile
+ * (ERR_USAGE, naming it).  Call before any work.  0 or the error. */
+int cli_output_check(const char *out, const struct cfg *cfg, struct err *e);
+
 /* Parse a whole-string unsigned integer (decimal or 0x-hex) into *out; 0 or ERR_USAGE. */
 int cli_parse_u64(const char *s, unsigned long long *out);
 

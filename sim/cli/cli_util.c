@@ -1,12 +1,16 @@
 /* cli_util — helpers shared by the subcommands: error printing, usage errors, number parsing,
- * default output names.  Only the CLI layer prints. */
+ * default output names, output checks.  Only the CLI layer prints. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/stat.h>
+
 #include "cli/cli.h"
+#include "core/config.h"
+#include "io/h5.h"
 
 int cli_fail(const char *cmd, const struct err *e)
 {
@@ -46,3 +50,42 @@ int cli_parse_u64(const char *s, unsigned long long *out)
     return (errno || *end) ? ERR_USAGE : 0;
 }
 
+
+/* Whether `input` names the same file as `out` (whose stat is *o). */
+static int same_file(const struct stat *o, const char *input)
+{
+    struct stat st;
+    return input && *input && stat(input, &st) == 0 && st.st_dev == o->st_dev &&
+           st.st_ino == o->st_ino;
+}
+
+int cli_output_check(const char *out, const struct cfg *cfg, struct err *e)
+{
+    struct stat o;
+    int rc = h5_output_check(out, e);
+    if (rc || stat(out, &o) != 0)
+        return rc; /* nothing there yet: it cannot be an input */
+    for (const char *p = cfg->files; p && *p;) {
+        const char *nl = strchr(p, '\n');
+        char path[4096];
+        size_t n = nl ? (size_t)(nl - p) : strlen(p);
+        snprintf(path, sizeof path, "%.*s", (int)n, p);
+        if (same_file(&o, path))
+            return err_set(e, ERR_USAGE,
+                           "%s: is the scenario file %s, an input of this run; choose another "
+                           "output name",
+                           out, path);
+        p += n + (nl ? 1 : 0);
+    }
+    for (size_t i = 0; i < cfg->n_agents; i++) {
+        const struct cfg_agent *g = &cfg->agents[i];
+        const char *csv[2] = {g->generation_csv, g->load_csv};
+        for (int j = 0; j < 2; j++)
+            if (same_file(&o, csv[j]))
+                return err_set(e, ERR_USAGE,
+                               "%s: is [agent.%s] %s = %s, an input of this run; choose another "
+                               "output name",
+                               out, g->name, j ? "load_csv" : "generation_csv", csv[j]);
+    }
+    return 0;
+}

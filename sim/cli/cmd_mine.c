@@ -125,10 +125,10 @@ int cli_mine(int argc, char **argv)
                 return rc;
             break;
         case OPT_COUNT:
-            if ((rc = parse_num("mine", mine_usage, "--count", optarg, 1ULL << 32, &count)))
-                return rc;
-            if (count == 0)
-                return cli_usage_error("mine", mine_usage, "--count must be at least 1");
+            if (cli_parse_u64(optarg, &count) || count < 1 || count > 1ULL << 32)
+                return cli_usage_error("mine", mine_usage,
+                                       "--count '%s': expected a number from 1 to %llu", optarg,
+                                       1ULL << 32);
             break;
         case OPT_BACKEND:
             if (mine_backend_parse(optarg, &opts.backend, &e))
@@ -330,11 +330,10 @@ int cli_bench_mine(int argc, char **argv)
     while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
         switch (c) {
         case OPT_NONCES:
-            if ((rc = parse_num("bench mine", bench_usage, "--nonces", optarg, 1ULL << 32,
-                                &nonces)))
-                return rc;
-            if (nonces == 0)
-                return cli_usage_error("bench mine", bench_usage, "--nonces must be at least 1");
+            if (cli_parse_u64(optarg, &nonces) || nonces < 1 || nonces > 1ULL << 32)
+                return cli_usage_error("bench mine", bench_usage,
+                                       "--nonces '%s': expected a number from 1 to %llu", optarg,
+                                       1ULL << 32);
             break;
         case OPT_THREADS:
             if ((rc = parse_num("bench mine", bench_usage, "--threads", optarg, 256, &threads)))

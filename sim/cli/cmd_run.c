@@ -1,4 +1,5 @@
 /* cmd_run — `setm run SCENARIO`: load and check the scenario, run it, report where the output went. */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,7 +22,8 @@ static const char run_usage[] =
     "  -q, --quiet         print nothing on success\n"
     "  -h, --help          this text\n";
 
-/* The one piece of process state a signal handler may touch: asks the run to stop between slots. */
+/* The one piece of process state a signal handler may touch: asks the run to stop between slots.
+ * SIGINT (Ctrl-C), SIGTERM and SIGHUP (the terminal closed) all ask it. */
 static volatile sig_atomic_t run_stop_requested;
 
 static void on_signal(int sig)
@@ -133,11 +135,16 @@ int cli_run(int argc, char **argv)
                 scenario);
     if (!output) {
         if (default_output(scenario, outbuf, sizeof outbuf) != 0) {
+            err_set(&e, ERR_IO, "cannot create the output directory 'out': %s", strerror(errno));
             cfg_fini(&cfg);
-            err_set(&e, ERR_IO, "cannot create the output directory 'out'");
             return cli_fail("run", &e);
         }
         output = outbuf;
+    }
+    /* Before any work: a bad OUT must not cost a whole simulation. */
+    if (cli_output_check(output, &cfg, &e)) {
+        cfg_fini(&cfg);
+        return cli_fail("run", &e);
     }
 
     memset(&so, 0, sizeof so);
@@ -150,11 +157,13 @@ int cli_run(int argc, char **argv)
     run_stop_requested = 0;
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
+    signal(SIGHUP, on_signal);
 
     memset(&sum, 0, sizeof sum);
     rc = sim_run(&cfg, &so, &sum, &e);
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
+    signal(SIGHUP, SIG_DFL);
     if (sum.mine_note[0])
         fprintf(stderr, "setm run: warning: %s\n", sum.mine_note); /* once per run */
     if (rc) {

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
+#include <signal.h>
 
 #include "cli/cli.h"
 #include "io/h5.h"
@@ -36,6 +37,9 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
     h5_lib_init();
+    /* A file-size limit (ulimit -f, a quota) must fail the write with EFBIG and give the clear
+     * "disk full" error and exit 1, not kill the process with everything unsaved. */
+    signal(SIGXFSZ, SIG_IGN);
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -339,6 +339,8 @@ static const char *text_problem(const char *v)
             return "contains a control character";
         if (p[i] == ';' && (i == 0 || p[i - 1] == ' ' || p[i - 1] == '\t'))
             return "';' at the start or after a space begins a comment";
+        if (p[i] == '#' && (i == 0 || p[i - 1] == ' ' || p[i - 1] == '\t'))
+            return "'#' at the start or after a space begins a comment";
     }
     while (*p) { /* UTF-8: lead byte, then the right number of continuation bytes */
         int n = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2
@@ -560,6 +562,22 @@ void cfg_fini(struct cfg *cfg)
     free(cfg->sweep);
     cfg->sweep = NULL;
     cfg->n_sweep = cfg->sweep_cap = 0;
+    free(cfg->files);
+    cfg->files = NULL;
+}
+
+/* Remember a file read, for cfg->files.  0 or -1 (out of memory). */
+static int files_add(struct cfg *cfg, const char *real)
+{
+    size_t old = cfg->files ? strlen(cfg->files) : 0, n = strlen(real);
+    char *p = realloc(cfg->files, old + n + 2);
+    if (!p)
+        return -1;
+    memcpy(p + old, real, n);
+    p[old + n] = '\n';
+    p[old + n + 1] = '\0';
+    cfg->files = p;
+    return 0;
 }
 
 /* Keep a [sweep] key verbatim; a later file's value for the same key replaces it. */
@@ -651,6 +669,7 @@ struct text_reader {
     size_t pos, len;
     int line;     /* line most recently handed to inih (1-based) */
     int too_long; /* first line that did not fit inih's buffer, 0 if none */
+    int indented; /* that line starts with a space or tab */
 };
 
 /* inih's ini_reader over a memory buffer, counting lines and catching over-long ones. */
@@ -661,6 +680,7 @@ static char *text_read_line(char *buf, int num, void *stream)
     if (r->pos >= r->len)
         return NULL;
     r->line++;
+    r->indented = r->text[r->pos] == ' ' || r->text[r->pos] == '\t';
     while (r->pos < r->len) {
         char c = r->text[r->pos++];
         if ((int)n < num - 1)
@@ -682,6 +702,8 @@ struct load_ctx {
     int collect_use;    /* pass 1: only record [scenario] use */
     char use[4 * CFG_STR_MAX];
     int use_line;
+    char prev_name[INI_MAX_LINE]; /* key of the previous callback in this pass, and its line */
+    int prev_line;
     char **seen;        /* "section\nkey" already set in this file */
     size_t n_seen, cap_seen;
     struct err *e;
@@ -894,10 +916,36 @@ static int apply_key(struct load_ctx *c, const char *section, const char *name, 
 static int ini_cb(void *user, const char *section, const char *name, const char *value)
 {
     struct load_ctx *c = user;
+    char val[INI_MAX_LINE];
     if (c->rc)
         return 1; /* already failed; let inih finish quietly */
     if (c->reader && c->reader->too_long == c->reader->line)
         return fail(c, ERR_CONFIG, "line longer than %d characters", INI_MAX_LINE - 2);
+    /* inih reads an indented line as more of the previous key's value and hands it over under
+     * that key's name; say so, at this line, instead of "set twice". */
+    if (c->reader && c->reader->indented && c->prev_line && c->prev_line < c->reader->line &&
+        !strcmp(name, c->prev_name))
+        return fail(c, ERR_CONFIG,
+                    "an indented line continues the value of '%s' (line %d); multi-line values "
+                    "are not accepted: remove the indentation",
+                    name, c->prev_line);
+    if (c->reader) {
+        snprintf(c->prev_name, sizeof c->prev_name, "%s", name);
+        c->prev_line = c->reader->line;
+    }
+    /* '#' after a space (or opening the value) starts a comment, as ';' does in inih. */
+    {
+        size_t n = 0;
+        for (; value[n] && n + 1 < sizeof val; n++) {
+            if (value[n] == '#' && (n == 0 || value[n - 1] == ' ' || value[n - 1] == '\t'))
+                break;
+            val[n] = value[n];
+        }
+        while (n && (val[n - 1] == ' ' || val[n - 1] == '\t'))
+            n--;
+        val[n] = '\0';
+        value = val;
+    }
     if (c->collect_use) {
         if (!strcmp(section, "scenario") && !strcmp(name, "use")) {
             if (c->use_line)
@@ -922,10 +970,11 @@ static void ctx_fini(struct load_ctx *c)
 /* Run inih over `text`; either pass.  Returns 0 or the first error code. */
 static int parse_pass(struct load_ctx *c, const char *text, int collect_use)
 {
-    struct text_reader r = {text, 0, strlen(text), 0, 0};
+    struct text_reader r = {text, 0, strlen(text), 0, 0, 0};
     int line;
     c->reader = &r;
     c->collect_use = collect_use;
+    c->prev_line = 0;
     line = ini_parse_stream(text_read_line, &r, ini_cb, c);
     if (!c->rc && r.too_long) {
         r.line = r.too_long;
@@ -941,6 +990,25 @@ static int parse_pass(struct load_ctx *c, const char *text, int collect_use)
     return c->rc;
 }
 
+/* A scenario that cannot be opened is the user's to fix (exit 2), unless the system itself
+ * failed (out of descriptors or memory, an I/O error). */
+static int open_error_code(int errnum)
+{
+    switch (errnum) {
+    case ENOENT:
+    case ENOTDIR:
+        return ERR_NOTFOUND;
+    case EACCES:
+    case EPERM:
+    case ELOOP:
+    case ENAMETOOLONG:
+    case EISDIR:
+        return ERR_CONFIG;
+    default:
+        return ERR_IO;
+    }
+}
+
 static char *slurp(const char *path, struct err *e)
 {
     FILE *f;
@@ -953,8 +1021,7 @@ static char *slurp(const char *path, struct err *e)
     }
     f = fopen(path, "rb");
     if (!f) {
-        err_set(e, errno == ENOENT ? ERR_NOTFOUND : ERR_IO, "%s: cannot open: %s", path,
-                strerror(errno));
+        err_set(e, open_error_code(errno), "%s: cannot open: %s", path, strerror(errno));
         return NULL;
     }
     if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
@@ -1037,8 +1104,7 @@ static int load_path(struct cfg *cfg, const char *path, struct use_stack *st, st
     int rc;
 
     if (!realpath(path, real))
-        return err_set(e, errno == ENOENT ? ERR_NOTFOUND : ERR_IO, "%s: cannot open: %s", path,
-                       strerror(errno));
+        return err_set(e, open_error_code(errno), "%s: cannot open: %s", path, strerror(errno));
     for (int i = 0; i < st->depth; i++)
         if (!strcmp(st->paths[i], real))
             return err_set(e, ERR_CONFIG, "%s: 'use' cycle: this file includes itself", path);
@@ -1048,6 +1114,10 @@ static int load_path(struct cfg *cfg, const char *path, struct use_stack *st, st
     text = slurp(path, e);
     if (!text)
         return e ? e->code : ERR_CONFIG;
+    if (files_add(cfg, real)) {
+        free(text);
+        return err_set(e, ERR_NOMEM, "%s: out of memory", path);
+    }
     snprintf(st->paths[st->depth++], PATH_MAX, "%s", real);
     rc = load_text(cfg, text, path, path, st, e);
     st->depth--;
@@ -1189,7 +1259,7 @@ int cfg_chain_shares(const struct cfg *cfg, double *out, struct err *e)
 {
     const char *p = cfg->chain.hash_shares;
     int64_t n = cfg->chain.nodes, i = 0;
-    double sum = 0;
+    double sum = 0, max = 0;
     while (*p == ' ' || *p == '\t')
         p++;
     if (!*p) {
@@ -1209,7 +1279,8 @@ int cfg_chain_shares(const struct cfg *cfg, double *out, struct err *e)
                            "[chain] hash_shares = '%s': value %lld is not a number >= 0",
                            cfg->chain.hash_shares, (long long)i + 1);
         out[i++] = v;
-        sum += v;
+        if (v > max)
+            max = v;
         p = end;
         while (*p == ' ' || *p == '\t')
             p++;
@@ -1223,9 +1294,15 @@ int cfg_chain_shares(const struct cfg *cfg, double *out, struct err *e)
     if (i != n)
         return err_set(e, ERR_CONFIG, "[chain] hash_shares = '%s': %lld values for nodes = %lld",
                        cfg->chain.hash_shares, (long long)i, (long long)n);
-    if (!(sum > 0))
+    if (!(max > 0))
         return err_set(e, ERR_CONFIG, "[chain] hash_shares = '%s': every share is 0",
                        cfg->chain.hash_shares);
+    /* Scale by the largest first: shares near DBL_MAX would overflow a plain sum to inf (and
+     * every share to 0); after it each is in [0, 1] and the sum in [1, nodes]. */
+    for (i = 0; i < n; i++) {
+        out[i] /= max;
+        sum += out[i];
+    }
     for (i = 0; i < n; i++)
         out[i] /= sum;
     return 0;

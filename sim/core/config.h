@@ -192,6 +192,9 @@ struct cfg {
                                       by cfg_write: a resolved configuration is one point) */
     size_t n_sweep;
     size_t sweep_cap;
+
+    char *files; /* owned; every scenario file read (the file, its use= files), each as its
+                    realpath followed by '\n'; NULL when none (so an output never overwrites one) */
 };
 
 /* Fill `cfg` with the compiled defaults: global keys, the type presets, no agent groups.

@@ -108,6 +108,7 @@ struct eng {
 
     struct handler_entry handlers[ENG_MAX_TYPES];
     int stop;
+    const volatile sig_atomic_t *stop_flag; /* borrowed; may be NULL */
     struct err err;
 };
 
@@ -371,7 +372,7 @@ int eng_run_until(struct eng *eng, double t_end)
                         current.time);
             return rc;
         }
-        if (eng->stop)
+        if (eng->stop || (eng->stop_flag && *eng->stop_flag))
             return ERR_INTERRUPTED;
     }
     if (t_end > eng->now && isfinite(t_end))
@@ -380,6 +381,11 @@ int eng_run_until(struct eng *eng, double t_end)
 }
 
 void eng_stop(struct eng *eng) { eng->stop = 1; }
+
+void eng_stop_flag_set(struct eng *eng, const volatile sig_atomic_t *flag)
+{
+    eng->stop_flag = flag;
+}
 double eng_now(const struct eng *eng) { return eng->now; }
 size_t eng_pending(const struct eng *eng) { return eng->live; }
 uint64_t eng_executed(const struct eng *eng) { return eng->executed; }

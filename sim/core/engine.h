@@ -17,6 +17,7 @@
 #ifndef SETM_CORE_ENGINE_H
 #define SETM_CORE_ENGINE_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -81,6 +82,11 @@ int eng_run_until(struct eng *eng, double t_end);
 
 /* Ask a running eng_run_until() to return after the current handler. */
 void eng_stop(struct eng *eng);
+
+/* Also return ERR_INTERRUPTED after the current handler whenever *flag is non-zero (a signal
+ * handler's stop request: honoured within one event, not one slot).  NULL removes it; the flag
+ * is borrowed and must outlive the runs. */
+void eng_stop_flag_set(struct eng *eng, const volatile sig_atomic_t *flag);
 
 double eng_now(const struct eng *eng);
 size_t eng_pending(const struct eng *eng);  /* events scheduled and not yet run or cancelled */

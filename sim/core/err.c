@@ -29,11 +29,15 @@ static const struct {
 int err_set(struct err *e, int code, const char *fmt, ...)
 {
     if (e) {
+        /* Format aside first: callers may pass e->msg itself as an argument ("...: %s",
+         * e->msg), and vsnprintf into its own source is undefined behaviour. */
+        char buf[sizeof e->msg];
         va_list ap;
-        e->code = code;
         va_start(ap, fmt);
-        vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+        vsnprintf(buf, sizeof buf, fmt, ap);
         va_end(ap);
+        e->code = code;
+        memcpy(e->msg, buf, sizeof buf);
     }
     return code;
 }

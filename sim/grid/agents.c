@@ -123,7 +123,7 @@ static int load_group_csvs(struct agent_pop *p, const struct cfg_agent *g, const
         *dst[j] = NULL;
         if (!paths[j][0])
             continue;
-        rc = prof_csv_load(paths[j], p->n_slots, &v, e);
+        rc = prof_csv_load(paths[j], p->n_slots, p->S, &v, e);
         if (rc)
             return err_wrap(e, rc, "[agent.%s] %s", g->name, j ? "load_csv" : "generation_csv");
         p->csvs[p->n_csvs++] = v;
@@ -235,7 +235,8 @@ static double draw_and_record(struct agent_pop *p, size_t i, int64_t day, int64_
     return net;
 }
 
-static int build_history(struct agent_pop *p, const uint64_t *ids, struct err *e)
+static int build_history(struct agent_pop *p, const uint64_t *ids,
+                         const volatile sig_atomic_t *stop, struct err *e)
 {
     struct rng_bank *hist = rng_bank_new_ids((uint64_t)p->cfg->scenario.seed, "grid.history", ids,
                                              p->n);
@@ -245,18 +246,32 @@ static int build_history(struct agent_pop *p, const uint64_t *ids, struct err *e
         struct prof_state st = {0};
         gsl_rng *r = rng_bank_get(hist, i);
         int64_t fd = p->info[i].p.forecast_days;
-        for (int64_t d = -fd; d < 0; d++)
+        for (int64_t d = -fd; d < 0; d++) {
+            if (stop && *stop) { /* one agent-day is microseconds: checked often enough */
+                rng_bank_free(hist);
+                return err_set(e, ERR_INTERRUPTED,
+                               "stopped by a signal while drawing the agents' forecast history "
+                               "(agent %zu of %zu); nothing was simulated",
+                               i + 1, p->n);
+            }
             for (int64_t k = 0; k < p->S; k++) {
                 double g, l;
                 /* A CSV agent's history is its first day, repeated. */
                 draw_and_record(p, i, d, k, k, &st, r, &g, &l);
             }
+        }
     }
     rng_bank_free(hist);
     return 0;
 }
 
 struct agent_pop *agent_pop_new(const struct cfg *cfg, int64_t n_slots, struct err *e)
+{
+    return agent_pop_new_stoppable(cfg, n_slots, NULL, e);
+}
+
+struct agent_pop *agent_pop_new_stoppable(const struct cfg *cfg, int64_t n_slots,
+                                          const volatile sig_atomic_t *stop, struct err *e)
 {
     struct agent_pop *p = calloc(1, sizeof *p);
     uint64_t *ids = NULL;
@@ -342,7 +357,7 @@ struct agent_pop *agent_pop_new(const struct cfg *cfg, int64_t n_slots, struct e
     p->streams = rng_bank_new_ids((uint64_t)cfg->scenario.seed, "grid.agent", ids, p->n);
     if (!p->streams)
         goto oom;
-    rc = build_history(p, ids, e);
+    rc = build_history(p, ids, stop, e);
     if (rc)
         goto fail;
     free(ids);

@@ -22,6 +22,7 @@
 #ifndef SETM_GRID_AGENTS_H
 #define SETM_GRID_AGENTS_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -50,6 +51,12 @@ struct agent_pop;
  * the agent group), ERR_CONFIG when the agents' forecast history would not fit in memory or two
  * agents share a name, ERR_NOMEM. */
 struct agent_pop *agent_pop_new(const struct cfg *cfg, int64_t n_slots, struct err *e);
+
+/* The same, but gives up with ERR_INTERRUPTED (nothing left built) soon after *stop becomes
+ * non-zero: drawing the history of many agents with long forecast windows takes minutes, and a
+ * stop request must not wait for it.  `stop` may be NULL. */
+struct agent_pop *agent_pop_new_stoppable(const struct cfg *cfg, int64_t n_slots,
+                                          const volatile sig_atomic_t *stop, struct err *e);
 void agent_pop_free(struct agent_pop *p);
 
 size_t agent_count(const struct agent_pop *p);

@@ -1,41 +1,84 @@
-/* csvprof — strict reader of one-column CSV profiles. */
+/* csvprof — strict reader of one-column CSV profiles.  Every value that reaches the model is
+ * finite, >= 0 and <= PROF_CSV_MAX_KWH, and the array always holds a whole day or more, so the
+ * forecast history (which reads the first day, slot by slot) never reads past it. */
 #include "csvprof.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
-int prof_csv_load(const char *path, int64_t n_slots, double **out, struct err *e)
+#define LINE_MAX_CHARS 254
+
+/* A file that cannot be opened is the user's input to fix (exit 2), except a failure of the
+ * system itself (out of descriptors, I/O error). */
+static int open_error_code(int errnum)
 {
-    FILE *f = fopen(path, "r");
-    char line[256];
+    switch (errnum) {
+    case ENOENT:
+    case ENOTDIR:
+        return ERR_NOTFOUND;
+    case EACCES:
+    case EPERM:
+    case ELOOP:
+    case ENAMETOOLONG:
+    case EISDIR:
+        return ERR_FORMAT;
+    default:
+        return ERR_IO;
+    }
+}
+
+int prof_csv_load(const char *path, int64_t n_slots, int64_t slots_per_day, double **out,
+                  struct err *e)
+{
+    FILE *f;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t got;
     double *v = NULL;
-    int64_t n = 0;
+    int64_t n = 0, need = n_slots > slots_per_day ? n_slots : slots_per_day;
     long lineno = 0;
     int rc = 0;
+    struct stat st;
 
     *out = NULL;
+    f = fopen(path, "r");
     if (!f)
-        return err_set(e, errno == ENOENT ? ERR_NOTFOUND : ERR_IO, "%s: cannot open: %s", path,
-                       strerror(errno));
-    v = malloc((size_t)(n_slots > 0 ? n_slots : 1) * sizeof *v);
+        return err_set(e, open_error_code(errno), "%s: cannot open: %s", path, strerror(errno));
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        rc = err_set(e, ERR_FORMAT, "%s: not a regular file (a CSV profile is a text file)", path);
+        goto out;
+    }
+    v = malloc((size_t)(need > 0 ? need : 1) * sizeof *v);
     if (!v) {
         rc = err_set(e, ERR_NOMEM, "%s: out of memory", path);
         goto out;
     }
-    while (fgets(line, sizeof line, f)) {
+    while ((got = getline(&line, &cap, f)) >= 0) {
         char *s = line, *end;
-        size_t len;
+        size_t len = (size_t)got;
         double x;
         lineno++;
-        if (!strchr(line, '\n') && !feof(f)) {
-            rc = err_set(e, ERR_FORMAT, "%s:%ld: line longer than %zu characters", path, lineno,
-                         sizeof line - 2);
+        if (memchr(line, '\0', len)) {
+            rc = err_set(e, ERR_FORMAT, "%s:%ld: contains a NUL byte; not a text file", path,
+                         lineno);
             goto out;
         }
+        if (len && line[len - 1] == '\n')
+            line[--len] = '\0';
+        if (len > LINE_MAX_CHARS) {
+            rc = err_set(e, ERR_FORMAT, "%s:%ld: line longer than %d characters", path, lineno,
+                         LINE_MAX_CHARS);
+            goto out;
+        }
+        /* Spreadsheets write a UTF-8 byte-order mark at the start of the file. */
+        if (lineno == 1 && !strncmp(s, "\xef\xbb\xbf", 3))
+            s += 3;
         while (isspace((unsigned char)*s))
             s++;
         len = strlen(s);
@@ -47,7 +90,9 @@ int prof_csv_load(const char *path, int64_t n_slots, double **out, struct err *e
             continue; /* header */
         errno = 0;
         x = strtod(s, &end);
-        if (end == s || *end || errno == ERANGE || !isfinite(x)) {
+        /* ERANGE on underflow (1e-320) still yields the nearest value, 0 or subnormal: keep it;
+         * on overflow it yields HUGE_VAL, refused below. */
+        if (end == s || *end || !isfinite(x) || (errno == ERANGE && fabs(x) > DBL_MIN)) {
             rc = err_set(e, ERR_FORMAT, "%s:%ld: '%s' is not a number (one kWh value per line)",
                          path, lineno, s);
             goto out;
@@ -56,26 +101,41 @@ int prof_csv_load(const char *path, int64_t n_slots, double **out, struct err *e
             rc = err_set(e, ERR_FORMAT, "%s:%ld: %g kWh is negative", path, lineno, x);
             goto out;
         }
-        if (n >= n_slots) {
+        if (x > PROF_CSV_MAX_KWH) {
+            rc = err_set(e, ERR_FORMAT, "%s:%ld: %g kWh is out of range (accepted: 0 to %g kWh "
+                                        "per slot)",
+                         path, lineno, x, PROF_CSV_MAX_KWH);
+            goto out;
+        }
+        if (n >= need) {
             rc = err_set(e, ERR_FORMAT,
                          "%s: more than the %lld values the run needs (one per slot)", path,
-                         (long long)n_slots);
+                         (long long)need);
             goto out;
         }
         v[n++] = x;
     }
     if (ferror(f)) {
-        rc = err_set(e, ERR_IO, "%s: read error", path);
+        rc = err_set(e, ERR_IO, "%s: read error: %s", path, strerror(errno));
         goto out;
     }
-    if (n != n_slots) {
-        rc = err_set(e, ERR_FORMAT, "%s: %lld values, but the run has %lld slots (one per slot)",
-                     path, (long long)n, (long long)n_slots);
+    if (n != need) {
+        if (n_slots < slots_per_day)
+            rc = err_set(e, ERR_FORMAT,
+                         "%s: %lld values, but a profile must cover at least one whole day "
+                         "(%lld slots; the forecast history repeats the first day) even when the "
+                         "run has only %lld slots",
+                         path, (long long)n, (long long)slots_per_day, (long long)n_slots);
+        else
+            rc = err_set(e, ERR_FORMAT,
+                         "%s: %lld values, but the run has %lld slots (one per slot)", path,
+                         (long long)n, (long long)n_slots);
         goto out;
     }
     *out = v;
     v = NULL;
 out:
+    free(line);
     free(v);
     fclose(f);
     return rc;

@@ -5,15 +5,31 @@
  * column buffer holds the same `buffered` rows not yet written; rows = written + buffered.
  * HDF5's automatic error printing is switched off: failures come back as ERR_IO with the name of
  * the table and column involved.
+ *
+ * Output names: only a regular file (or nothing) under the final name is ever replaced, and a
+ * partial file (complete = 0) replaces only nothing or another partial file; beside a finished
+ * file it goes to OUT.partial.h5.  Temporary files are OUT.tmp.PID; those of processes that are
+ * gone are removed when the same OUT is created again.
  */
 #include "h5.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <hdf5.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+/* The system's reason for a failed HDF5 call (errno cleared before it), for every message. */
+static const char *why(int errnum)
+{
+    return errnum ? strerror(errnum) : "the HDF5 library gave no system reason (disk full?)";
+}
 
 struct h5_table {
     struct h5_file *file;
@@ -129,12 +145,106 @@ void h5_lib_init(void)
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
 }
 
+/* The folder part of `path` ("." when it has none) into buf. */
+static void dir_of(const char *path, char *buf, size_t n)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(buf, n, ".");
+    else if (slash == path)
+        snprintf(buf, n, "/");
+    else
+        snprintf(buf, n, "%.*s", (int)(slash - path), path);
+}
+
+int h5_output_check(const char *path, struct err *e)
+{
+    struct stat st;
+    char dir[4096];
+    if (!path || !*path)
+        return err_set(e, ERR_USAGE, "the output path is empty");
+    if (path[strlen(path) - 1] == '/')
+        return err_set(e, ERR_USAGE, "%s: the output must be a file name, not a directory", path);
+    if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        return err_set(e, ERR_USAGE,
+                       "%s: exists and is not a regular file (%s); setm replaces only a regular "
+                       "file: choose another output name",
+                       path,
+                       S_ISDIR(st.st_mode)   ? "a directory"
+                       : S_ISLNK(st.st_mode) ? "a symbolic link"
+                       : S_ISFIFO(st.st_mode) ? "a FIFO"
+                       : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device"
+                                                                    : "not a plain file");
+    dir_of(path, dir, sizeof dir);
+    if (stat(dir, &st) != 0)
+        return err_set(e, ERR_IO, "%s: cannot use the directory %s: %s", path, dir,
+                       strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return err_set(e, ERR_IO, "%s: %s is not a directory", path, dir);
+    if (access(dir, W_OK | X_OK) != 0)
+        return err_set(e, ERR_IO, "%s: cannot write in the directory %s: %s", path, dir,
+                       strerror(errno));
+    return 0;
+}
+
+void h5_partial_path(const char *path, char *buf, size_t n)
+{
+    size_t len = strlen(path);
+    if (len > 3 && !strcmp(path + len - 3, ".h5"))
+        len -= 3;
+    snprintf(buf, n, "%.*s.partial.h5", (int)len, path);
+}
+
+/* Remove PATH.tmp.PID files whose process no longer exists (a run killed with SIGKILL, or a
+ * crash): nothing else will ever finish or remove them.  Best effort. */
+static void remove_dead_tmp(const char *path)
+{
+    char dir[4096], full[8192];
+    const char *base = strrchr(path, '/');
+    size_t blen;
+    DIR *d;
+    struct dirent *de;
+    base = base ? base + 1 : path;
+    blen = strlen(base);
+    dir_of(path, dir, sizeof dir);
+    d = opendir(dir);
+    if (!d)
+        return;
+    while ((de = readdir(d)) != NULL) {
+        const char *p = de->d_name;
+        char *end;
+        long pid;
+        struct stat st;
+        if (strncmp(p, base, blen) || strncmp(p + blen, ".tmp.", 5))
+            continue;
+        p += blen + 5;
+        if (*p < '1' || *p > '9')
+            continue;
+        errno = 0;
+        pid = strtol(p, &end, 10);
+        if (*end || errno || pid <= 0 || pid == (long)getpid())
+            continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue; /* alive (or not ours to signal): its file */
+        snprintf(full, sizeof full, "%s/%s", dir, de->d_name);
+        if (lstat(full, &st) == 0 && S_ISREG(st.st_mode))
+            unlink(full);
+    }
+    closedir(d);
+}
+
 struct h5_file *h5_file_create(const char *path, struct err *e)
 {
-    struct h5_file *f = calloc(1, sizeof *f);
-    size_t n = strlen(path) + 32;
+    struct h5_file *f;
+    size_t n;
+    int fd;
 
     h5_lib_init();
+    if (h5_output_check(path, e))
+        return NULL;
+    remove_dead_tmp(path);
+    f = calloc(1, sizeof *f);
+    n = strlen(path) + 32;
     if (!f)
         goto oom;
     f->id = -1;
@@ -146,10 +256,15 @@ struct h5_file *h5_file_create(const char *path, struct err *e)
     if (!f->final_path || !f->tmp_path)
         goto oom;
     snprintf(f->tmp_path, n, "%s.tmp.%ld", path, (long)getpid());
-    f->id = H5Fcreate(f->tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (f->id < 0) {
-        err_set(e, ERR_IO, "%s: cannot create HDF5 file (is the directory there and writable?)",
-                path);
+    /* Create it ourselves first: O_EXCL never follows a planted link, and a failure has errno. */
+    unlink(f->tmp_path);
+    fd = open(f->tmp_path, O_WRONLY | O_CREAT | O_EXCL, 0666);
+    if (fd < 0 || close(fd) != 0 ||
+        (f->id = H5Fcreate(f->tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT)) < 0) {
+        err_set(e, ERR_IO, "%s: cannot create %s: %s", path, f->tmp_path,
+                fd < 0 || errno ? strerror(errno) : "the HDF5 library refused it");
+        if (fd >= 0)
+            unlink(f->tmp_path);
         free(f->final_path);
         free(f->tmp_path);
         free(f);
@@ -170,22 +285,28 @@ const char *h5_file_tmp_path(const struct h5_file *f) { return f->tmp_path; }
 
 int h5_attr_str(struct h5_file *f, const char *name, const char *value, struct err *e)
 {
+    errno = 0;
     if (attr_write_str(f->id, name, value) < 0)
-        return err_set(e, ERR_IO, "%s: cannot write root attribute '%s'", f->final_path, name);
+        return err_set(e, ERR_IO, "%s: cannot write root attribute '%s': %s", f->final_path,
+                       name, why(errno));
     return 0;
 }
 
 int h5_attr_i64(struct h5_file *f, const char *name, int64_t value, struct err *e)
 {
+    errno = 0;
     if (attr_write_num(f->id, name, H5T_NATIVE_INT64, &value) < 0)
-        return err_set(e, ERR_IO, "%s: cannot write root attribute '%s'", f->final_path, name);
+        return err_set(e, ERR_IO, "%s: cannot write root attribute '%s': %s", f->final_path,
+                       name, why(errno));
     return 0;
 }
 
 int h5_attr_f64(struct h5_file *f, const char *name, double value, struct err *e)
 {
+    errno = 0;
     if (attr_write_num(f->id, name, H5T_NATIVE_DOUBLE, &value) < 0)
-        return err_set(e, ERR_IO, "%s: cannot write root attribute '%s'", f->final_path, name);
+        return err_set(e, ERR_IO, "%s: cannot write root attribute '%s': %s", f->final_path,
+                       name, why(errno));
     return 0;
 }
 
@@ -319,18 +440,21 @@ int h5_table_flush(struct h5_table *t, struct err *e)
     newsize[0] = t->written + t->buffered;
     for (size_t i = 0; i < t->ncols; i++) {
         hid_t fspace = -1, mspace = -1;
-        int ok = H5Dset_extent(t->dsets[i], newsize) >= 0 &&
+        int ok, errnum;
+        errno = 0;
+        ok = H5Dset_extent(t->dsets[i], newsize) >= 0 &&
                  (fspace = H5Dget_space(t->dsets[i])) >= 0 &&
                  H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL) >= 0 &&
                  (mspace = H5Screate_simple(1, count, NULL)) >= 0 &&
                  H5Dwrite(t->dsets[i], t->types[i], mspace, fspace, H5P_DEFAULT, t->bufs[i]) >= 0;
+        errnum = errno;
         if (mspace >= 0)
             H5Sclose(mspace);
         if (fspace >= 0)
             H5Sclose(fspace);
         if (!ok)
-            return err_set(e, ERR_IO, "%s: cannot write column /%s/%s (disk full?)",
-                           t->file->final_path, t->name, t->cols[i].name);
+            return err_set(e, ERR_IO, "%s: cannot write column /%s/%s: %s",
+                           t->file->final_path, t->name, t->cols[i].name, why(errnum));
     }
     t->written += t->buffered;
     t->buffered = 0;
@@ -353,11 +477,13 @@ static int summary_write(struct h5_file *f, const char *name, hid_t type, const 
                          const char *units, struct err *e)
 {
     hid_t space = -1, dset = -1;
-    int ok;
+    int ok, errnum;
+    errno = 0;
     if (f->summary < 0) {
         f->summary = H5Gcreate2(f->id, "summary", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
         if (f->summary < 0)
-            return err_set(e, ERR_IO, "%s: cannot create /summary", f->final_path);
+            return err_set(e, ERR_IO, "%s: cannot create /summary: %s", f->final_path,
+                           why(errno));
     }
     space = H5Screate(H5S_SCALAR);
     ok = space >= 0 &&
@@ -365,11 +491,14 @@ static int summary_write(struct h5_file *f, const char *name, hid_t type, const 
                             H5P_DEFAULT)) >= 0 &&
          H5Dwrite(dset, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, value) >= 0 &&
          attr_write_str(dset, "units", units) >= 0;
+    errnum = errno;
     if (dset >= 0)
         H5Dclose(dset);
     if (space >= 0)
         H5Sclose(space);
-    return ok ? 0 : err_set(e, ERR_IO, "%s: cannot write /summary/%s", f->final_path, name);
+    return ok ? 0
+              : err_set(e, ERR_IO, "%s: cannot write /summary/%s: %s", f->final_path, name,
+                        why(errnum));
 }
 
 int h5_summary_f64(struct h5_file *f, const char *name, double value, const char *units,
@@ -412,30 +541,68 @@ static void file_free(struct h5_file *f)
     free(f);
 }
 
-static int file_commit(struct h5_file *f, int64_t complete, struct err *e)
+/* Whether `path` holds something a partial run must not replace: anything but nothing or an
+ * HDF5 file whose root attribute complete is 0. */
+static int keep_existing(const char *path)
+{
+    struct stat st;
+    hid_t id, a;
+    int64_t complete = 1;
+    if (lstat(path, &st) != 0)
+        return 0;
+    id = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (id < 0)
+        return 1;
+    a = H5Aexists(id, "complete") > 0 ? H5Aopen(id, "complete", H5P_DEFAULT) : -1;
+    if (a < 0 || H5Aread(a, H5T_NATIVE_INT64, &complete) < 0)
+        complete = 1;
+    if (a >= 0)
+        H5Aclose(a);
+    H5Fclose(id);
+    return complete != 0;
+}
+
+static int file_commit(struct h5_file *f, int64_t complete, char *where, size_t where_n,
+                       struct err *e)
 {
     int rc = 0;
     int64_t one = complete;
+    char partial[4096];
+    const char *dest = f->final_path;
     for (struct h5_table *t = f->tables; t && !rc; t = t->next)
         rc = h5_table_flush(t, e);
+    errno = 0;
     if (!rc && attr_write_num(f->id, "complete", H5T_NATIVE_INT64, &one) < 0)
-        rc = err_set(e, ERR_IO, "%s: cannot mark the file complete", f->final_path);
+        rc = err_set(e, ERR_IO, "%s: cannot mark the file complete: %s", f->final_path,
+                     why(errno));
+    errno = 0;
     if (!rc && H5Fflush(f->id, H5F_SCOPE_GLOBAL) < 0)
-        rc = err_set(e, ERR_IO, "%s: cannot flush (disk full?)", f->final_path);
+        rc = err_set(e, ERR_IO, "%s: cannot flush: %s", f->final_path, why(errno));
     /* Close before renaming so every byte is on disk under the temporary name. */
+    errno = 0;
     if (file_close_all(f) < 0 && !rc)
-        rc = err_set(e, ERR_IO, "%s: cannot close (disk full?)", f->final_path);
-    if (!rc && rename(f->tmp_path, f->final_path) != 0)
-        rc = err_set(e, ERR_IO, "%s: cannot rename from %s", f->final_path, f->tmp_path);
+        rc = err_set(e, ERR_IO, "%s: cannot close: %s", f->final_path, why(errno));
+    if (!rc && !complete && keep_existing(f->final_path)) {
+        h5_partial_path(f->final_path, partial, sizeof partial);
+        dest = partial;
+    }
+    if (!rc && rename(f->tmp_path, dest) != 0)
+        rc = err_set(e, ERR_IO, "%s: cannot rename %s to it: %s", dest, f->tmp_path,
+                     strerror(errno));
     if (rc)
         unlink(f->tmp_path);
+    else if (where)
+        snprintf(where, where_n, "%s", dest);
     file_free(f);
     return rc;
 }
 
-int h5_file_commit(struct h5_file *f, struct err *e) { return file_commit(f, 1, e); }
+int h5_file_commit(struct h5_file *f, struct err *e) { return file_commit(f, 1, NULL, 0, e); }
 
-int h5_file_commit_partial(struct h5_file *f, struct err *e) { return file_commit(f, 0, e); }
+int h5_file_commit_partial(struct h5_file *f, char *where, size_t n, struct err *e)
+{
+    return file_commit(f, 0, where, n, e);
+}
 
 void h5_file_abort(struct h5_file *f)
 {

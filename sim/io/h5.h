@@ -9,7 +9,9 @@
  * (h5_file_set_layout), set once by whoever configures the output.
  *
  * A file is written under a temporary name beside the final one ("OUT.h5.tmp.PID") and renamed
- * only by h5_file_commit(), so the final name only ever holds a complete file.
+ * only by h5_file_commit(), so the final name only ever holds a complete file -- or a partial
+ * one (complete = 0) where no finished file stood (h5_file_commit_partial).  Only a regular file
+ * is ever replaced.
  *
  * Ownership: h5_file_create() returns a file that owns its tables; h5_file_commit() and
  * h5_file_abort() release everything, including the tables, whatever they return.
@@ -51,9 +53,19 @@ struct h5_table;
  * harmless. */
 void h5_lib_init(void);
 
-/* Create `path` (via a temporary name).  Returns NULL and fills `e` (ERR_IO) on failure.  Tables
- * get H5_CHUNK_ROWS_DEFAULT rows per chunk and deflate level H5_DEFLATE_DEFAULT until
- * h5_file_set_layout says otherwise. */
+/* Whether `path` may be an output: not empty, not ending in '/', not an existing directory,
+ * link, FIFO or device (ERR_USAGE), in an existing directory this process may write in (ERR_IO,
+ * with the system's reason).  Call before any work; h5_file_create() calls it too.  0 or error. */
+int h5_output_check(const char *path, struct err *e);
+
+/* Where a partial run of `path` goes when a finished file already holds that name:
+ * "OUT.partial.h5" for "OUT.h5" (else path + ".partial.h5"). */
+void h5_partial_path(const char *path, char *buf, size_t n);
+
+/* Create `path` (via a temporary name, after h5_output_check() and removing PATH.tmp.PID files
+ * of processes that no longer exist).  Returns NULL and fills `e` (ERR_USAGE, ERR_IO) on
+ * failure.  Tables get H5_CHUNK_ROWS_DEFAULT rows per chunk and deflate level
+ * H5_DEFLATE_DEFAULT until h5_file_set_layout says otherwise. */
 struct h5_file *h5_file_create(const char *path, struct err *e);
 
 #define H5_CHUNK_ROWS_DEFAULT 4096
@@ -97,8 +109,11 @@ int h5_summary_i64(struct h5_file *f, const char *name, int64_t value, const cha
 int h5_file_commit(struct h5_file *f, struct err *e);
 
 /* Same, but for a run stopped early: everything written so far is flushed and the file renamed,
- * with root attribute complete = 0 so no reader mistakes it for a finished run.  0 or ERR_IO. */
-int h5_file_commit_partial(struct h5_file *f, struct err *e);
+ * with root attribute complete = 0 so no reader mistakes it for a finished run.  It never
+ * replaces a finished file: when the final name holds anything but an earlier partial file, it
+ * goes to h5_partial_path() instead.  The name used goes to where[n] (may be NULL).  0 or
+ * ERR_IO. */
+int h5_file_commit_partial(struct h5_file *f, char *where, size_t n, struct err *e);
 
 /* Close and remove the temporary file; the final name is untouched.  Frees `f`; NULL is a no-op. */
 void h5_file_abort(struct h5_file *f);

@@ -6,9 +6,9 @@
  * with its mining backend), then the output file.  The run advances slot by slot: SLOT_START steps
  * the agents and opens the market, schedules the slot's ROUND events, its SLOT_END and the next
  * SLOT_START; market and chain schedule their own events (types 4-5 and 16-31).  The driver calls
- * eng_run_until() once per slot so it can report progress and honour a stop request between
- * slots without any event of its own (extra events would shift the insertion sequence and so the
- * order of ties).  The glue below turns each clearing's trades into signed chain transactions
+ * eng_run_until() once per slot so it can report progress without any event of its own (extra
+ * events would shift the insertion sequence and so the order of ties); a stop request is
+ * honoured after the current event (the engine reads the flag), and during the agents' history.  The glue below turns each clearing's trades into signed chain transactions
  * and routes the chain's callbacks back to the market's tables.
  */
 #include "sim.h"
@@ -431,6 +431,7 @@ int sim_run(const struct cfg *cfg, const struct sim_opts *opts, struct sim_summa
     struct sim_summary sum;
     double wall0 = wallclock_now();
     int rc, interrupted = 0;
+    char partial[4096] = "";
 
     memset(&s, 0, sizeof s);
     memset(&sum, 0, sizeof sum);
@@ -452,7 +453,7 @@ int sim_run(const struct cfg *cfg, const struct sim_opts *opts, struct sim_summa
                             e);
     if (rc)
         goto fail;
-    s.agents = agent_pop_new(cfg, s.n_slots, e);
+    s.agents = agent_pop_new_stoppable(cfg, s.n_slots, opts->stop, e);
     if (!s.agents) {
         rc = e->code;
         goto fail;
@@ -533,8 +534,16 @@ int sim_run(const struct cfg *cfg, const struct sim_opts *opts, struct sim_summa
             goto fail;
         }
     }
+    /* A stop request ends the slot loop after the current event: a slot of a large population
+     * takes seconds.  The partial file then ends inside that slot. */
+    eng_stop_flag_set(s.eng, opts->stop);
     for (int64_t k = 0; k < s.n_slots; k++) {
         rc = eng_run_until(s.eng, (double)(k + 1) * s.slot_seconds);
+        if (rc == ERR_INTERRUPTED && opts->stop && *opts->stop) {
+            interrupted = 1;
+            rc = 0;
+            break;
+        }
         if (!rc && s.hook_rc)
             rc = err_set(e, s.hook_rc, "writing a chain security event failed");
         if (rc) {
@@ -587,8 +596,10 @@ int sim_run(const struct cfg *cfg, const struct sim_opts *opts, struct sim_summa
         rc = h5_summary_f64(s.out, "trades_rejected_by_chain", (double)s.trades_rejected, "", e);
     if (rc)
         goto fail;
-    /* Stopped by a signal: keep what was simulated, flushed, marked incomplete. */
-    rc = interrupted ? h5_file_commit_partial(s.out, e) : h5_file_commit(s.out, e);
+    /* Stopped by a signal: keep what was simulated, flushed, marked incomplete (beside a
+     * finished file of the same name, never over it). */
+    rc = interrupted ? h5_file_commit_partial(s.out, partial, sizeof partial, e)
+                     : h5_file_commit(s.out, e);
     s.out = NULL;
     if (rc)
         goto fail;
@@ -597,8 +608,10 @@ int sim_run(const struct cfg *cfg, const struct sim_opts *opts, struct sim_summa
         *out = sum;
     if (interrupted)
         return err_set(e, ERR_INTERRUPTED,
-                       "stopped by a signal at t=%.0f s; partial output (complete = 0) in %s",
-                       sum.sim_seconds, opts->output);
+                       "stopped by a signal at t=%.0f s; partial output (complete = 0) in %s%s%s%s",
+                       sum.sim_seconds, partial, strcmp(partial, opts->output) ? " (" : "",
+                       strcmp(partial, opts->output) ? opts->output : "",
+                       strcmp(partial, opts->output) ? " is an earlier finished run, kept)" : "");
     return 0;
 fail:
     h5_file_abort(s.out);
