@@ -588,7 +588,20 @@ static int build_template(struct chain *c, int w, int64_t p, double t0)
 static int64_t mining_base(const struct chain *c, int node) { return c->tip[node]; }
 
 /* Start a race segment at t0: draw the winner by rate, build its template, search its header
- * over the nonces the network would try until the segment ends, schedule the outcome. */
+ * over the nonces the network would try until the segment ends, schedule the outcome.
+ *
+ * Why this is fair.  Each node's next find is an exponential clock at its own rate (hash share x
+ * network rate / expected attempts at its next bits).  Exponential clocks are memoryless: at any
+ * moment chosen without looking at the clocks, every node's remaining time is again Exp(rate),
+ * independent of the past, so the next find comes after Exp(total) and is node i's with
+ * probability rate_i / total.  A segment therefore re-draws the winner from scratch, and its end
+ * must not depend on the draw: it ends at the next pending delivery to ANY node (the only thing
+ * that can change a node's mining base, and so a rate or a template) or at
+ * chain.template_refresh_s, both known before the draw.  Every change of any node's tip restarts
+ * the race (tip_changed), and since tips only change at deliveries and finds, no search is cut
+ * short.  (The old rule ended a segment only at deliveries to the drawn winner and restarted only
+ * when the winner's tip moved, so whether a restart happened depended on the hidden winner: the
+ * finder of a block, mining on it at once while the others waited for it, won too often.) */
 static int race_start(struct chain *c, double t0)
 {
     struct race *R = &c->race;
@@ -619,8 +632,8 @@ static int race_start(struct chain *c, double t0)
     R->work_w = chain_bits_work(R->nb[w]);
     t_end = t0 + c->cfg->chain.template_refresh_s;
     for (size_t k = 0; k < c->n_fl; k++)
-        if (c->fl[k].node == w && c->fl[k].t < t_end)
-            t_end = c->fl[k].t;
+        if (c->fl[k].t < t_end)
+            t_end = c->fl[k].t > t0 ? c->fl[k].t : t0;
     if ((rc = build_template(c, w, R->parent, t0)))
         return rc;
     /* Header: time is the template's, in whole simulated seconds. */
@@ -662,13 +675,15 @@ static int race_start(struct chain *c, double t0)
     if (R->res.found) {
         dt = (double)R->res.attempts / (total * R->work_w);
         pl.u64[1] = 1;
+        dt += t0;
     } else {
         R->attempts += count;
-        dt = count < (UINT64_C(1) << 32) ? t_end - t0 : (double)count / (total * R->work_w);
+        /* end exactly at t_end (t0 + (t_end - t0) may round below a delivery due then) */
+        dt = count < (UINT64_C(1) << 32) ? t_end : t0 + (double)count / (total * R->work_w);
     }
-    rc = eng_schedule(c->eng, t0 + dt, CHAIN_EV_RACE, (uint32_t)w, &pl, &R->ev);
+    rc = eng_schedule(c->eng, dt, CHAIN_EV_RACE, (uint32_t)w, &pl, &R->ev);
     if (rc)
-        return err_set(c->e, rc, "chain: cannot schedule the race at t = %.3f s", t0 + dt);
+        return err_set(c->e, rc, "chain: cannot schedule the race at t = %.3f s", dt);
     R->active = 1;
     return 0;
 }
@@ -1076,16 +1091,14 @@ static int selfish_on_public(struct chain *c)
 
 /* ---- nodes ------------------------------------------------------------------------------ */
 
-/* A node's tip moved: the race must restart if the winner's template is now wrong or any
- * node's difficulty (and with it the race's rates) changed. */
+/* A node's tip moved: restart the race, whoever the node is (see race_start: restarting only
+ * when the hidden winner is affected would bias the race). */
 static int tip_changed(struct chain *c, int node)
 {
-    const struct race *R = &c->race;
-    if (!R->active)
+    (void)node;
+    if (!c->race.active)
         return 0;
-    if (node == R->winner || next_bits(c, c->tip[node]) != R->nb[node])
-        return race_start(c, eng_now(c->eng));
-    return 0;
+    return race_start(c, eng_now(c->eng));
 }
 
 /* Node j now has block i and its whole ancestry; so may i's children it received earlier. */
