@@ -37,7 +37,7 @@
 #define NO_BLOCK (-1)
 
 enum tx_status { TX_PENDING, TX_MAIN, TX_FINAL, TX_REJECTED };
-enum { TXF_INCLUDED = 1, TXF_CONFIRMED = 2 }; /* hooks already called */
+enum { TXF_FINAL = 1, TXF_CONFIRMED = 2 }; /* trade_final / trade_confirmed already called */
 enum { LEDGER_WORK = 1, LEDGER_SETTLED = 2 }; /* bits of txrec.applied */
 
 struct pay {
@@ -66,6 +66,7 @@ struct blk {
     int64_t height, parent, first_child, next_sibling;
     double work; /* chainwork: expected attempts summed from genesis */
     double t_found, t_pub, prop, wall;
+    double t_settled; /* when the settled ledger last reached it (meaningful while settled) */
     uint64_t attempts, race_attempts;
     uint64_t known, connected; /* node bitmasks */
     uint32_t *txs;
@@ -418,10 +419,27 @@ static void block_settle_hooks(struct chain *c, const struct blk *b)
         struct txrec *r = &c->txs[b->txs[k]];
         if (r->kind == CHAIN_TX_TRADE && !(r->flags & TXF_CONFIRMED)) {
             r->flags |= TXF_CONFIRMED;
-            c->sum.trades_confirmed++;
             if (c->hooks.trade_confirmed)
                 c->hooks.trade_confirmed(c->hooks.ctx, r->ref, eng_now(c->eng), b->height);
         }
+    }
+}
+
+/* Main-chain block b's inclusions can no longer change (it is final and settled, or the run
+ * ends): report each trade once through trade_final, with the times of this block (a trade
+ * orphaned earlier and re-included reports only its last, main-chain inclusion). */
+static void block_final_hooks(struct chain *c, const struct blk *b)
+{
+    const double t_conf = b->settled ? b->t_settled : NAN;
+    for (uint32_t k = 0; k < b->n_tx; k++) {
+        struct txrec *r = &c->txs[b->txs[k]];
+        if (r->kind != CHAIN_TX_TRADE || (r->flags & TXF_FINAL))
+            continue;
+        r->flags |= TXF_FINAL;
+        if (b->settled)
+            c->sum.trades_confirmed++;
+        if (c->hooks.trade_final)
+            c->hooks.trade_final(c->hooks.ctx, r->ref, b->t_found, b->height, t_conf);
     }
 }
 
@@ -457,7 +475,10 @@ static int ledger_goto(struct chain *c, struct ledger *L, int64_t to)
         }
         if (L->bit == LEDGER_SETTLED) {
             x->settled = 1;
+            x->t_settled = eng_now(c->eng);
             block_settle_hooks(c, x);
+            if (x->written) /* final before settled (finality_depth < confirmations) */
+                block_final_hooks(c, x);
         }
     }
     L->at = to;
@@ -762,6 +783,8 @@ static int finalize_block(struct chain *c, int64_t i)
     if (c->t_blocks && (rc = write_block(c, i, c->e)))
         return rc;
     b->written = 1;
+    if (b->main && b->settled)
+        block_final_hooks(c, b);
     for (uint32_t k = 0; k < b->n_tx; k++) {
         struct txrec *r = &c->txs[b->txs[k]];
         r->refs--;
@@ -837,11 +860,8 @@ static int set_main(struct chain *c, int64_t nb)
         for (uint32_t k = 0; k < x->n_tx; k++) {
             struct txrec *r = &c->txs[x->txs[k]];
             r->status = TX_MAIN;
-            if (r->kind == CHAIN_TX_TRADE && !(r->flags & TXF_INCLUDED)) {
-                r->flags |= TXF_INCLUDED;
-                if (c->hooks.trade_included)
-                    c->hooks.trade_included(c->hooks.ctx, r->ref, x->t_found, x->height);
-            }
+            if (r->kind == CHAIN_TX_TRADE && c->hooks.trade_included)
+                c->hooks.trade_included(c->hooks.ctx, r->ref, x->t_found, x->height);
         }
     }
     if (depth > 0) {
@@ -1676,6 +1696,11 @@ int chain_tables_open(struct chain *c, struct h5_file *f, size_t chunk_rows, int
 
 int chain_finish(struct chain *c, struct err *e)
 {
+    /* The main chain now is the final one: report what is not reported yet, walking down from
+     * the tip to the first block both written and settled (everything below was reported). */
+    for (int64_t b = c->best; b != NO_BLOCK && !(c->blocks[b].written && c->blocks[b].settled);
+         b = c->blocks[b].parent)
+        block_final_hooks(c, &c->blocks[b]);
     while (c->wcur < c->n_blocks) {
         int rc = c->t_blocks ? write_block(c, c->wcur, e) : 0;
         if (rc)

@@ -66,10 +66,16 @@ enum {
  *            ("deep_reorg", "confirmed_block_reverted")  a block past `confirmations` left the
  *                                                   main chain
  *   detected: 1 when the network caught it, 0 when it did not.
- * trade_included: a trade's block joined the main chain (first time only); t = that block's
- *   found time, height = its height.
+ * trade_included: a trade's block joined the main chain (again after each reorg that orphaned
+ *   and re-included it); t = that block's found time, height = its height.  Live view: a later
+ *   reorg may change it.
  * trade_confirmed: the trade's block reached chain.confirmations blocks on the main chain and
- *   the coins moved (first time only); t = when it did.
+ *   the coins moved (first time only); t = when it did.  Live view, as trade_included.
+ * trade_final: the trade's inclusion can no longer change, once per trade: its main-chain
+ *   block is chain.finality_depth deep and settled, or the run ends (chain_finish).  t_included
+ *   and height are that block's (as trade_included), t_confirmed is when the main chain last
+ *   reached chain.confirmations blocks on it (NaN when it has fewer at the end).  What a record
+ *   of the run should store: it is the final main chain's.
  * trade_rejected: the trade will never be included (reason: "double_spend", "bad_signature",
  *   "key_mismatch", "duplicate_tx").
  * sign: lets the chain's attack model have an agent sign (Ed25519, with the key registered for
@@ -85,6 +91,8 @@ struct chain_hooks {
     void (*trade_rejected)(void *ctx, uint64_t trade_ref, double t, const char *reason);
     int (*sign)(void *ctx, int64_t agent, const unsigned char *msg, size_t len,
                 unsigned char sig[CHAIN_SIG_LEN]);
+    void (*trade_final)(void *ctx, uint64_t trade_ref, double t_included, int64_t height,
+                        double t_confirmed);
 };
 
 /* A buyer's part of a trade. */
@@ -118,7 +126,9 @@ struct chain_summary {
     double mean_interval_s;      /* mean time between main-chain blocks (NaN when < 2 blocks) */
     int64_t txs_submitted;       /* trades and transfers that entered the network */
     int64_t txs_main;            /* transactions in main-chain blocks */
-    int64_t trades_confirmed;    /* trades past chain.confirmations */
+    int64_t trades_confirmed;    /* trades reported final (trade_final) with chain.confirmations
+                                    blocks on them: after chain_finish, the trades of the final
+                                    main chain past chain.confirmations */
     int64_t txs_rejected;        /* every rejection, any reason */
     int64_t double_spends_detected; /* overspends rejected */
     int64_t double_spend_attacks;   /* conflicting transfers the attack model sent */
@@ -208,8 +218,9 @@ int chain_submit_trade(struct chain *c, const struct chain_trade *t, struct err 
 int chain_tables_open(struct chain *c, struct h5_file *f, size_t chunk_rows, int deflate,
                       struct err *e);
 
-/* End of run: write every block not yet written (stale = not on the main chain now) and its
- * transactions.  Call once, before committing the file.  0, or the h5 error. */
+/* End of run: report every main-chain trade not yet final (trade_final), write every block not
+ * yet written (stale = not on the main chain now) and its transactions.  Call once, before
+ * committing the file.  0, or the h5 error. */
 int chain_finish(struct chain *c, struct err *e);
 
 /* Summary numbers as of now. */
