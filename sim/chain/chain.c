@@ -126,7 +126,8 @@ static const struct h5_col block_cols[] = {
     {"previous", H5_COL_STR, offsetof(struct block_row, prev), 65, "",
      "hash of the parent block, display order"},
     {"merkle_root", H5_COL_STR, offsetof(struct block_row, merkle), 65, "",
-     "Merkle root of the txids, display order (all zeros for an empty block)"},
+     "Merkle root of the txids, display order (all zeros for an empty block; genesis: the run "
+     "identity, see chain_identity_root)"},
     {"header", H5_COL_STR, offsetof(struct block_row, header), 2 * MINE_HEADER_LEN + 1, "",
      "the raw 80-byte header as 160 hex digits in serialized order: SHA-256d of it is the hash"},
     {"version", H5_COL_U32, offsetof(struct block_row, version), 0, "", "header version"},
@@ -1474,6 +1475,13 @@ static int mine_genesis(struct chain *c, struct err *e)
     h.version = CHAIN_BLOCK_VERSION;
     h.time = (uint32_t)floor(eng_now(c->eng));
     h.bits = bits;
+    { /* the run's identity: a stored scenario, seed or version not the run's breaks block 0 */
+        char *text = cfg_to_string(c->cfg);
+        if (!text)
+            return err_set(e, ERR_NOMEM, "chain: out of memory for the genesis commitment");
+        chain_identity_root(text, c->cfg->scenario.seed, SETM_VERSION, h.merkle);
+        free(text);
+    }
     chain_header_pack(&h, g->hdr);
     if ((rc = mine_target_from_bits(bits, target, e)))
         return rc;
