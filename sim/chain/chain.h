@@ -4,17 +4,20 @@
  * energy coins, settlement after confirmations, chain-level attacks, and the /blocks and
  * /transactions tables.  DESIGN.md data flow steps 5-7.
  *
- * Model in one paragraph.  Nodes 0..N-1 each mine on their own tip.  The network's race for the
- * next block is simulated in segments: at a segment start the winner is drawn in proportion to
- * each node's rate (share * hash_rate / expected attempts at its next difficulty), its block
- * template is built, and its header is REALLY searched by the mining backend from a start nonce
- * drawn from the chain's stream, over as many nonces as the whole network would try until the
- * segment ends (the winner's next incoming block, or chain.template_refresh_s).  The first valid
- * nonce's offset + 1 is the attempts count, geometrically distributed because SHA-256d is; the
- * block is found at segment start + attempts / (network rate * expected attempts), so intervals
- * follow PoW statistics, every backend yields the same chain, and the total hashing done equals
- * what the simulated network would do (no search is thrown away except when a segment is cut
- * short by an unforeseen tip change).  A found block reaches every other node after a sampled
+ * Model in one paragraph.  Nodes 0..N-1 each mine on their own tip; each node's next find is an
+ * independent exponential clock at its rate (share * hash_rate / expected attempts at its next
+ * difficulty), and the race is memoryless.  It is simulated in segments: at a segment start the
+ * winner is drawn afresh in proportion to the rates, its block template is built, and its header
+ * is REALLY searched by the mining backend from a start nonce drawn from the chain's stream, over
+ * as many nonces as the whole network would try until the segment ends (the next block delivery
+ * to ANY node, or chain.template_refresh_s: both fixed before the draw); any node's tip change
+ * restarts the race.  So finders are independent draws in proportion to hash share whatever the
+ * delays.  The first valid nonce's offset + 1 is the attempts count, geometrically distributed
+ * because SHA-256d is; the block is found at segment start + attempts / (network rate * expected
+ * attempts), so intervals follow PoW statistics, every backend yields the same chain, and the
+ * total hashing done equals what the simulated network would do (tips change only at segment
+ * ends, so no search is thrown away).  The genesis block commits to the run's identity
+ * (chain_identity_root).  A found block reaches every other node after a sampled
  * delay; a node mining on an older tip meanwhile forks; each node follows the most-work chain it
  * has (first seen wins ties).  The main chain is the most-work published chain (earliest
  * published wins ties).
