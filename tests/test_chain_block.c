@@ -416,6 +416,39 @@ static void test_chain_block_check_rejects_version(void **state)
     assert_string_equal(rule, "version");
 }
 
+/* The run identity is SHA-256d of the record the header comment defines, computed here with
+ * libsodium from the record written out by hand; [mine] and [output] do not enter it, every other
+ * line does, and so do the seed and the version. */
+static void test_chain_block_identity_root_commits_to_scenario(void **state)
+{
+    static const char text[] = "[scenario]\nname = x\nseed = 3\n\n[mine]\nbackend = cpu\n"
+                               "threads = 4\n\n[chain]\ninitial_coins = 5\n[output]\nchunk_rows = 9\n"
+                               "[market]\nmechanism = cda\n";
+    static const char record[] = "setm run identity 1\nversion=0.1.0\nseed=3\n"
+                                 "[scenario]\nname = x\nseed = 3\n\n[chain]\ninitial_coins = 5\n"
+                                 "[market]\nmechanism = cda\n";
+    static const char other_mine[] = "[scenario]\nname = x\nseed = 3\n\n[mine]\nbackend = opencl\n"
+                                     "\n[chain]\ninitial_coins = 5\n[output]\nchunk_rows = 1\n"
+                                     "[market]\nmechanism = cda\n";
+    static const char more_coins[] = "[scenario]\nname = x\nseed = 3\n\n[mine]\nbackend = cpu\n"
+                                     "threads = 4\n\n[chain]\ninitial_coins = 6\n[output]\n"
+                                     "chunk_rows = 9\n[market]\nmechanism = cda\n";
+    unsigned char want[32], h1[32], got[32], b[32];
+    (void)state;
+    crypto_hash_sha256(h1, (const unsigned char *)record, sizeof record - 1);
+    crypto_hash_sha256(want, h1, sizeof h1);
+    chain_identity_root(text, 3, "0.1.0", got);
+    assert_memory_equal(got, want, 32);
+    chain_identity_root(other_mine, 3, "0.1.0", b);
+    assert_memory_equal(b, want, 32);
+    chain_identity_root(more_coins, 3, "0.1.0", b);
+    assert_memory_not_equal(b, want, 32);
+    chain_identity_root(text, 4, "0.1.0", b);
+    assert_memory_not_equal(b, want, 32);
+    chain_identity_root(text, 3, "0.1.1", b);
+    assert_memory_not_equal(b, want, 32);
+}
+
 int main(void)
 {
     const struct CMUnitTest unit[] = {
@@ -431,6 +464,7 @@ int main(void)
         cmocka_unit_test(test_chain_block_retarget_clamps_factor_4),
         cmocka_unit_test(test_chain_block_retarget_caps_at_pow_limit),
         cmocka_unit_test(test_chain_block_retarget_errors),
+        cmocka_unit_test(test_chain_block_identity_root_commits_to_scenario),
         cmocka_unit_test(test_chain_block_check_accepts_valid_chain),
         cmocka_unit_test(test_chain_block_check_rejects_every_flipped_header_byte),
         cmocka_unit_test(test_chain_block_check_rejects_every_flipped_tx_byte),

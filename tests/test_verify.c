@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -449,32 +450,337 @@ static void test_verify_main_chain_from_genesis(void **state)
     free(stale);
 }
 
-/* Every wallet starts empty in the scenario the file carries: the first purchase overdraws. */
+/* Checked against a configuration in which every wallet starts empty, the first purchase
+ * overdraws.  (The file's own scenario cannot be edited so: the genesis block commits to it.) */
 static void test_verify_overdrawn_wallet_fails(void **state)
 {
     struct fx *f = *state;
     struct chain_verify_report rep;
-    struct err e;
-    char *text = NULL, *at;
+    struct chain_verify_opts o = {NULL, 0};
+    struct err e = {0};
+    char *text = NULL;
     struct h5_reader *r;
-    hid_t file, a, t, s;
+    struct cfg cfg;
     assert_non_null(r = h5_reader_open(f->good, &e));
     assert_int_equal(h5_reader_attr_str(r, "scenario", &text, &e), 0);
     h5_reader_close(r);
-    assert_non_null(at = strstr(text, "initial_coins = 1000000000000"));
-    memcpy(at + strlen("initial_coins = "), "0            ", 13); /* blanks: still one INI line */
-    file = open_copy(f, f->good);
-    assert_true(H5Adelete(file, "scenario") >= 0);
+    cfg_init(&cfg);
+    assert_int_equal(cfg_load_string(&cfg, text, "test", &e), 0);
+    cfg.chain.initial_coins = 0;
+    o.cfg = &cfg;
+    close_all();
+    assert_int_equal(chain_verify_file(f->good, &o, &rep, &e), ERR_VERIFY);
+    assert_non_null(strstr(e.msg, "below zero"));
+    assert_int_equal(strlen(rep.fail_txid), 64);
+    cfg_fini(&cfg);
+    free(text);
+}
+
+/* ---- every column bound to the chain (issue 12) -------------------------------------------- */
+
+/* Rewrite every column of /TABLE keeping only the rows with keep[row] != 0. */
+static void keep_rows(hid_t file, const char *table, const uint8_t *keep)
+{
+    hid_t g = H5Gopen2(file, table, H5P_DEFAULT);
+    hsize_t ncols = 0;
+    assert_true(g >= 0);
+    assert_true(H5Gget_num_objs(g, &ncols) >= 0);
+    for (hsize_t c = 0; c < ncols; c++) {
+        char name[64], path[96];
+        size_t n, elem, m = 0;
+        unsigned char *buf;
+        H5Gget_objname_by_idx(g, c, name, sizeof name);
+        snprintf(path, sizeof path, "/%s/%s", table, name);
+        buf = read_all(file, path, &n, &elem);
+        for (size_t i = 0; i < n; i++)
+            if (keep[i])
+                memmove(buf + m++ * elem, buf + i * elem, elem);
+        write_all(file, path, buf, m);
+        free(buf);
+    }
+    H5Gclose(g);
+}
+
+/* Replace the string root attribute `name` with `value`. */
+static void set_attr_str(hid_t file, const char *name, const char *value)
+{
+    hid_t a, t, s;
+    assert_true(H5Adelete(file, name) >= 0);
     t = H5Tcopy(H5T_C_S1);
     H5Tset_size(t, H5T_VARIABLE);
     s = H5Screate(H5S_SCALAR);
-    a = H5Acreate2(file, "scenario", t, s, H5P_DEFAULT, H5P_DEFAULT);
-    assert_true(H5Awrite(a, t, &text) >= 0);
+    a = H5Acreate2(file, name, t, s, H5P_DEFAULT, H5P_DEFAULT);
+    assert_true(a >= 0);
+    assert_true(H5Awrite(a, t, &value) >= 0);
     H5Aclose(a), H5Sclose(s), H5Tclose(t);
+}
+
+/* Add `delta` to row `row` of an integer or float column, in whatever width it is stored. */
+static void bump(hid_t file, const char *path, size_t row, double delta)
+{
+    hid_t d = H5Dopen2(file, path, H5P_DEFAULT), t;
+    size_t n, elem;
+    unsigned char *buf;
+    int is_float;
+    assert_true(d >= 0);
+    t = H5Dget_type(d);
+    is_float = H5Tget_class(t) == H5T_FLOAT;
+    H5Tclose(t);
+    H5Dclose(d);
+    buf = read_all(file, path, &n, &elem);
+    assert_true(row < n);
+    if (is_float && elem == 8)
+        ((double *)buf)[row] += delta;
+    else if (elem == 8)
+        ((int64_t *)buf)[row] += (int64_t)delta;
+    else if (elem == 4)
+        ((int32_t *)buf)[row] += (int32_t)delta;
+    else if (elem == 1)
+        ((uint8_t *)buf)[row] ^= 1;
+    else
+        fail_msg("%s: element of %zu bytes", path, elem);
+    write_all(file, path, buf, n);
+    free(buf);
+}
+
+static double f64_at(hid_t file, const char *path, size_t row)
+{
+    size_t n, elem;
+    double *v = read_all(file, path, &n, &elem), x;
+    assert_int_equal(elem, 8);
+    assert_true(row < n);
+    x = v[row];
+    free(v);
+    return x;
+}
+
+/* Verify the copy: ERR_VERIFY, and the message holds each of the given strings. */
+static void expect_fail(struct fx *f, const char *a, const char *b)
+{
+    struct chain_verify_report rep;
+    struct err e;
+    int rc = verify(f->copy, &rep, &e);
+    if (rc != ERR_VERIFY)
+        fail_msg("verify returned %d (%s), expected ERR_VERIFY", rc, e.msg);
+    if ((a && !strstr(e.msg, a)) || (b && !strstr(e.msg, b)))
+        fail_msg("message '%s' does not name '%s' / '%s'", e.msg, a ? a : "", b ? b : "");
+}
+
+/* The last `k` main-chain blocks, all empty, deleted (the attribute and summary left alone). */
+static void test_verify_deleted_trailing_blocks_fail(void **state)
+{
+    struct fx *f = *state;
+    hid_t file = open_copy(f, f->good);
+    struct blocks b;
+    uint8_t *keep;
+    int64_t top = 0, k = 0;
+    blocks_read(file, &b);
+    for (size_t i = 0; i < b.n; i++)
+        if (!b.stale[i] && b.height[i] > top)
+            top = b.height[i];
+    assert_non_null(keep = calloc(b.n, 1));
+    for (size_t i = 0; i < b.n; i++) {
+        keep[i] = !(b.height[i] > top - 100 && b.tx_count[i] == 0);
+        k += !keep[i];
+    }
+    for (size_t i = 0; i < b.n; i++) /* only a trailing run of empty blocks */
+        if (b.height[i] > top - 100)
+            assert_int_equal(b.tx_count[i], 0);
+    assert_true(k == 100);
+    keep_rows(file, "blocks", keep);
     H5Fclose(file);
-    assert_int_equal(verify(f->copy, &rep, &e), ERR_VERIFY);
-    assert_non_null(strstr(e.msg, "below zero"));
-    assert_int_equal(strlen(rep.fail_txid), 64);
+    expect_fail(f, "chain_tip", "most-work tip is block");
+    free(keep);
+    blocks_free(&b);
+}
+
+static void test_verify_zeroed_chain_tip_fails(void **state)
+{
+    struct fx *f = *state;
+    hid_t file = open_copy(f, f->good);
+    set_attr_str(file, "chain_tip",
+                 "0000000000000000000000000000000000000000000000000000000000000000");
+    H5Fclose(file);
+    expect_fail(f, "root attribute chain_tip", "most-work tip");
+}
+
+static void test_verify_changed_trade_height_fails(void **state)
+{
+    struct fx *f = *state;
+    hid_t file = open_copy(f, f->good);
+    size_t row = included_trade(file);
+    char want[64];
+    bump(file, "/trades/height", row, 1);
+    H5Fclose(file);
+    snprintf(want, sizeof want, "/trades row %zu ", row);
+    expect_fail(f, want, "column 'height'");
+}
+
+static void test_verify_changed_trade_t_included_fails(void **state)
+{
+    struct fx *f = *state;
+    hid_t file = open_copy(f, f->good);
+    size_t row = included_trade(file);
+    char want[64];
+    bump(file, "/trades/t_included", row, -30);
+    H5Fclose(file);
+    snprintf(want, sizeof want, "/trades row %zu ", row);
+    expect_fail(f, want, "column 't_included'");
+}
+
+static void test_verify_changed_trade_t_confirmed_fails(void **state)
+{
+    struct fx *f = *state;
+    hid_t file = open_copy(f, f->good);
+    size_t row = included_trade(file);
+    char want[64];
+    assert_true(isfinite(f64_at(file, "/trades/t_confirmed", row)));
+    bump(file, "/trades/t_confirmed", row, -5);
+    H5Fclose(file);
+    snprintf(want, sizeof want, "/trades row %zu ", row);
+    expect_fail(f, want, "column 't_confirmed'");
+}
+
+static void test_verify_changed_trade_tx_case_fails(void **state)
+{
+    struct fx *f = *state;
+    hid_t file = open_copy(f, f->good);
+    size_t n, elem;
+    int32_t *c = read_all(file, "/trades/tx_case", &n, &elem);
+    char want[64];
+    assert_int_equal(elem, 4);
+    assert_true(n > 0);
+    c[n - 1] = !c[n - 1];
+    write_all(file, "/trades/tx_case", c, n);
+    H5Fclose(file);
+    snprintf(want, sizeof want, "/trades row %zu ", n - 1);
+    expect_fail(f, want, "column 'tx_case'");
+    free(c);
+}
+
+/* Cut the main chain to 3 blocks above the last trade's block (chain_tip moved with it): the trade
+ * still says confirmed, but chain.confirmations = 6 blocks are not there. */
+static void test_verify_confirmed_without_confirmations_fails(void **state)
+{
+    struct fx *f = *state;
+    hid_t file = open_copy(f, f->good);
+    struct blocks b;
+    size_t n, elem;
+    int64_t *th = read_all(file, "/trades/height", &n, &elem), hmax = -1, cut;
+    uint8_t *keep;
+    char want[64];
+    for (size_t i = 0; i < n; i++)
+        if (th[i] > hmax)
+            hmax = th[i];
+    assert_true(hmax > 0);
+    cut = hmax + 2; /* blocks hmax..hmax+2 stay: 3 of 6 */
+    blocks_read(file, &b);
+    assert_non_null(keep = calloc(b.n, 1));
+    for (size_t i = 0; i < b.n; i++) {
+        keep[i] = b.height[i] <= cut;
+        if (b.height[i] == cut && !b.stale[i])
+            set_attr_str(file, "chain_tip", b.hash[i]);
+        if (!keep[i])
+            assert_int_equal(b.tx_count[i], 0);
+    }
+    keep_rows(file, "blocks", keep);
+    H5Fclose(file);
+    snprintf(want, sizeof want, "has only 3 of chain.confirmations = 6");
+    expect_fail(f, "column 't_confirmed'", want);
+    free(keep);
+    free(th);
+    blocks_free(&b);
+}
+
+/* Each /blocks column that repeats a header field, changed in one block, names that block. */
+static void test_verify_block_columns_bound_to_header(void **state)
+{
+    struct fx *f = *state;
+    static const char *const cols[] = {"nonce", "time", "bits", "tx_count", "difficulty"};
+    for (size_t k = 0; k < sizeof cols / sizeof cols[0]; k++) {
+        struct chain_verify_report rep;
+        struct err e;
+        char path[64], want[64];
+        hid_t file = open_copy(f, f->good);
+        snprintf(path, sizeof path, "/blocks/%s", cols[k]);
+        bump(file, path, 7, 1);
+        H5Fclose(file);
+        assert_int_equal(verify(f->copy, &rep, &e), ERR_VERIFY);
+        snprintf(want, sizeof want, "/blocks column '%s'", cols[k]);
+        if (!strstr(e.msg, want))
+            fail_msg("changed %s: message '%s'", cols[k], e.msg);
+        assert_true(rep.fail_height >= 0);
+        assert_int_equal(strlen(rep.fail_block), 64);
+    }
+}
+
+/* A stale block (an empty leaf) deleted: /summary's counts, kept from the run, say otherwise. */
+static void test_verify_deleted_stale_block_fails(void **state)
+{
+    struct fx *f = *state;
+    hid_t file = open_copy(f, f->attacked_run);
+    struct blocks b;
+    char (*prev)[65];
+    size_t n, elem, drop = SIZE_MAX;
+    uint8_t *keep;
+    blocks_read(file, &b);
+    prev = read_all(file, "/blocks/previous", &n, &elem);
+    for (size_t i = 0; i < b.n && drop == SIZE_MAX; i++) {
+        int leaf = 1;
+        if (!b.stale[i] || b.tx_count[i] != 0)
+            continue;
+        for (size_t j = 0; j < b.n && leaf; j++)
+            leaf = strcmp(prev[j], b.hash[i]) != 0;
+        if (leaf)
+            drop = i;
+    }
+    assert_true(drop != SIZE_MAX);
+    assert_non_null(keep = malloc(b.n));
+    memset(keep, 1, b.n);
+    keep[drop] = 0;
+    keep_rows(file, "blocks", keep);
+    H5Fclose(file);
+    expect_fail(f, "/summary chain_", "but the tables give");
+    free(keep);
+    free(prev);
+    blocks_free(&b);
+}
+
+/* The stored scenario edited (coins raised, mechanism changed, an agent group added): the genesis
+ * block commits to the run's scenario, so the chain breaks at block 0. */
+static void test_verify_edited_scenario_fails(void **state)
+{
+    struct fx *f = *state;
+    static const char *const edits[][2] = {
+        {"initial_coins = 1000000000000", "initial_coins = 9000000000000"},
+        {"mechanism = ", "mechanism = pay_as_clear\n; was: "},
+        {"[agent.house]", "[agent.extra]\ncount = 1\n\n[agent.house]"},
+    };
+    char *text = NULL;
+    struct h5_reader *r;
+    struct err e;
+    assert_non_null(r = h5_reader_open(f->good, &e));
+    assert_int_equal(h5_reader_attr_str(r, "scenario", &text, &e), 0);
+    h5_reader_close(r);
+    for (size_t k = 0; k < sizeof edits / sizeof edits[0]; k++) {
+        struct chain_verify_report rep;
+        const char *at = strstr(text, edits[k][0]);
+        char *edited;
+        hid_t file;
+        assert_non_null(at);
+        assert_non_null(edited = malloc(strlen(text) + strlen(edits[k][1]) + 1));
+        memcpy(edited, text, (size_t)(at - text));
+        strcpy(edited + (at - text), edits[k][1]);
+        strcat(edited, at + strlen(edits[k][0]));
+        file = open_copy(f, f->good);
+        set_attr_str(file, "scenario", edited);
+        H5Fclose(file);
+        free(edited);
+        assert_int_equal(verify(f->copy, &rep, &e), ERR_VERIFY);
+        if (!strstr(e.msg, "block 0 ") || !strstr(e.msg, "commits to another run"))
+            fail_msg("edit %zu: message '%s'", k, e.msg);
+        assert_int_equal(rep.fail_height, 0);
+    }
     free(text);
 }
 
@@ -676,6 +982,16 @@ int main(void)
         cmocka_unit_test(test_verify_removed_block_fails),
         cmocka_unit_test(test_verify_main_chain_from_genesis),
         cmocka_unit_test(test_verify_overdrawn_wallet_fails),
+        cmocka_unit_test(test_verify_deleted_trailing_blocks_fail),
+        cmocka_unit_test(test_verify_zeroed_chain_tip_fails),
+        cmocka_unit_test(test_verify_changed_trade_height_fails),
+        cmocka_unit_test(test_verify_changed_trade_t_included_fails),
+        cmocka_unit_test(test_verify_changed_trade_t_confirmed_fails),
+        cmocka_unit_test(test_verify_changed_trade_tx_case_fails),
+        cmocka_unit_test(test_verify_confirmed_without_confirmations_fails),
+        cmocka_unit_test(test_verify_block_columns_bound_to_header),
+        cmocka_unit_test(test_verify_deleted_stale_block_fails),
+        cmocka_unit_test(test_verify_edited_scenario_fails),
         cmocka_unit_test(test_verify_truncated_file_is_bad_input),
         cmocka_unit_test(test_verify_not_hdf5_is_bad_input),
         cmocka_unit_test(test_verify_missing_table_is_bad_input),

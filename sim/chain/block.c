@@ -7,10 +7,49 @@
 #include "chain/block.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "chain/sha256.h"
+
+/* Whether a section header line ("[name]", leading blanks allowed) names a section the identity
+ * leaves out. */
+static int identity_skips(const char *line, size_t len, int current)
+{
+    size_t i = 0;
+    while (i < len && (line[i] == ' ' || line[i] == '\t'))
+        i++;
+    if (i == len || line[i] != '[')
+        return current;
+    line += i + 1;
+    len -= i + 1;
+    return (len >= 5 && !strncmp(line, "mine]", 5)) || (len >= 7 && !strncmp(line, "output]", 7));
+}
+
+void chain_identity_root(const char *scenario, int64_t seed, const char *version,
+                         unsigned char out[MINE_HASH_LEN])
+{
+    struct chain_sha256 c;
+    unsigned char h1[CHAIN_SHA256_LEN];
+    char head[160];
+    const char *p = scenario ? scenario : "";
+    int skip = 0, n;
+    n = snprintf(head, sizeof head, "setm run identity 1\nversion=%.64s\nseed=%lld\n",
+                 version ? version : "", (long long)seed);
+    chain_sha256_init(&c);
+    chain_sha256_update(&c, head, (size_t)n);
+    while (*p) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) + 1 : strlen(p);
+        skip = identity_skips(p, len, skip);
+        if (!skip)
+            chain_sha256_update(&c, p, len);
+        p += len;
+    }
+    chain_sha256_final(&c, h1);
+    chain_sha256(h1, sizeof h1, out);
+}
 
 void chain_header_pack(const struct chain_header *h, unsigned char out[MINE_HEADER_LEN])
 {

@@ -10,6 +10,10 @@
  * hash; a parent is SHA-256d(left || right); one transaction's root is its txid; an empty block's
  * root is 32 zero bytes (setm's convention: Bitcoin never has empty blocks).
  *
+ * The genesis block holds no transaction; its Merkle root field commits to the run's identity
+ * instead (chain_identity_root), so a stored scenario, seed or version that is not the run's
+ * breaks the chain from block 0.
+ *
  * Ownership: every pointer argument is borrowed; chain_merkle_root uses caller scratch.
  */
 #ifndef SETM_CHAIN_BLOCK_H
@@ -35,6 +39,15 @@ struct chain_header {
     uint32_t bits;  /* compact target */
     uint32_t nonce;
 };
+
+/* The run identity the genesis block commits to: SHA-256d (internal order) of the record
+ *   "setm run identity 1\n" "version=" VERSION "\n" "seed=" SEED "\n" SCENARIO'
+ * where SCENARIO' is the fully resolved scenario text (cfg_to_string; the `scenario` root
+ * attribute) without its [mine] and [output] sections, which choose how a run is computed and
+ * stored, never what it simulates (every backend and thread count gives the same chain).  Lines
+ * are kept byte for byte.  scenario and version may be NULL (read as ""). */
+void chain_identity_root(const char *scenario, int64_t seed, const char *version,
+                         unsigned char out[MINE_HASH_LEN]);
 
 /* Serialise / parse the 80 bytes. */
 void chain_header_pack(const struct chain_header *h, unsigned char out[MINE_HEADER_LEN]);

@@ -37,7 +37,7 @@
 #define NO_BLOCK (-1)
 
 enum tx_status { TX_PENDING, TX_MAIN, TX_FINAL, TX_REJECTED };
-enum { TXF_INCLUDED = 1, TXF_CONFIRMED = 2 }; /* hooks already called */
+enum { TXF_FINAL = 1, TXF_CONFIRMED = 2 }; /* trade_final / trade_confirmed already called */
 enum { LEDGER_WORK = 1, LEDGER_SETTLED = 2 }; /* bits of txrec.applied */
 
 struct pay {
@@ -66,6 +66,7 @@ struct blk {
     int64_t height, parent, first_child, next_sibling;
     double work; /* chainwork: expected attempts summed from genesis */
     double t_found, t_pub, prop, wall;
+    double t_settled; /* when the settled ledger last reached it (meaningful while settled) */
     uint64_t attempts, race_attempts;
     uint64_t known, connected; /* node bitmasks */
     uint32_t *txs;
@@ -125,7 +126,8 @@ static const struct h5_col block_cols[] = {
     {"previous", H5_COL_STR, offsetof(struct block_row, prev), 65, "",
      "hash of the parent block, display order"},
     {"merkle_root", H5_COL_STR, offsetof(struct block_row, merkle), 65, "",
-     "Merkle root of the txids, display order (all zeros for an empty block)"},
+     "Merkle root of the txids, display order (all zeros for an empty block; genesis: the run "
+     "identity, see chain_identity_root)"},
     {"header", H5_COL_STR, offsetof(struct block_row, header), 2 * MINE_HEADER_LEN + 1, "",
      "the raw 80-byte header as 160 hex digits in serialized order: SHA-256d of it is the hash"},
     {"version", H5_COL_U32, offsetof(struct block_row, version), 0, "", "header version"},
@@ -418,10 +420,27 @@ static void block_settle_hooks(struct chain *c, const struct blk *b)
         struct txrec *r = &c->txs[b->txs[k]];
         if (r->kind == CHAIN_TX_TRADE && !(r->flags & TXF_CONFIRMED)) {
             r->flags |= TXF_CONFIRMED;
-            c->sum.trades_confirmed++;
             if (c->hooks.trade_confirmed)
                 c->hooks.trade_confirmed(c->hooks.ctx, r->ref, eng_now(c->eng), b->height);
         }
+    }
+}
+
+/* Main-chain block b's inclusions can no longer change (it is final and settled, or the run
+ * ends): report each trade once through trade_final, with the times of this block (a trade
+ * orphaned earlier and re-included reports only its last, main-chain inclusion). */
+static void block_final_hooks(struct chain *c, const struct blk *b)
+{
+    const double t_conf = b->settled ? b->t_settled : NAN;
+    for (uint32_t k = 0; k < b->n_tx; k++) {
+        struct txrec *r = &c->txs[b->txs[k]];
+        if (r->kind != CHAIN_TX_TRADE || (r->flags & TXF_FINAL))
+            continue;
+        r->flags |= TXF_FINAL;
+        if (b->settled)
+            c->sum.trades_confirmed++;
+        if (c->hooks.trade_final)
+            c->hooks.trade_final(c->hooks.ctx, r->ref, b->t_found, b->height, t_conf);
     }
 }
 
@@ -457,7 +476,10 @@ static int ledger_goto(struct chain *c, struct ledger *L, int64_t to)
         }
         if (L->bit == LEDGER_SETTLED) {
             x->settled = 1;
+            x->t_settled = eng_now(c->eng);
             block_settle_hooks(c, x);
+            if (x->written) /* final before settled (finality_depth < confirmations) */
+                block_final_hooks(c, x);
         }
     }
     L->at = to;
@@ -588,7 +610,20 @@ static int build_template(struct chain *c, int w, int64_t p, double t0)
 static int64_t mining_base(const struct chain *c, int node) { return c->tip[node]; }
 
 /* Start a race segment at t0: draw the winner by rate, build its template, search its header
- * over the nonces the network would try until the segment ends, schedule the outcome. */
+ * over the nonces the network would try until the segment ends, schedule the outcome.
+ *
+ * Why this is fair.  Each node's next find is an exponential clock at its own rate (hash share x
+ * network rate / expected attempts at its next bits).  Exponential clocks are memoryless: at any
+ * moment chosen without looking at the clocks, every node's remaining time is again Exp(rate),
+ * independent of the past, so the next find comes after Exp(total) and is node i's with
+ * probability rate_i / total.  A segment therefore re-draws the winner from scratch, and its end
+ * must not depend on the draw: it ends at the next pending delivery to ANY node (the only thing
+ * that can change a node's mining base, and so a rate or a template) or at
+ * chain.template_refresh_s, both known before the draw.  Every change of any node's tip restarts
+ * the race (tip_changed), and since tips only change at deliveries and finds, no search is cut
+ * short.  (The old rule ended a segment only at deliveries to the drawn winner and restarted only
+ * when the winner's tip moved, so whether a restart happened depended on the hidden winner: the
+ * finder of a block, mining on it at once while the others waited for it, won too often.) */
 static int race_start(struct chain *c, double t0)
 {
     struct race *R = &c->race;
@@ -619,8 +654,8 @@ static int race_start(struct chain *c, double t0)
     R->work_w = chain_bits_work(R->nb[w]);
     t_end = t0 + c->cfg->chain.template_refresh_s;
     for (size_t k = 0; k < c->n_fl; k++)
-        if (c->fl[k].node == w && c->fl[k].t < t_end)
-            t_end = c->fl[k].t;
+        if (c->fl[k].t < t_end)
+            t_end = c->fl[k].t > t0 ? c->fl[k].t : t0;
     if ((rc = build_template(c, w, R->parent, t0)))
         return rc;
     /* Header: time is the template's, in whole simulated seconds. */
@@ -662,13 +697,15 @@ static int race_start(struct chain *c, double t0)
     if (R->res.found) {
         dt = (double)R->res.attempts / (total * R->work_w);
         pl.u64[1] = 1;
+        dt += t0;
     } else {
         R->attempts += count;
-        dt = count < (UINT64_C(1) << 32) ? t_end - t0 : (double)count / (total * R->work_w);
+        /* end exactly at t_end (t0 + (t_end - t0) may round below a delivery due then) */
+        dt = count < (UINT64_C(1) << 32) ? t_end : t0 + (double)count / (total * R->work_w);
     }
-    rc = eng_schedule(c->eng, t0 + dt, CHAIN_EV_RACE, (uint32_t)w, &pl, &R->ev);
+    rc = eng_schedule(c->eng, dt, CHAIN_EV_RACE, (uint32_t)w, &pl, &R->ev);
     if (rc)
-        return err_set(c->e, rc, "chain: cannot schedule the race at t = %.3f s", t0 + dt);
+        return err_set(c->e, rc, "chain: cannot schedule the race at t = %.3f s", dt);
     R->active = 1;
     return 0;
 }
@@ -747,6 +784,8 @@ static int finalize_block(struct chain *c, int64_t i)
     if (c->t_blocks && (rc = write_block(c, i, c->e)))
         return rc;
     b->written = 1;
+    if (b->main && b->settled)
+        block_final_hooks(c, b);
     for (uint32_t k = 0; k < b->n_tx; k++) {
         struct txrec *r = &c->txs[b->txs[k]];
         r->refs--;
@@ -822,11 +861,8 @@ static int set_main(struct chain *c, int64_t nb)
         for (uint32_t k = 0; k < x->n_tx; k++) {
             struct txrec *r = &c->txs[x->txs[k]];
             r->status = TX_MAIN;
-            if (r->kind == CHAIN_TX_TRADE && !(r->flags & TXF_INCLUDED)) {
-                r->flags |= TXF_INCLUDED;
-                if (c->hooks.trade_included)
-                    c->hooks.trade_included(c->hooks.ctx, r->ref, x->t_found, x->height);
-            }
+            if (r->kind == CHAIN_TX_TRADE && c->hooks.trade_included)
+                c->hooks.trade_included(c->hooks.ctx, r->ref, x->t_found, x->height);
         }
     }
     if (depth > 0) {
@@ -1076,16 +1112,14 @@ static int selfish_on_public(struct chain *c)
 
 /* ---- nodes ------------------------------------------------------------------------------ */
 
-/* A node's tip moved: the race must restart if the winner's template is now wrong or any
- * node's difficulty (and with it the race's rates) changed. */
+/* A node's tip moved: restart the race, whoever the node is (see race_start: restarting only
+ * when the hidden winner is affected would bias the race). */
 static int tip_changed(struct chain *c, int node)
 {
-    const struct race *R = &c->race;
-    if (!R->active)
+    (void)node;
+    if (!c->race.active)
         return 0;
-    if (node == R->winner || next_bits(c, c->tip[node]) != R->nb[node])
-        return race_start(c, eng_now(c->eng));
-    return 0;
+    return race_start(c, eng_now(c->eng));
 }
 
 /* Node j now has block i and its whole ancestry; so may i's children it received earlier. */
@@ -1441,6 +1475,13 @@ static int mine_genesis(struct chain *c, struct err *e)
     h.version = CHAIN_BLOCK_VERSION;
     h.time = (uint32_t)floor(eng_now(c->eng));
     h.bits = bits;
+    { /* the run's identity: a stored scenario, seed or version not the run's breaks block 0 */
+        char *text = cfg_to_string(c->cfg);
+        if (!text)
+            return err_set(e, ERR_NOMEM, "chain: out of memory for the genesis commitment");
+        chain_identity_root(text, c->cfg->scenario.seed, SETM_VERSION, h.merkle);
+        free(text);
+    }
     chain_header_pack(&h, g->hdr);
     if ((rc = mine_target_from_bits(bits, target, e)))
         return rc;
@@ -1662,6 +1703,11 @@ int chain_tables_open(struct chain *c, struct h5_file *f, struct err *e)
 
 int chain_finish(struct chain *c, struct err *e)
 {
+    /* The main chain now is the final one: report what is not reported yet, walking down from
+     * the tip to the first block both written and settled (everything below was reported). */
+    for (int64_t b = c->best; b != NO_BLOCK && !(c->blocks[b].written && c->blocks[b].settled);
+         b = c->blocks[b].parent)
+        block_final_hooks(c, &c->blocks[b]);
     while (c->wcur < c->n_blocks) {
         int rc = c->t_blocks ? write_block(c, c->wcur, e) : 0;
         if (rc)

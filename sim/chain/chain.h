@@ -4,17 +4,20 @@
  * energy coins, settlement after confirmations, chain-level attacks, and the /blocks and
  * /transactions tables.  DESIGN.md data flow steps 5-7.
  *
- * Model in one paragraph.  Nodes 0..N-1 each mine on their own tip.  The network's race for the
- * next block is simulated in segments: at a segment start the winner is drawn in proportion to
- * each node's rate (share * hash_rate / expected attempts at its next difficulty), its block
- * template is built, and its header is REALLY searched by the mining backend from a start nonce
- * drawn from the chain's stream, over as many nonces as the whole network would try until the
- * segment ends (the winner's next incoming block, or chain.template_refresh_s).  The first valid
- * nonce's offset + 1 is the attempts count, geometrically distributed because SHA-256d is; the
- * block is found at segment start + attempts / (network rate * expected attempts), so intervals
- * follow PoW statistics, every backend yields the same chain, and the total hashing done equals
- * what the simulated network would do (no search is thrown away except when a segment is cut
- * short by an unforeseen tip change).  A found block reaches every other node after a sampled
+ * Model in one paragraph.  Nodes 0..N-1 each mine on their own tip; each node's next find is an
+ * independent exponential clock at its rate (share * hash_rate / expected attempts at its next
+ * difficulty), and the race is memoryless.  It is simulated in segments: at a segment start the
+ * winner is drawn afresh in proportion to the rates, its block template is built, and its header
+ * is REALLY searched by the mining backend from a start nonce drawn from the chain's stream, over
+ * as many nonces as the whole network would try until the segment ends (the next block delivery
+ * to ANY node, or chain.template_refresh_s: both fixed before the draw); any node's tip change
+ * restarts the race.  So finders are independent draws in proportion to hash share whatever the
+ * delays.  The first valid nonce's offset + 1 is the attempts count, geometrically distributed
+ * because SHA-256d is; the block is found at segment start + attempts / (network rate * expected
+ * attempts), so intervals follow PoW statistics, every backend yields the same chain, and the
+ * total hashing done equals what the simulated network would do (tips change only at segment
+ * ends, so no search is thrown away).  The genesis block commits to the run's identity
+ * (chain_identity_root).  A found block reaches every other node after a sampled
  * delay; a node mining on an older tip meanwhile forks; each node follows the most-work chain it
  * has (first seen wins ties).  The main chain is the most-work published chain (earliest
  * published wins ties).
@@ -60,10 +63,16 @@
  *            ("deep_reorg", "confirmed_block_reverted")  a block past `confirmations` left the
  *                                                   main chain
  *   detected: 1 when the network caught it, 0 when it did not.
- * trade_included: a trade's block joined the main chain (first time only); t = that block's
- *   found time, height = its height.
+ * trade_included: a trade's block joined the main chain (again after each reorg that orphaned
+ *   and re-included it); t = that block's found time, height = its height.  Live view: a later
+ *   reorg may change it.
  * trade_confirmed: the trade's block reached chain.confirmations blocks on the main chain and
- *   the coins moved (first time only); t = when it did.
+ *   the coins moved (first time only); t = when it did.  Live view, as trade_included.
+ * trade_final: the trade's inclusion can no longer change, once per trade: its main-chain
+ *   block is chain.finality_depth deep and settled, or the run ends (chain_finish).  t_included
+ *   and height are that block's (as trade_included), t_confirmed is when the main chain last
+ *   reached chain.confirmations blocks on it (NaN when it has fewer at the end).  What a record
+ *   of the run should store: it is the final main chain's.
  * trade_rejected: the trade will never be included (reason: "double_spend", "bad_signature",
  *   "key_mismatch", "duplicate_tx").
  * sign: lets the chain's attack model have an agent sign (Ed25519, with the key registered for
@@ -79,6 +88,8 @@ struct chain_hooks {
     void (*trade_rejected)(void *ctx, uint64_t trade_ref, double t, const char *reason);
     int (*sign)(void *ctx, int64_t agent, const unsigned char *msg, size_t len,
                 unsigned char sig[CHAIN_SIG_LEN]);
+    void (*trade_final)(void *ctx, uint64_t trade_ref, double t_included, int64_t height,
+                        double t_confirmed);
 };
 
 /* A buyer's part of a trade. */
@@ -112,7 +123,9 @@ struct chain_summary {
     double mean_interval_s;      /* mean time between main-chain blocks (NaN when < 2 blocks) */
     int64_t txs_submitted;       /* trades and transfers that entered the network */
     int64_t txs_main;            /* transactions in main-chain blocks */
-    int64_t trades_confirmed;    /* trades past chain.confirmations */
+    int64_t trades_confirmed;    /* trades reported final (trade_final) with chain.confirmations
+                                    blocks on them: after chain_finish, the trades of the final
+                                    main chain past chain.confirmations */
     int64_t txs_rejected;        /* every rejection, any reason */
     int64_t double_spends_detected; /* overspends rejected */
     int64_t double_spend_attacks;   /* conflicting transfers the attack model sent */
@@ -201,8 +214,9 @@ int chain_submit_trade(struct chain *c, const struct chain_trade *t, struct err 
  * (chain.finality_depth deep) and by chain_finish.  0, or the h5 error. */
 int chain_tables_open(struct chain *c, struct h5_file *f, struct err *e);
 
-/* End of run: write every block not yet written (stale = not on the main chain now) and its
- * transactions.  Call once, before committing the file.  0, or the h5 error. */
+/* End of run: report every main-chain trade not yet final (trade_final), write every block not
+ * yet written (stale = not on the main chain now) and its transactions.  Call once, before
+ * committing the file.  0, or the h5 error. */
 int chain_finish(struct chain *c, struct err *e);
 
 /* Summary numbers as of now. */

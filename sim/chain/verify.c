@@ -3,13 +3,19 @@
  *
  * The tables are read whole into memory (one array per column), then checked in passes, each of
  * which may rely on what the earlier ones established:
- *   1. blocks alone: header hex, hash, stored previous/merkle columns, proof of work, version;
+ *   1. blocks alone: header hex, hash, every column that repeats a header field (previous,
+ *      merkle_root, version, time, bits, nonce, difficulty, attempts), proof of work;
  *   2. transaction rows: parts reassembled, encoding decoded, txid re-derived, row tied to its
  *      block by hash, index/height/stale consistent with the block;
  *   3. the block tree: parents by hash one height below, bits from the difficulty rule, chainwork,
- *      then chain_block_check on each block (Merkle root, signatures, duplicates: the nodes' rule);
- *   4. the main chain: stale = 0 blocks are heights 0..H once each, linked, with the most work;
- *   5. /trades against every trade transaction; 6. balances along the main chain.
+ *      the genesis block's commitment to the run's identity (scenario, seed, version), tx_count,
+ *      size, miner, times, then chain_block_check on each block (Merkle root, signatures,
+ *      duplicates: the nodes' rule);
+ *   4. the main chain: stale = 0 blocks are heights 0..H once each, linked, with the most work,
+ *      and the `chain_tip` attribute names its tip;
+ *   5. /trades against every trade transaction, each row's inclusion (height, t_included) and
+ *      confirmation (t_confirmed) against the main chain, tx_case against the slot's order;
+ *   6. balances along the main chain; 7. /summary scalars that the tables determine.
  * A pass stops at its first failure; the message names a block by height and hash and a
  * transaction by txid.
  */
@@ -37,6 +43,10 @@ struct blocks_cols {
     size_t n;
     int64_t *height, *stale;
     double *work, *t_pub;
+    /* columns that repeat or follow from the header and the transactions */
+    int64_t *version, *time, *bits, *nonce, *nonce_start, *miner, *tx_count, *size, *withheld;
+    uint64_t *attempts;
+    double *difficulty, *t_found;
     char (*hash)[HEX_HASH], (*prev)[HEX_HASH], (*merkle)[HEX_HASH];
     char (*header)[HEX_HDR];
 };
@@ -52,8 +62,8 @@ struct txs_cols {
 struct trades_cols {
     size_t n;
     uint64_t *id, *group;
-    int64_t *seller, *buyer, *height;
-    double *kwh, *price, *t_request, *t_agree;
+    int64_t *seller, *buyer, *height, *slot, *tx_case;
+    double *kwh, *price, *t_request, *t_agree, *t_included, *t_confirmed;
 };
 
 struct vblock {
@@ -91,6 +101,11 @@ struct verifier {
     struct chain_tx_party *parties;
     size_t *tr_order;  /* /trades rows sorted by (group, id) */
     size_t *main_at;   /* main-chain block row per height */
+    size_t *by_tpub;   /* block rows with a t_published, sorted by it */
+    size_t n_tpub;
+    char *id_text, *id_version; /* the run identity the genesis commits to (NULL: unknown) */
+    int64_t id_seed;
+    int64_t trades_confirmed; /* main-chain trade transactions with chain.confirmations on top */
     unsigned char (*pk)[CHAIN_PK_LEN];
     uint8_t *pk_set;
     int64_t n_agents;
@@ -174,6 +189,18 @@ static int read_tables(struct verifier *v)
     COL("blocks", "stale", H5_COL_I64, 0, v->b.stale, v->b.n, f1);
     COL("blocks", "chainwork", H5_COL_F64, 0, v->b.work, v->b.n, f1);
     COL("blocks", "t_published", H5_COL_F64, 0, v->b.t_pub, v->b.n, f1);
+    COL("blocks", "version", H5_COL_I64, 0, v->b.version, v->b.n, f1);
+    COL("blocks", "time", H5_COL_I64, 0, v->b.time, v->b.n, f1);
+    COL("blocks", "bits", H5_COL_I64, 0, v->b.bits, v->b.n, f1);
+    COL("blocks", "nonce", H5_COL_I64, 0, v->b.nonce, v->b.n, f1);
+    COL("blocks", "nonce_start", H5_COL_I64, 0, v->b.nonce_start, v->b.n, f1);
+    COL("blocks", "attempts", H5_COL_U64, 0, v->b.attempts, v->b.n, f1);
+    COL("blocks", "difficulty", H5_COL_F64, 0, v->b.difficulty, v->b.n, f1);
+    COL("blocks", "miner", H5_COL_I64, 0, v->b.miner, v->b.n, f1);
+    COL("blocks", "tx_count", H5_COL_I64, 0, v->b.tx_count, v->b.n, f1);
+    COL("blocks", "size_bytes", H5_COL_I64, 0, v->b.size, v->b.n, f1);
+    COL("blocks", "withheld", H5_COL_I64, 0, v->b.withheld, v->b.n, f1);
+    COL("blocks", "t_found", H5_COL_F64, 0, v->b.t_found, v->b.n, f1);
     COL("transactions", "block", H5_COL_STR, HEX_HASH, v->t.block, v->t.n, f2);
     COL("transactions", "height", H5_COL_I64, 0, v->t.height, v->t.n, f2);
     COL("transactions", "index", H5_COL_I64, 0, v->t.index, v->t.n, f2);
@@ -195,6 +222,10 @@ static int read_tables(struct verifier *v)
     COL("trades", "t_request", H5_COL_F64, 0, v->tr.t_request, v->tr.n, f3);
     COL("trades", "t_agree", H5_COL_F64, 0, v->tr.t_agree, v->tr.n, f3);
     COL("trades", "height", H5_COL_I64, 0, v->tr.height, v->tr.n, f3);
+    COL("trades", "slot", H5_COL_I64, 0, v->tr.slot, v->tr.n, f3);
+    COL("trades", "tx_case", H5_COL_I64, 0, v->tr.tx_case, v->tr.n, f3);
+    COL("trades", "t_included", H5_COL_F64, 0, v->tr.t_included, v->tr.n, f3);
+    COL("trades", "t_confirmed", H5_COL_F64, 0, v->tr.t_confirmed, v->tr.n, f3);
     return 0;
 }
 
@@ -217,22 +248,41 @@ static int read_run(struct verifier *v, const struct chain_verify_opts *o)
                            "finished, so its chain cannot be verified",
                            v->path, (long long)complete);
     }
-    if (o && o->cfg) {
+    if (v->flags & CHAIN_VERIFY_CHAIN_ONLY) {
+        /* the chain's own tests: the identity is the given configuration's, this version's */
+        if (!o || !o->cfg)
+            return 0;
         v->cfg = o->cfg;
+        v->id_text = cfg_to_string(o->cfg);
+        v->id_version = malloc(sizeof SETM_VERSION);
+        if (!v->id_text || !v->id_version)
+            return err_set(v->e, ERR_NOMEM, "verify: out of memory");
+        memcpy(v->id_version, SETM_VERSION, sizeof SETM_VERSION);
+        v->id_seed = o->cfg->scenario.seed;
         return 0;
     }
-    if (v->flags & CHAIN_VERIFY_CHAIN_ONLY)
-        return 0;
     rc = h5_reader_attr_str(v->r, "scenario", &text, v->e);
     if (rc == ERR_NOTFOUND)
         return err_set(v->e, ERR_FORMAT, "%s: no 'scenario' attribute: not a setm run file",
                        v->path);
     if (rc)
         return rc;
+    v->id_text = text;
+    rc = h5_reader_attr_str(v->r, "version", &v->id_version, v->e);
+    if (!rc)
+        rc = h5_reader_attr_i64(v->r, "seed", &v->id_seed, v->e);
+    if (rc == ERR_NOTFOUND)
+        return err_set(v->e, ERR_FORMAT, "%s: no 'version' or 'seed' attribute: not a setm run "
+                       "file", v->path);
+    if (rc)
+        return rc;
+    if (o && o->cfg) {
+        v->cfg = o->cfg;
+        return 0;
+    }
     rc = cfg_load_string(&v->cfg_own, text, "scenario attribute", v->e);
     if (!rc)
         rc = cfg_validate(&v->cfg_own, v->e);
-    free(text);
     if (rc)
         return err_set(v->e, ERR_FORMAT, "%s: the resolved scenario in the file does not load: %s",
                        v->path, v->e->msg);
@@ -242,8 +292,39 @@ static int read_run(struct verifier *v, const struct chain_verify_opts *o)
 
 /* ---- pass 1: blocks alone ----------------------------------------------------------------- */
 
+/* Block i's columns that repeat a header field, or follow from one, must say what it says. */
+static int check_header_columns(struct verifier *v, size_t i, const struct chain_header *h)
+{
+    const struct {
+        const char *name;
+        int64_t stored;
+        uint32_t header;
+    } f[] = {{"version", v->b.version[i], h->version},
+             {"time", v->b.time[i], h->time},
+             {"bits", v->b.bits[i], h->bits},
+             {"nonce", v->b.nonce[i], h->nonce}};
+    const double diff = log2(chain_bits_work(h->bits));
+    uint64_t attempts;
+    for (size_t k = 0; k < sizeof f / sizeof f[0]; k++)
+        if (f[k].stored != (int64_t)f[k].header)
+            return fail_block(v, i, "/blocks column '%s' says %lld, the header %lu", f[k].name,
+                              (long long)f[k].stored, (unsigned long)f[k].header);
+    if (!(fabs(v->b.difficulty[i] - diff) <= 1e-12 * (1 + fabs(diff))))
+        return fail_block(v, i, "/blocks column 'difficulty' says %.17g, the header's bits give %.17g",
+                          v->b.difficulty[i], diff);
+    if (v->b.nonce_start[i] < 0 || v->b.nonce_start[i] > (int64_t)UINT32_MAX)
+        return fail_block(v, i, "/blocks column 'nonce_start' = %lld is not a nonce",
+                          (long long)v->b.nonce_start[i]);
+    attempts = (uint64_t)((h->nonce - (uint32_t)v->b.nonce_start[i]) & 0xffffffffu) + 1;
+    if (v->b.attempts[i] != attempts)
+        return fail_block(v, i, "/blocks column 'attempts' says %llu, nonce - nonce_start + 1 = %llu",
+                          (unsigned long long)v->b.attempts[i], (unsigned long long)attempts);
+    return 0;
+}
+
 static int check_headers(struct verifier *v)
 {
+    int rc;
     for (size_t i = 0; i < v->b.n; i++) {
         struct vblock *x = &v->vb[i];
         unsigned char target[MINE_TARGET_LEN];
@@ -274,6 +355,8 @@ static int check_headers(struct verifier *v)
             return fail_block(v, i, "bits 0x%08x is not a valid target", h.bits);
         if (!mine_hash_meets_target(x->hash, target))
             return fail_block(v, i, "hash does not meet its target (bits 0x%08x)", h.bits);
+        if ((rc = check_header_columns(v, i, &h)))
+            return rc;
     }
     return 0;
 }
@@ -430,6 +513,40 @@ static uint32_t expected_bits(const struct verifier *v, size_t p)
     return bits;
 }
 
+/* Block i's columns that follow from its transactions, its parent and the scenario. */
+static int check_block_columns(struct verifier *v, size_t i)
+{
+    const struct vblock *x = &v->vb[i];
+    int64_t size = MINE_HEADER_LEN, selfish = v->cfg ? v->cfg->attacks.selfish_node : -2;
+    for (size_t k = 0; k < x->ntx; k++)
+        size += (int64_t)v->vt[v->tx_order[x->tx0 + k]].len;
+    if (v->b.tx_count[i] != (int64_t)x->ntx)
+        return fail_block(v, i, "/blocks column 'tx_count' says %lld, /transactions holds %zu",
+                          (long long)v->b.tx_count[i], x->ntx);
+    if (v->b.size[i] != size)
+        return fail_block(v, i, "/blocks column 'size_bytes' says %lld, header and transactions "
+                          "make %lld", (long long)v->b.size[i], (long long)size);
+    if (x->parent == NO_ROW ? v->b.miner[i] != -1
+                            : v->b.miner[i] < 0 ||
+                                  (v->cfg && v->b.miner[i] >= v->cfg->chain.nodes))
+        return fail_block(v, i, "/blocks column 'miner' = %lld is no node of the chain",
+                          (long long)v->b.miner[i]);
+    if (selfish > -2 && v->b.withheld[i] != (v->b.miner[i] >= 0 && v->b.miner[i] == selfish))
+        return fail_block(v, i, "/blocks column 'withheld' = %lld, but attacks.selfish_node = %lld "
+                          "and the miner is %lld", (long long)v->b.withheld[i], (long long)selfish,
+                          (long long)v->b.miner[i]);
+    if (!(v->b.t_found[i] >= (double)v->b.time[i]))
+        return fail_block(v, i, "/blocks column 't_found' = %.17g is before the header time %lld",
+                          v->b.t_found[i], (long long)v->b.time[i]);
+    if (x->parent != NO_ROW && !(v->b.t_found[i] >= v->b.t_found[x->parent]))
+        return fail_block(v, i, "found at %.17g s, before its parent (%.17g s)", v->b.t_found[i],
+                          v->b.t_found[x->parent]);
+    if (!isnan(v->b.t_pub[i]) && !(v->b.t_pub[i] >= v->b.t_found[i]))
+        return fail_block(v, i, "published at %.17g s, before it was found (%.17g s)",
+                          v->b.t_pub[i], v->b.t_found[i]);
+    return 0;
+}
+
 static int check_tree(struct verifier *v, size_t *order)
 {
     static const unsigned char zero[MINE_HASH_LEN];
@@ -464,6 +581,10 @@ static int check_tree(struct verifier *v, size_t *order)
                 rc = fail_block(v, i, "genesis has a previous hash");
                 goto out;
             }
+            if (x->ntx != 0) {
+                rc = fail_block(v, i, "genesis holds %zu transactions", x->ntx);
+                goto out;
+            }
             want = x->bits;
             if (v->cfg && chain_bits_from_zero_bits((int)v->cfg->chain.difficulty_bits, &want,
                                                     NULL)) {
@@ -494,6 +615,24 @@ static int check_tree(struct verifier *v, size_t *order)
         if (!(fabs(x->work - v->b.work[i]) <= 1e-9 * x->work)) {
             rc = fail_block(v, i, "stored chainwork %.17g, recomputed %.17g", v->b.work[i], x->work);
             goto out;
+        }
+        if ((rc = check_block_columns(v, i)))
+            goto out;
+        if (x->parent == NO_ROW) { /* genesis: no transactions; its root is the run's identity */
+            unsigned char id[MINE_HASH_LEN];
+            char hex[HEX_HASH];
+            if (!v->id_text)
+                continue;
+            chain_identity_root(v->id_text, v->id_seed, v->id_version, id);
+            if (memcmp(id, x->hdr + MINE_HDR_MERKLE, MINE_HASH_LEN)) {
+                mine_hash_to_hex(id, hex);
+                rc = fail_block(v, i,
+                                "the genesis block commits to another run: the stored scenario, "
+                                "seed and version hash to %s, the header's merkle_root is %s",
+                                hex, v->b.merkle[i]);
+                goto out;
+            }
+            continue;
         }
         for (size_t k = 0; k < x->ntx; k++) {
             const struct vtx *t = &v->vt[v->tx_order[x->tx0 + k]];
@@ -528,6 +667,28 @@ out:
 }
 
 /* ---- pass 4: the main chain ---------------------------------------------------------------- */
+
+/* The `chain_tip` root attribute must name the tip check_main found. */
+static int check_tip_attr(struct verifier *v, size_t tip)
+{
+    char *attr = NULL;
+    int rc = h5_reader_attr_str(v->r, "chain_tip", &attr, v->e);
+    if (rc == ERR_NOTFOUND && (v->flags & CHAIN_VERIFY_CHAIN_ONLY)) {
+        err_clear(v->e);
+        return 0;
+    }
+    if (rc == ERR_NOTFOUND)
+        return err_set(v->e, ERR_VERIFY, "root attribute chain_tip is missing; the most-work tip "
+                       "is block %lld (%s)", (long long)v->b.height[tip], v->b.hash[tip]);
+    if (rc)
+        return rc;
+    if (strcmp(attr, v->b.hash[tip]))
+        rc = err_set(v->e, ERR_VERIFY,
+                     "root attribute chain_tip = '%.64s', but the most-work tip is block %lld (%s)",
+                     attr, (long long)v->b.height[tip], v->b.hash[tip]);
+    free(attr);
+    return rc;
+}
 
 static int check_main(struct verifier *v)
 {
@@ -568,18 +729,28 @@ static int check_main(struct verifier *v)
         if (h > 0 && v->vb[i].parent != v->main_at[h - 1])
             return fail_block(v, i, "does not link to the main-chain block at height %lld",
                               (long long)h - 1);
+        if (isnan(v->b.t_pub[i]))
+            return fail_block(v, i, "on the main chain but never published (t_published NaN)");
         v->rep->txs_main += (int64_t)v->vb[i].ntx;
     }
     tip = v->main_at[top];
-    /* the main chain is the most-work PUBLISHED chain: a withheld block never published
-     * (t_published NaN) may hold more */
-    for (size_t i = 0; i < v->b.n; i++)
-        if (!isnan(v->b.t_pub[i]) && v->vb[i].work > v->vb[tip].work * (1 + 1e-12))
+    /* the main chain is the most-work PUBLISHED chain, the first published winning ties: a
+     * withheld block never published (t_published NaN) may hold more */
+    for (size_t i = 0; i < v->b.n; i++) {
+        const double w = v->vb[i].work, wt = v->vb[tip].work;
+        if (isnan(v->b.t_pub[i]) || i == tip)
+            continue;
+        if (w > wt * (1 + 1e-12))
             return fail_block(v, i, "holds more work than the main-chain tip at height %lld",
                               (long long)top);
+        if (w >= wt * (1 - 1e-12) && v->b.t_pub[i] < v->b.t_pub[tip])
+            return fail_block(v, i, "holds as much work as the main-chain tip at height %lld and "
+                              "was published first: the main chain must end here",
+                              (long long)top);
+    }
     v->rep->height = top;
     snprintf(v->rep->tip, sizeof v->rep->tip, "%s", v->b.hash[tip]);
-    return 0;
+    return check_tip_attr(v, tip);
 }
 
 /* ---- pass 5: /trades ---------------------------------------------------------------------- */
@@ -635,12 +806,168 @@ static int check_party(struct verifier *v, const struct vtx *x, const char *role
     return 0;
 }
 
+static int fail_trade(struct verifier *v, size_t row, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail_trade(struct verifier *v, size_t row, const char *fmt, ...)
+{
+    char what[ERR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    return err_set(v->e, ERR_VERIFY, "/trades row %zu (id %llu, group %llu): %s", row,
+                   (unsigned long long)v->tr.id[row], (unsigned long long)v->tr.group[row], what);
+}
+
+static int cmp_tpub_rows(const void *a, const void *b, void *ctx)
+{
+    const struct verifier *v = ctx;
+    const double x = v->b.t_pub[*(const size_t *)a], y = v->b.t_pub[*(const size_t *)b];
+    return x < y ? -1 : x > y;
+}
+
+/* Whether the main chain reached chain.confirmations blocks on main-chain block `blk` at time t:
+ * the chain settles a block when the publication of a block at least confirmations - 1 above it,
+ * on its branch, makes that block the main tip, so some such block must have t_published = t. */
+static int settled_at(const struct verifier *v, size_t blk, double t)
+{
+    const int64_t h = v->b.height[blk], need = h + v->cfg->chain.confirmations - 1;
+    size_t lo = 0, hi = v->n_tpub;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (v->b.t_pub[v->by_tpub[mid]] < t)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (; lo < v->n_tpub && v->b.t_pub[v->by_tpub[lo]] == t; lo++) {
+        size_t x = v->by_tpub[lo];
+        if (v->b.height[x] < need)
+            continue;
+        while (x != NO_ROW && v->b.height[x] > h)
+            x = v->vb[x].parent;
+        if (x == blk)
+            return 1;
+    }
+    return 0;
+}
+
+/* Every /trades row says where the FINAL main chain holds its transaction: height and
+ * t_included of the main-chain block (-1 and NaN when none), and t_confirmed when, and only when,
+ * that block has chain.confirmations main-chain blocks from it to the tip. */
+static int check_inclusions(struct verifier *v)
+{
+    uint8_t *on_main = calloc(v->tr.n + 1, 1);
+    const int64_t conf = v->cfg->chain.confirmations, top = v->rep->height;
+    int rc = 0;
+    if (!on_main || !(v->by_tpub = malloc((v->b.n + 1) * sizeof *v->by_tpub))) {
+        free(on_main);
+        return err_set(v->e, ERR_NOMEM, "verify: out of memory");
+    }
+    for (size_t i = 0; i < v->b.n; i++)
+        if (!isnan(v->b.t_pub[i]))
+            v->by_tpub[v->n_tpub++] = i;
+    qsort_r(v->by_tpub, v->n_tpub, sizeof *v->by_tpub, cmp_tpub_rows, v);
+    for (int64_t h = 0; h <= top && !rc; h++) {
+        const size_t blk = v->main_at[h];
+        const struct vblock *b = &v->vb[blk];
+        const int deep = h + conf - 1 <= top;
+        for (size_t k = 0; k < b->ntx && !rc; k++) {
+            const struct vtx *x = &v->vt[v->tx_order[b->tx0 + k]];
+            size_t first, n;
+            if (x->enc[1] != CHAIN_TX_TRADE)
+                continue;
+            {
+                struct chain_tx tx;
+                if (chain_tx_decode(x->enc, x->len, &tx, v->parties, CHAIN_TX_MAX_BUYERS, NULL)) {
+                    rc = fail_tx(v, v->t.txid[x->row], blk, "encoding does not decode");
+                    break;
+                }
+                first = trade_group(v, tx.ref, &n);
+            }
+            v->trades_confirmed += deep;
+            for (size_t j = 0; j < n && !rc; j++) {
+                const size_t row = v->tr_order[first + j];
+                const double tc = v->tr.t_confirmed[row];
+                on_main[row] = 1;
+                if (v->tr.height[row] != h)
+                    rc = fail_trade(v, row, "column 'height' says %lld, the main chain holds its "
+                                    "transaction %s at height %lld",
+                                    (long long)v->tr.height[row], v->t.txid[x->row], (long long)h);
+                else if (v->tr.t_included[row] != v->b.t_found[blk])
+                    rc = fail_trade(v, row, "column 't_included' says %.17g s, its main-chain "
+                                    "block %lld (%s) was found at %.17g s",
+                                    v->tr.t_included[row], (long long)h, v->b.hash[blk],
+                                    v->b.t_found[blk]);
+                else if (!deep && !isnan(tc))
+                    rc = fail_trade(v, row, "column 't_confirmed' says %.17g s, but its block %lld "
+                                    "has only %lld of chain.confirmations = %lld blocks on the "
+                                    "main chain", tc, (long long)h, (long long)(top - h + 1),
+                                    (long long)conf);
+                else if (deep && !(tc >= v->tr.t_included[row] && settled_at(v, blk, tc)))
+                    rc = fail_trade(v, row, "column 't_confirmed' says %.17g s, but its block %lld "
+                                    "(%s) did not reach chain.confirmations = %lld main-chain "
+                                    "blocks then (no block of its branch %lld or more above it "
+                                    "was published at that time)",
+                                    tc, (long long)h, v->b.hash[blk], (long long)conf,
+                                    (long long)(conf - 1));
+            }
+        }
+    }
+    for (size_t row = 0; row < v->tr.n && !rc; row++)
+        if (!on_main[row] && (v->tr.height[row] != -1 || !isnan(v->tr.t_included[row]) ||
+                              !isnan(v->tr.t_confirmed[row])))
+            rc = fail_trade(v, row, "no main-chain block holds its transaction, but it says "
+                            "height %lld, t_included %.17g s, t_confirmed %.17g s (expected -1, "
+                            "NaN, NaN)",
+                            (long long)v->tr.height[row], v->tr.t_included[row],
+                            v->tr.t_confirmed[row]);
+    free(on_main);
+    return rc;
+}
+
+static int cmp_case_rows(const void *a, const void *b, void *ctx)
+{
+    const struct verifier *v = ctx;
+    const size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    if (v->tr.slot[x] != v->tr.slot[y])
+        return v->tr.slot[x] < v->tr.slot[y] ? -1 : 1;
+    if (v->tr.seller[x] != v->tr.seller[y])
+        return v->tr.seller[x] < v->tr.seller[y] ? -1 : 1;
+    if (v->tr.id[x] != v->tr.id[y])
+        return v->tr.id[x] < v->tr.id[y] ? -1 : 1;
+    return x < y ? -1 : x > y;
+}
+
+/* tx_case (paper: Initial / Update): a seller's first match of a slot is 0, every further one 1. */
+static int check_tx_cases(struct verifier *v)
+{
+    size_t *o = malloc((v->tr.n + 1) * sizeof *o);
+    int rc = 0;
+    if (!o)
+        return err_set(v->e, ERR_NOMEM, "verify: out of memory");
+    for (size_t i = 0; i < v->tr.n; i++)
+        o[i] = i;
+    qsort_r(o, v->tr.n, sizeof *o, cmp_case_rows, v);
+    for (size_t k = 0; k < v->tr.n && !rc; k++) {
+        const size_t row = o[k];
+        const int first = k == 0 || v->tr.slot[o[k - 1]] != v->tr.slot[row] ||
+                          v->tr.seller[o[k - 1]] != v->tr.seller[row];
+        if (v->tr.tx_case[row] != (first ? 0 : 1))
+            rc = fail_trade(v, row, "column 'tx_case' says %lld, but it is seller %lld's %s match "
+                            "of slot %lld (expected %d)",
+                            (long long)v->tr.tx_case[row], (long long)v->tr.seller[row],
+                            first ? "first" : "a further", (long long)v->tr.slot[row],
+                            first ? 0 : 1);
+    }
+    free(o);
+    return rc;
+}
+
 static int check_trades(struct verifier *v)
 {
-    uint8_t *seen = calloc(v->tr.n + 1, 1);
     int rc = 0;
-    if (!seen)
-        return err_set(v->e, ERR_NOMEM, "verify: out of memory");
     for (size_t i = 0; i < v->tr.n; i++)
         v->tr_order[i] = i;
     qsort_r(v->tr_order, v->tr.n, sizeof *v->tr_order, cmp_trade_rows, v);
@@ -684,7 +1011,6 @@ static int check_trades(struct verifier *v)
                     rc = check_party(v, x, "buyer", j, v->tr.buyer[row], bp, tx.ref);
                 if (v->tr.t_request[row] < ert)
                     ert = v->tr.t_request[row];
-                seen[row] = 1;
             }
             if (rc)
                 break;
@@ -698,19 +1024,11 @@ static int check_trades(struct verifier *v)
             }
         }
     }
-    /* A trade /trades says was included must be in a stored block at that height. */
-    for (size_t i = 0; i < v->tr.n && !rc; i++) {
-        if (v->tr.height[i] < 0)
-            continue;
-        if (!seen[i])
-            rc = err_set(v->e, ERR_VERIFY,
-                         "/trades row %llu (group %llu) says it was included at height %lld, but "
-                         "no stored block holds its transaction",
-                         (unsigned long long)v->tr.id[i], (unsigned long long)v->tr.group[i],
-                         (long long)v->tr.height[i]);
-    }
+    if (!rc)
+        rc = check_inclusions(v);
+    if (!rc)
+        rc = check_tx_cases(v);
     v->rep->trades = (int64_t)v->tr.n;
-    free(seen);
     return rc;
 }
 
@@ -816,6 +1134,81 @@ static int replay_balances(struct verifier *v)
     return rc;
 }
 
+/* ---- pass 7: /summary ---------------------------------------------------------------------- */
+
+static const struct h5_scalar *scalar(const struct h5_scalar *s, size_t n, const char *name)
+{
+    for (size_t k = 0; k < n; k++)
+        if (!strcmp(s[k].name, name))
+            return &s[k];
+    return NULL;
+}
+
+/* Each /summary scalar the tables determine must be what they give (NaN matches NaN). */
+static int check_summary(struct verifier *v)
+{
+    struct h5_scalar *s = NULL;
+    size_t n = 0, nb = v->b.n;
+    const int64_t top = v->rep->height, found = (int64_t)nb - 1, stale = v->rep->stale;
+    const int64_t selfish = v->cfg->attacks.selfish_node;
+    int64_t selfish_main = 0, n_inc = 0, n_conf = 0, n_agree = 0;
+    double kwh = 0, value = 0, inc = 0, conf = 0, agree = 0;
+    int rc = h5_reader_summary(v->r, &s, &n, v->e);
+    if (rc)
+        return rc;
+    for (int64_t h = 1; h <= top; h++)
+        selfish_main += selfish >= 0 && v->b.miner[v->main_at[h]] == selfish;
+    for (size_t i = 0; i < v->tr.n; i++) {
+        const double a = v->tr.t_agree[i] - v->tr.t_request[i];
+        const double b = v->tr.t_included[i] - v->tr.t_agree[i];
+        const double c = v->tr.t_confirmed[i] - v->tr.t_included[i];
+        kwh += v->tr.kwh[i];
+        value += v->tr.kwh[i] * v->tr.price[i];
+        if (isfinite(a))
+            agree += a, n_agree++;
+        if (isfinite(b))
+            inc += b, n_inc++;
+        if (isfinite(c))
+            conf += c, n_conf++;
+    }
+    {
+        const struct {
+            const char *name;
+            double want;
+        } w[] = {
+            {"chain_blocks_found", (double)found},
+            {"chain_height", (double)top},
+            {"chain_stale_blocks", (double)stale},
+            {"chain_stale_rate", found > 0 ? (double)stale / (double)found : 0},
+            {"chain_txs_main", (double)v->rep->txs_main},
+            {"chain_trades_confirmed", (double)v->trades_confirmed},
+            {"chain_confirmations", (double)v->cfg->chain.confirmations},
+            {"chain_mean_interval_s",
+             top > 0 ? (v->b.t_found[v->main_at[top]] - v->b.t_found[v->main_at[0]]) / (double)top
+                     : NAN},
+            {"chain_selfish_blocks_main", (double)selfish_main},
+            {"trades", (double)v->tr.n},
+            {"traded_kwh", kwh},
+            {"mean_price", kwh > 0 ? value / kwh : NAN},
+            {"latency_request_agree_mean", n_agree ? agree / (double)n_agree : NAN},
+            {"latency_agree_include_mean", n_inc ? inc / (double)n_inc : NAN},
+            {"latency_include_confirm_mean", n_conf ? conf / (double)n_conf : NAN},
+        };
+        for (size_t k = 0; k < sizeof w / sizeof w[0] && !rc; k++) {
+            const struct h5_scalar *x = scalar(s, n, w[k].name);
+            if (!x)
+                rc = err_set(v->e, ERR_VERIFY, "/summary %s is missing (the tables give %.17g)",
+                             w[k].name, w[k].want);
+            else if (isnan(w[k].want) ? !isnan(x->f)
+                                      : !(fabs(x->f - w[k].want) <= 1e-9 * (1 + fabs(w[k].want))))
+                rc = err_set(v->e, ERR_VERIFY, "/summary %s = %.17g, but the tables give %.17g",
+                             w[k].name, x->f, w[k].want);
+        }
+    }
+    free(s);
+    return rc;
+}
+
 /* ---- driver ------------------------------------------------------------------------------- */
 
 static void verifier_fini(struct verifier *v)
@@ -828,6 +1221,11 @@ static void verifier_fini(struct verifier *v)
     free(v->tr.kwh), free(v->tr.price), free(v->tr.t_request), free(v->tr.t_agree);
     free(v->vb), free(v->by_hash), free(v->vt), free(v->tx_order), free(v->encbuf);
     free(v->parties), free(v->tr_order), free(v->main_at), free(v->pk), free(v->pk_set);
+    free(v->b.version), free(v->b.time), free(v->b.bits), free(v->b.nonce), free(v->b.nonce_start);
+    free(v->b.miner), free(v->b.tx_count), free(v->b.size), free(v->b.withheld);
+    free(v->b.attempts), free(v->b.difficulty), free(v->b.t_found);
+    free(v->tr.slot), free(v->tr.tx_case), free(v->tr.t_included), free(v->tr.t_confirmed);
+    free(v->by_tpub), free(v->id_text), free(v->id_version);
     cfg_fini(&v->cfg_own);
     h5_reader_close(v->r);
 }
@@ -884,9 +1282,9 @@ static int verify_run(struct verifier *v, const struct chain_verify_opts *o)
     v->pk_set = calloc((size_t)v->n_agents + 1, 1);
     if (!v->pk || !v->pk_set)
         return err_set(v->e, ERR_NOMEM, "verify: out of memory");
-    if ((rc = check_trades(v)))
+    if ((rc = check_trades(v)) || (rc = replay_balances(v)))
         return rc;
-    return replay_balances(v);
+    return check_summary(v);
 }
 
 int chain_verify_file(const char *path, const struct chain_verify_opts *opts,

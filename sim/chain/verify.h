@@ -14,6 +14,17 @@
  * with no wallet ever below zero and no transaction twice.  The configuration comes from the
  * file's `scenario` root attribute (the fully resolved INI text).
  *
+ * Every stored column that the chain determines is bound to it: the genesis block's Merkle root
+ * must be chain_identity_root of the stored scenario, seed and version; /blocks columns repeating
+ * a header field or following from the transactions must agree with them; the `chain_tip`
+ * attribute must name the most-work published tip (first published wins ties); each /trades
+ * row's height and t_included must be its transaction's main-chain block's, t_confirmed finite
+ * exactly when that block has chain.confirmations main-chain blocks on it (and equal to the
+ * publication of a block that deep on its branch), tx_case 0 for a seller's first match of a slot
+ * and 1 after; and the /summary scalars the tables determine must match them.  A file rewritten
+ * whole and consistently (a new chain mined from a genesis committing to the stored scenario)
+ * cannot be told from a real run by the file alone.
+ *
  * The file is untrusted input: HDF5's error printing is off, every length, index, string and
  * number read from it is bounds-checked, and no column may claim more bytes than the file could
  * hold.

@@ -13,6 +13,7 @@
  */
 #include "sim.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -302,17 +303,15 @@ static void on_chain_security(void *ctx, double t, int64_t who, const char *kind
         s->hook_rc = ERR_IO;
 }
 
-static void on_trade_included(void *ctx, uint64_t ref, double t, int64_t height)
+/* /trades stores the final main chain's inclusion (a reorg may still move a trade before it is
+ * final), so the market hears of a trade's block only once it is final. */
+static void on_trade_final(void *ctx, uint64_t ref, double t_included, int64_t height,
+                           double t_confirmed)
 {
     struct sim_ctx *s = ctx;
-    mkt_group_included(s->market, ref, t, height);
-}
-
-static void on_trade_confirmed(void *ctx, uint64_t ref, double t, int64_t height)
-{
-    struct sim_ctx *s = ctx;
-    (void)height;
-    mkt_group_confirmed(s->market, ref, t);
+    mkt_group_included(s->market, ref, t_included, height);
+    if (!isnan(t_confirmed))
+        mkt_group_confirmed(s->market, ref, t_confirmed);
 }
 
 static void on_trade_rejected(void *ctx, uint64_t ref, double t, const char *reason)
@@ -479,10 +478,11 @@ int sim_run(const struct cfg *cfg, const struct sim_opts *opts, struct sim_summa
         struct mkt_hooks mh = {&s, on_round_trades};
         struct chain_hooks ch = {&s,
                                  on_chain_security,
-                                 on_trade_included,
-                                 on_trade_confirmed,
+                                 NULL,
+                                 NULL,
                                  on_trade_rejected,
-                                 on_chain_sign};
+                                 on_chain_sign,
+                                 on_trade_final};
         s.market = mkt_new(cfg, s.eng, s.agents, s.reg, &mh, e);
         if (!s.market) {
             rc = e->code;
