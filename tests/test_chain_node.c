@@ -612,7 +612,8 @@ static void test_chain_tampered_copies_rejected_and_harmless(void **state)
     start(f);
     snprintf(path, sizeof path, "/tmp/test_chain_t_%d.h5", (int)getpid());
     assert_non_null(h = h5_file_create(path, &e));
-    assert_int_equal(chain_tables_open(f->c, h, 64, 1, &e), 0);
+    assert_int_equal(h5_file_set_layout(h, 64, 1, &e), 0);
+    assert_int_equal(chain_tables_open(f->c, h, &e), 0);
     for (int k = 0; k < 20; k++) {
         run(f, 100.0 * (k + 1));
         assert_int_equal(trade(f, (uint64_t)k + 1, k % AGENTS, (k + 1) % AGENTS, 0.5, 100, NULL), 0);

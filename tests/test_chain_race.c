@@ -73,7 +73,8 @@ static void run_race_cfg(int nodes, double interval_s, double delay_min_s, doubl
         fail_msg("chain_new: %s", e.msg);
     snprintf(path, sizeof path, "/tmp/test_chain_race_%d.h5", (int)getpid());
     assert_non_null(h = h5_file_create(path, &e));
-    assert_int_equal(chain_tables_open(c, h, 1024, 0, &e), 0);
+    assert_int_equal(h5_file_set_layout(h, 1024, 0, &e), 0);
+    assert_int_equal(chain_tables_open(c, h, &e), 0);
     /* main chain about (1 - stale) * t / interval: run a little longer than needed */
     if (eng_run_until(eng, interval_s * (double)blocks_wanted * 1.1))
         fail_msg("run: %s", eng_err(eng)->msg);

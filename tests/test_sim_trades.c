@@ -19,7 +19,7 @@
 
 #include "cli_harness.h"
 #include "core/config.h"
-#include "core/sim.h"
+#include "run/sim.h"
 #include "io/h5.h"
 
 #define MAXB ((size_t)1 << 30)
