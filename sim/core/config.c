@@ -59,6 +59,9 @@ static const struct key_def keys[] = {
      "comma-separated INI files applied before this file's own keys", 0},
     {"sim", "days", KT_NUM, G(sim.days), "1", 0, 3650, 1, NULL, "days",
      "simulated duration", 0},
+    {"sim", "threads", KT_INT, G(sim.threads), "0", 0, 256, 0, NULL, "threads",
+     "threads signing, verifying and deriving keys in parallel; 0 means one per core; results "
+     "are the same for any value", 0},
     {"market", "slot_minutes", KT_INT, G(market.slot_minutes), "15", 1, 1440, 0, NULL, "minutes",
      "length of a market slot; 1440 must be a multiple of it", 0},
     {"market", "rounds_per_slot", KT_INT, G(market.rounds_per_slot), "5", 1, 1000, 0, NULL, "",
