@@ -16,6 +16,7 @@ int cli_bench(int argc, char **argv);
 int cli_devices(int argc, char **argv);
 
 /* `setm bench <what>` delegates to these. */
+int cli_bench_scale(int argc, char **argv);
 int cli_bench_engine(int argc, char **argv);
 int cli_bench_mine(int argc, char **argv);
 int cli_bench_agents(int argc, char **argv);
