@@ -95,16 +95,24 @@ size_t id_count(const struct id_registry *r) { return r->n; }
 
 int id_is_registered(const struct id_registry *r, uint64_t id) { return id < r->n; }
 
+/* BLAKE2b in keyed mode is a PRF and so a MAC by design (RFC 7693 section 2.9), with no HMAC
+ * wrapper needed: one compression for the key block and one for a 41-byte message, against
+ * HMAC-SHA-512-256's four SHA-512 compressions (0.4 against 1.7 us here; README Performance). */
 void id_mac_with(const unsigned char key[ID_KEY_BYTES], const unsigned char *msg, size_t len,
                  unsigned char tag[ID_MAC_BYTES])
 {
-    crypto_auth(tag, msg, len, key);
+    crypto_generichash(tag, ID_MAC_BYTES, msg, len, key, ID_KEY_BYTES);
 }
 
 int id_mac_verify_with(const unsigned char key[ID_KEY_BYTES], const unsigned char *msg, size_t len,
                        const unsigned char tag[ID_MAC_BYTES])
 {
-    return crypto_auth_verify(tag, msg, len, key) == 0;
+    unsigned char want[ID_MAC_BYTES];
+    int ok;
+    crypto_generichash(want, ID_MAC_BYTES, msg, len, key, ID_KEY_BYTES);
+    ok = crypto_verify_32(want, tag) == 0; /* constant time */
+    sodium_memzero(want, sizeof want);
+    return ok;
 }
 
 void id_mac(const struct id_registry *r, uint32_t id, const unsigned char *msg, size_t len,

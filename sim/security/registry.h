@@ -20,7 +20,7 @@
 
 #include "core/err.h"
 
-#define ID_MAC_BYTES 32   /* crypto_auth (HMAC-SHA-512-256) tag */
+#define ID_MAC_BYTES 32   /* keyed BLAKE2b-256 tag (crypto_generichash, 32-byte key) */
 #define ID_KEY_BYTES 32
 #define ID_PK_BYTES 32    /* Ed25519 public key */
 #define ID_SIG_BYTES 64   /* Ed25519 signature */
