@@ -43,6 +43,7 @@
 #endif
 
 #include "cli/cli.h"
+#include "core/pool.h"
 #include "core/config.h"
 #include "core/sim.h"
 #include "core/sweep.h"
@@ -195,6 +196,10 @@ static void run_one(const struct sweep_cli *c, size_t run, sim_progress_fn progr
     rss_peak_reset();
     cfg_init(&cfg);
     res->rc = sweep_run_cfg(c->sw, run, &cfg, &e);
+    /* sim.threads = 0 (every core) shares the cores among the runs going at once; the results
+     * do not depend on it */
+    if (!res->rc && cfg.sim.threads == 0 && c->jobs > 1)
+        cfg.sim.threads = pool_cores() / c->jobs > 1 ? pool_cores() / c->jobs : 1;
     if (!res->rc) {
         path_in(c, sweep_run_name(c->sw, run, name, sizeof name), path, sizeof path);
         memset(&so, 0, sizeof so);
