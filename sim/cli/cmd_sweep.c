@@ -196,10 +196,6 @@ static void run_one(const struct sweep_cli *c, size_t run, sim_progress_fn progr
     rss_peak_reset();
     cfg_init(&cfg);
     res->rc = sweep_run_cfg(c->sw, run, &cfg, &e);
-    /* sim.threads = 0 (every core) shares the cores among the runs going at once; the results
-     * do not depend on it */
-    if (!res->rc && cfg.sim.threads == 0 && c->jobs > 1)
-        cfg.sim.threads = pool_cores() / c->jobs > 1 ? pool_cores() / c->jobs : 1;
     if (!res->rc) {
         path_in(c, sweep_run_name(c->sw, run, name, sizeof name), path, sizeof path);
         memset(&so, 0, sizeof so);
@@ -208,6 +204,11 @@ static void run_one(const struct sweep_cli *c, size_t run, sim_progress_fn progr
         so.progress = progress;
         so.progress_ctx = pctx;
         so.stop = &sweep_stop_requested;
+        /* sim.threads = 0 (every core) shares the cores among the runs going at once; passed
+         * beside the scenario, not in it, so a run's stored scenario (what a rerun compares)
+         * does not depend on how many ran together */
+        if (cfg.sim.threads == 0 && c->jobs > 1)
+            so.threads = pool_cores() / c->jobs > 1 ? pool_cores() / c->jobs : 1;
         res->rc = sim_run(&cfg, &so, &sum, &e);
     }
     cfg_fini(&cfg);

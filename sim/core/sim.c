@@ -492,7 +492,7 @@ int sim_run(const struct cfg *cfg, const struct sim_opts *opts, struct sim_summa
     s.eng = eng_new(1024);
     if (!s.eng)
         return err_set(e, ERR_NOMEM, "out of memory creating the event engine");
-    s.pool = pool_new((int)cfg->sim.threads, e);
+    s.pool = pool_new(opts->threads > 0 ? opts->threads : (int)cfg->sim.threads, e);
     if (!s.pool) {
         eng_free(s.eng);
         return e->code;
