@@ -101,7 +101,7 @@ asan:
 	@$(MAKE) --no-print-directory MODE=asan test-c
 
 # The suites that run code on several threads, under ThreadSanitizer (objects in build/tsan).
-TSAN_TESTS := test_pool
+TSAN_TESTS := test_pool test_chain_node
 tsan:
 	@$(MAKE) --no-print-directory MODE=tsan $(TSAN_TESTS:%=build/tsan/tests/%)
 	@for t in $(TSAN_TESTS); do \
