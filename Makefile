@@ -33,6 +33,9 @@ OPT       := -O2 -g
 ifeq ($(MODE),asan)
 OPT       := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 endif
+ifeq ($(MODE),tsan)
+OPT       := -O1 -g -fsanitize=thread -fno-omit-frame-pointer
+endif
 CFLAGS    += -std=c11 $(OPT) $(WARN) -MMD -MP
 LDFLAGS   += $(filter -fsanitize=%,$(OPT)) -pthread
 
@@ -47,7 +50,7 @@ SETM      := $(if $(filter rel,$(MODE)),bin/setm,$(BUILD)/setm)
 SCENARIO  ?= scenarios/case_study.ini
 PYTHON    ?= python3
 
-.PHONY: all deps run test test-c test-py test-layers golden asan bench plots clean help config-docs fuzz
+.PHONY: all deps run test test-c test-py test-layers golden asan tsan bench plots clean help config-docs fuzz
 all: $(SETM)
 
 help:
@@ -57,6 +60,7 @@ help:
 	@echo "make test       build and run every test (cmocka; pytest when present)"
 	@echo "make asan       the whole test suite under AddressSanitizer + UBSan"
 	@echo "make golden     rewrite tests/golden/*.txt after an intended change of behaviour"
+	@echo "make tsan       the threaded suites (worker pool, thread-count determinism) under ThreadSanitizer"
 	@echo "make bench      throughput benchmarks"
 	@echo "make plots      run $(SCENARIO) and scenarios/attacks_demo.ini, draw out/plots/*.png"
 	@echo "make fuzz       libFuzzer targets (clang) in build/fuzz/: config, msg, tx, verify"
@@ -106,7 +110,16 @@ test-layers:
 asan:
 	@$(MAKE) --no-print-directory MODE=asan test-c
 
+# The suites that run code on several threads, under ThreadSanitizer (objects in build/tsan).
+TSAN_TESTS := test_pool test_chain_node
+tsan:
+	@$(MAKE) --no-print-directory MODE=tsan $(TSAN_TESTS:%=build/tsan/tests/%)
+	@for t in $(TSAN_TESTS); do \
+	    TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" SETM_SOURCE_DIR=$(CURDIR) \
+	        build/tsan/tests/$$t || exit 1; done
+
 bench: $(SETM)
+	$(SETM) bench scale
 	$(SETM) bench engine
 	$(SETM) bench agents
 	$(SETM) bench market

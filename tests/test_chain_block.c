@@ -449,6 +449,30 @@ static void test_chain_block_identity_root_commits_to_scenario(void **state)
     assert_memory_not_equal(b, want, 32);
 }
 
+/* The worker-thread count ([sim] threads) chooses how a run is computed, not what it simulates:
+ * it is left out of the record, and every other [sim] line stays in. */
+static void test_chain_block_identity_root_ignores_sim_threads(void **state)
+{
+    static const char record[] = "setm run identity 1\nversion=0.1.0\nseed=3\n"
+                                 "[sim]\ndays = 2\n[chain]\nnodes = 4\n";
+    static const char one[] = "[sim]\ndays = 2\nthreads = 1\n[chain]\nnodes = 4\n";
+    static const char four[] = "[sim]\nthreads = 4\ndays = 2\n[chain]\nnodes = 4\n";
+    static const char longer[] = "[sim]\ndays = 3\nthreads = 1\n[chain]\nnodes = 4\n";
+    static const char chain_threads[] = "[sim]\ndays = 2\n[chain]\nnodes = 4\nthreads = 1\n";
+    unsigned char want[32], h1[32], b[32];
+    (void)state;
+    crypto_hash_sha256(h1, (const unsigned char *)record, sizeof record - 1);
+    crypto_hash_sha256(want, h1, sizeof h1);
+    chain_identity_root(one, 3, "0.1.0", b);
+    assert_memory_equal(b, want, 32);
+    chain_identity_root(four, 3, "0.1.0", b);
+    assert_memory_equal(b, want, 32);
+    chain_identity_root(longer, 3, "0.1.0", b);
+    assert_memory_not_equal(b, want, 32);
+    chain_identity_root(chain_threads, 3, "0.1.0", b); /* only [sim]'s threads is left out */
+    assert_memory_not_equal(b, want, 32);
+}
+
 int main(void)
 {
     const struct CMUnitTest unit[] = {
@@ -465,6 +489,7 @@ int main(void)
         cmocka_unit_test(test_chain_block_retarget_caps_at_pow_limit),
         cmocka_unit_test(test_chain_block_retarget_errors),
         cmocka_unit_test(test_chain_block_identity_root_commits_to_scenario),
+        cmocka_unit_test(test_chain_block_identity_root_ignores_sim_threads),
         cmocka_unit_test(test_chain_block_check_accepts_valid_chain),
         cmocka_unit_test(test_chain_block_check_rejects_every_flipped_header_byte),
         cmocka_unit_test(test_chain_block_check_rejects_every_flipped_tx_byte),

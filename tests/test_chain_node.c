@@ -18,6 +18,7 @@
 #include "chain/chain.h"
 #include "chain/sha256.h"
 #include "chain/verify.h"
+#include "core/pool.h"
 
 #define AGENTS 8
 #define MAXREF 4096
@@ -427,6 +428,51 @@ static void test_chain_bad_signature_rejected(void **state)
     assert_string_equal(f->reject_reason[0], "bad_signature");
 }
 
+/* A batch checked on a pool: each trade gets the outcome it would get alone, in order (a bad
+ * buyer signature in the middle, a duplicate of the first at the end), the others go in. */
+static void test_chain_batch_on_pool_same_outcomes_in_order(void **state)
+{
+    struct fixture *f = *state;
+    struct chain_buyer b[4];
+    struct chain_trade t[4];
+    struct chain_summary sum;
+    unsigned char msg[512];
+    size_t len;
+    struct err e = {0};
+    struct pool *p = pool_new(3, &e);
+    const int64_t seller[4] = {2, 5, 6, 2}, buyer[4] = {3, 1, 7, 3};
+    assert_non_null(p);
+    start(f);
+    chain_pool_set(f->c, p);
+    for (int k = 0; k < 4; k++) {
+        memset(&t[k], 0, sizeof t[k]);
+        memset(&b[k], 0, sizeof b[k]);
+        b[k].agent = buyer[k];
+        b[k].kwh = 1;
+        memcpy(b[k].pk, f->pk[buyer[k]], 32);
+        t[k].trade_ref = k == 3 ? 10 : 10 + (uint64_t)k; /* the last repeats the first */
+        t[k].seller = seller[k];
+        memcpy(t[k].seller_pk, f->pk[seller[k]], 32);
+        t[k].price = 50;
+        t[k].n_buyers = 1;
+        t[k].buyers = &b[k];
+        assert_int_equal(chain_trade_signing_bytes(f->c, &t[k], msg, sizeof msg, &len, NULL), 0);
+        crypto_sign_detached(t[k].seller_sig, NULL, msg, len, f->sk[seller[k]]);
+        /* trade 1's buyer signs with agent 4's key */
+        crypto_sign_detached(b[k].sig, NULL, msg, len, f->sk[k == 1 ? 4 : buyer[k]]);
+    }
+    assert_int_equal(chain_submit_trades(f->c, t, 4, &e), 0);
+    assert_int_equal(f->n_reject, 2);
+    assert_string_equal(f->reject_reason[0], "bad_signature");
+    assert_string_equal(f->reject_reason[1], "duplicate_tx");
+    chain_summary_get(f->c, &sum);
+    assert_int_equal(sum.txs_submitted, 2);
+    assert_int_equal(sum.txs_rejected, 2);
+    assert_int_equal(chain_submit_trades(f->c, t, 0, &e), 0); /* an empty batch */
+    chain_pool_set(f->c, NULL);
+    pool_free(p);
+}
+
 static void test_chain_key_mismatch_rejected(void **state)
 {
     struct fixture *f = *state;
@@ -720,6 +766,7 @@ int main(void)
         T(test_chain_double_spend_rejected),
         T(test_chain_many_trades_conserve_coins),
         T(test_chain_bad_signature_rejected),
+        T(test_chain_batch_on_pool_same_outcomes_in_order),
         T(test_chain_key_mismatch_rejected),
         T(test_chain_first_key_binds_wallet),
         T(test_chain_duplicate_rejected),

@@ -116,6 +116,62 @@ static void test_security_mutual_key_cache_grows(void **state)
     id_registry_free(r);
 }
 
+/* The message MAC is keyed BLAKE2b-256 with a 32-byte key (RFC 7693).  Expected tag from an
+ * independent implementation: Python's hashlib.blake2b(msg, key=bytes(range(32)),
+ * digest_size=32). */
+static void test_security_mac_is_keyed_blake2b(void **state)
+{
+    static const unsigned char want[ID_MAC_BYTES] = {
+        0x54, 0x66, 0x96, 0x15, 0x10, 0x92, 0x1f, 0xf4, 0x96, 0x03, 0xa1, 0x4b, 0x23, 0x44, 0x40, 0xfa,
+        0x2a, 0x0b, 0x4c, 0x94, 0x00, 0x87, 0xfd, 0x67, 0x46, 0xea, 0xea, 0x91, 0xf7, 0x37, 0x0b, 0xc0};
+    const char *msg = "SETM message body, 41 bytes long, exact!!";
+    unsigned char key[ID_KEY_BYTES], tag[ID_MAC_BYTES];
+    (void)state;
+    for (int i = 0; i < ID_KEY_BYTES; i++)
+        key[i] = (unsigned char)i;
+    assert_int_equal(strlen(msg), 41);
+    id_mac_with(key, (const unsigned char *)msg, 41, tag);
+    assert_memory_equal(tag, want, ID_MAC_BYTES);
+    assert_true(id_mac_verify_with(key, (const unsigned char *)msg, 41, want));
+    key[31] ^= 1;
+    assert_false(id_mac_verify_with(key, (const unsigned char *)msg, 41, want));
+}
+
+/* The pair-key cache is bounded (direct-mapped): with thousands of pairs some share a slot and
+ * evict each other, and every query still gives the pair's one key, the same from both sides and
+ * the same as an uncached derivation. */
+static void test_security_mutual_key_cache_evicts_without_changing_keys(void **state)
+{
+    enum { N = 3001 };
+    static char buf[N][8];
+    static const char *many[N];
+    static unsigned char first[N][ID_KEY_BYTES];
+    struct err e = {0};
+    struct id_registry *r;
+    unsigned char k[ID_KEY_BYTES], k2[ID_KEY_BYTES];
+    (void)state;
+    for (int i = 0; i < N; i++) {
+        snprintf(buf[i], sizeof buf[i], "a%d", i);
+        many[i] = buf[i];
+    }
+    r = id_registry_new(5, many, N, &e);
+    assert_non_null(r);
+    for (uint32_t i = 1; i < N; i++) {
+        assert_int_equal(id_mutual_key(r, 0, i, first[i]), 0);
+        assert_int_equal(id_mutual_key(r, i, 0, k), 0);
+        assert_memory_equal(k, first[i], ID_KEY_BYTES);
+    }
+    for (uint32_t i = 1; i < N; i++) {
+        assert_int_equal(id_mutual_key(r, 0, i, k), 0);
+        assert_memory_equal(k, first[i], ID_KEY_BYTES);
+        assert_int_equal(id_mutual_key_derive(r, i, 0, k2), 0);
+        assert_memory_equal(k2, first[i], ID_KEY_BYTES);
+    }
+    assert_int_equal(id_mutual_key_derive(r, 7, 7, k), ERR_RUNTIME);
+    assert_int_equal(id_mutual_key_derive(r, 7, N, k), ERR_RUNTIME);
+    id_registry_free(r);
+}
+
 static void test_security_message_round_trip_and_seal(void **state)
 {
     struct id_registry *r = reg(1);
@@ -168,6 +224,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_security_keys_reproducible_and_distinct),
         cmocka_unit_test(test_security_mac_checks_sender_and_bytes),
+        cmocka_unit_test(test_security_mac_is_keyed_blake2b),
+        cmocka_unit_test(test_security_mutual_key_cache_evicts_without_changing_keys),
         cmocka_unit_test(test_security_signatures),
         cmocka_unit_test(test_security_mutual_key_agrees),
         cmocka_unit_test(test_security_mutual_key_cache_grows),

@@ -13,18 +13,28 @@
 
 #include "chain/sha256.h"
 
-/* Whether a section header line ("[name]", leading blanks allowed) names a section the identity
- * leaves out. */
-static int identity_skips(const char *line, size_t len, int current)
+/* Lines of the resolved scenario the identity leaves out: the [mine] and [output] sections and the
+ * key `threads` of [sim] (how a run is computed and stored, never what it simulates).  `section`
+ * carries the current section between calls: 0 kept, 1 left out, 2 [sim]. */
+static int identity_skips(const char *line, size_t len, int *section)
 {
     size_t i = 0;
     while (i < len && (line[i] == ' ' || line[i] == '\t'))
         i++;
-    if (i == len || line[i] != '[')
-        return current;
-    line += i + 1;
-    len -= i + 1;
-    return (len >= 5 && !strncmp(line, "mine]", 5)) || (len >= 7 && !strncmp(line, "output]", 7));
+    line += i;
+    len -= i;
+    if (len > 0 && line[0] == '[') {
+        *section = (len >= 6 && !strncmp(line, "[mine]", 6)) ||
+                           (len >= 8 && !strncmp(line, "[output]", 8))
+                       ? 1
+                   : (len >= 5 && !strncmp(line, "[sim]", 5)) ? 2
+                                                               : 0;
+        return *section == 1;
+    }
+    if (*section == 2 && len > 7 && !strncmp(line, "threads", 7) &&
+        (line[7] == ' ' || line[7] == '\t' || line[7] == '='))
+        return 1;
+    return *section == 1;
 }
 
 void chain_identity_root(const char *scenario, int64_t seed, const char *version,
@@ -34,7 +44,7 @@ void chain_identity_root(const char *scenario, int64_t seed, const char *version
     unsigned char h1[CHAIN_SHA256_LEN];
     char head[160];
     const char *p = scenario ? scenario : "";
-    int skip = 0, n;
+    int section = 0, n;
     n = snprintf(head, sizeof head, "setm run identity 1\nversion=%.64s\nseed=%lld\n",
                  version ? version : "", (long long)seed);
     chain_sha256_init(&c);
@@ -42,8 +52,7 @@ void chain_identity_root(const char *scenario, int64_t seed, const char *version
     while (*p) {
         const char *nl = strchr(p, '\n');
         size_t len = nl ? (size_t)(nl - p) + 1 : strlen(p);
-        skip = identity_skips(p, len, skip);
-        if (!skip)
+        if (!identity_skips(p, len, &section))
             chain_sha256_update(&c, p, len);
         p += len;
     }

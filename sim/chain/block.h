@@ -43,9 +43,9 @@ struct chain_header {
 /* The run identity the genesis block commits to: SHA-256d (internal order) of the record
  *   "setm run identity 1\n" "version=" VERSION "\n" "seed=" SEED "\n" SCENARIO'
  * where SCENARIO' is the fully resolved scenario text (cfg_to_string; the `scenario` root
- * attribute) without its [mine] and [output] sections, which choose how a run is computed and
- * stored, never what it simulates (every backend and thread count gives the same chain).  Lines
- * are kept byte for byte.  scenario and version may be NULL (read as ""). */
+ * attribute) without its [mine] and [output] sections and the [sim] key `threads`, which
+ * choose how a run is computed and stored, never what it simulates (every backend and thread
+ * count gives the same chain).  Lines are kept byte for byte.  scenario and version may be NULL (read as ""). */
 void chain_identity_root(const char *scenario, int64_t seed, const char *version,
                          unsigned char out[MINE_HASH_LEN]);
 

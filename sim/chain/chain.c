@@ -30,6 +30,7 @@
 #include <time.h>
 
 #include "chain/sha256.h"
+#include "core/pool.h"
 #include "core/rng.h"
 
 #define NCOLS(a) (sizeof(a) / sizeof((a)[0]))
@@ -194,6 +195,23 @@ static const struct h5_col tx_cols[] = {
      "canonical encoding as hex, up to 1024 digits per row; concatenate the parts"},
 };
 
+/* chain_submit_trades: every signature of a batch of trades, checked on the pool before the
+ * trades are admitted one by one in order.  A signature's validity depends on its bytes alone,
+ * so checking it early changes no outcome; admission reads ok[] instead of verifying again. */
+struct batch_sig {
+    const unsigned char *sig, *pk; /* borrowed from the caller's trades for the call */
+    uint32_t trade;                /* index in the batch: its signing bytes */
+};
+
+struct batch {
+    struct batch_sig *sig;
+    uint8_t *ok;          /* per sig: 1 verifies */
+    size_t *first;        /* per trade: its first entry in sig[]; SIZE_MAX = bytes not built */
+    size_t *off, *len;    /* per trade: its signing bytes in msg */
+    unsigned char *msg;
+    size_t cap_sig, cap_trade, cap_msg;
+};
+
 struct chain {
     const struct cfg *cfg;
     struct eng *eng;
@@ -242,6 +260,8 @@ struct chain {
     uint64_t transfer_serial;
 
     struct h5_table *t_blocks, *t_txs;
+    struct pool *workers; /* borrowed (chain_pool_set): admission's signature checks; NULL = here */
+    struct batch batch;   /* chain_submit_trades' scratch */
     struct chain_summary sum;
     struct err *e; /* where handlers put errors: eng_err(eng) */
 };
@@ -1394,7 +1414,10 @@ static int attack_transfer(struct chain *c, int64_t b, struct err *e)
     return tx_add(c, &tx, len, id, acc, &pay, 1, e);
 }
 
-int chain_submit_trade(struct chain *c, const struct chain_trade *t, struct err *e)
+/* Admission of one trade.  ok (NULL: verify here) gives the signatures' outcomes, seller first
+ * then the buyers in order, as chain_submit_trades checked them. */
+static int submit_one(struct chain *c, const struct chain_trade *t, const uint8_t *ok,
+                      struct err *e)
 {
     unsigned char msg[CHAIN_TX_TRADE_FIXED + CHAIN_TX_MAX_BUYERS * CHAIN_TX_TRADE_BUYER];
     unsigned char id[CHAIN_TXID_LEN];
@@ -1417,10 +1440,11 @@ int chain_submit_trade(struct chain *c, const struct chain_trade *t, struct err 
         if (c->pk_set[t->buyers[i].agent] &&
             memcmp(c->pk[t->buyers[i].agent], t->buyers[i].pk, CHAIN_PK_LEN))
             return admit_reject(c, &tx, t->buyers[i].agent, "key_mismatch", e);
-    if (crypto_sign_verify_detached(t->seller_sig, msg, mlen, t->seller_pk) != 0)
+    if (ok ? !ok[0] : crypto_sign_verify_detached(t->seller_sig, msg, mlen, t->seller_pk) != 0)
         return admit_reject(c, &tx, t->seller, "bad_signature", e);
     for (size_t i = 0; i < t->n_buyers; i++)
-        if (crypto_sign_verify_detached(t->buyers[i].sig, msg, mlen, t->buyers[i].pk) != 0)
+        if (ok ? !ok[1 + i]
+               : crypto_sign_verify_detached(t->buyers[i].sig, msg, mlen, t->buyers[i].pk) != 0)
             return admit_reject(c, &tx, t->buyers[i].agent, "bad_signature", e);
     /* Trust on first use for wallets never registered. */
     if (!c->pk_set[t->seller])
@@ -1455,6 +1479,93 @@ int chain_submit_trade(struct chain *c, const struct chain_trade *t, struct err 
         return rc;
     if (attack && !first)
         return attack_transfer(c, t->buyers[0].agent, e);
+    return 0;
+}
+
+int chain_submit_trade(struct chain *c, const struct chain_trade *t, struct err *e)
+{
+    return submit_one(c, t, NULL, e);
+}
+
+static int batch_verify_task(void *ctx, size_t k)
+{
+    struct batch *b = ctx;
+    const struct batch_sig *s = &b->sig[k];
+    b->ok[k] = crypto_sign_verify_detached(s->sig, b->msg + b->off[s->trade], b->len[s->trade],
+                                           s->pk) == 0;
+    return 0;
+}
+
+/* Room for n trades, `sigs` signatures and `bytes` of signing bytes in c->batch. */
+static int batch_reserve(struct batch *b, size_t n, size_t sigs, size_t bytes)
+{
+    if (n > b->cap_trade) {
+        size_t cap = 2 * n;
+        size_t *f = realloc(b->first, cap * sizeof *f);
+        if (f)
+            b->first = f;
+        size_t *o = realloc(b->off, cap * sizeof *o);
+        if (o)
+            b->off = o;
+        size_t *l = realloc(b->len, cap * sizeof *l);
+        if (l)
+            b->len = l;
+        if (!f || !o || !l)
+            return ERR_NOMEM;
+        b->cap_trade = cap;
+    }
+    if (sigs > b->cap_sig) {
+        size_t cap = 2 * sigs;
+        struct batch_sig *s = realloc(b->sig, cap * sizeof *s);
+        if (s)
+            b->sig = s;
+        uint8_t *ok = realloc(b->ok, cap);
+        if (ok)
+            b->ok = ok;
+        if (!s || !ok)
+            return ERR_NOMEM;
+        b->cap_sig = cap;
+    }
+    return grow((void **)&b->msg, &b->cap_msg, bytes, 1);
+}
+
+void chain_pool_set(struct chain *c, struct pool *p) { c->workers = p; }
+
+int chain_submit_trades(struct chain *c, const struct chain_trade *t, size_t n, struct err *e)
+{
+    struct batch *b = &c->batch;
+    size_t sigs = 0, bytes = 0;
+    for (size_t k = 0; k < n; k++) {
+        sigs += 1 + t[k].n_buyers;
+        bytes += CHAIN_TX_TRADE_FIXED + (t[k].n_buyers <= CHAIN_TX_MAX_BUYERS ? t[k].n_buyers : 0) *
+                                            CHAIN_TX_TRADE_BUYER;
+    }
+    if (batch_reserve(b, n, sigs, bytes))
+        return err_set(e, ERR_NOMEM, "chain: out of memory checking %zu trades", n);
+    sigs = bytes = 0;
+    for (size_t k = 0; k < n; k++) {
+        struct chain_tx tx;
+        b->first[k] = SIZE_MAX; /* a malformed trade: submit_one reports it in its turn */
+        if (trade_wire(c, &t[k], &tx, NULL) ||
+            chain_tx_signing_bytes(&tx, b->msg + bytes, b->cap_msg - bytes, &b->len[k], NULL))
+            continue;
+        b->off[k] = bytes;
+        bytes += b->len[k];
+        b->first[k] = sigs;
+        b->sig[sigs++] = (struct batch_sig){t[k].seller_sig, t[k].seller_pk, (uint32_t)k};
+        for (size_t i = 0; i < t[k].n_buyers; i++)
+            b->sig[sigs++] = (struct batch_sig){t[k].buyers[i].sig, t[k].buyers[i].pk, (uint32_t)k};
+    }
+    if (c->workers)
+        pool_run(c->workers, sigs, batch_verify_task, b, NULL);
+    else
+        for (size_t k = 0; k < sigs; k++)
+            batch_verify_task(b, k);
+    for (size_t k = 0; k < n; k++) {
+        int rc = submit_one(c, &t[k], b->first[k] == SIZE_MAX ? NULL : b->ok + b->first[k], e);
+        if (rc && rc != ERR_VERIFY)
+            return rc;
+    }
     return 0;
 }
 
@@ -1666,6 +1777,12 @@ void chain_free(struct chain *c)
     free(c->ids);
     free(c->encbuf);
     free(c->parties);
+    free(c->batch.sig);
+    free(c->batch.ok);
+    free(c->batch.first);
+    free(c->batch.off);
+    free(c->batch.len);
+    free(c->batch.msg);
     rng_free(c->rng_race);
     rng_free(c->rng_net);
     rng_free(c->rng_attack);

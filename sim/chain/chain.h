@@ -210,6 +210,18 @@ int chain_trade_signing_bytes(const struct chain *c, const struct chain_trade *t
  * chain_trade_signing_bytes; ERR_NOMEM. */
 int chain_submit_trade(struct chain *c, const struct chain_trade *t, struct err *e);
 
+/* Several trades handed to the network at once, in order: the same outcome as calling
+ * chain_submit_trade on each in turn (a refused trade is reported through the hooks and the
+ * others go on), with every signature of the batch checked first on the pool set by
+ * chain_pool_set (in parallel; each signature is checked once, however many nodes it reaches).
+ * 0; the first ERR_USAGE / ERR_FORMAT / ERR_NOMEM (trades before it were submitted). */
+int chain_submit_trades(struct chain *c, const struct chain_trade *t, size_t n, struct err *e);
+
+/* The worker pool chain_submit_trades checks signatures on (borrowed; must outlive the chain or
+ * be unset with NULL).  Without one it checks them in the caller's thread. */
+struct pool;
+void chain_pool_set(struct chain *c, struct pool *p);
+
 /* Create /blocks and /transactions in f; rows are appended as blocks become final
  * (chain.finality_depth deep) and by chain_finish.  0, or the h5 error. */
 int chain_tables_open(struct chain *c, struct h5_file *f, struct err *e);

@@ -17,6 +17,7 @@ int cli_devices(int argc, char **argv);
 int cli_validate(int argc, char **argv); /* execs python3 analysis/validate.py */
 
 /* `setm bench <what>` delegates to these. */
+int cli_bench_scale(int argc, char **argv);
 int cli_bench_engine(int argc, char **argv);
 int cli_bench_mine(int argc, char **argv);
 int cli_bench_agents(int argc, char **argv);

@@ -1,7 +1,11 @@
-/* cmd_bench — `setm bench engine|mine|market`: throughput figures (never asserted by tests). */
+/* cmd_bench — `setm bench scale|engine|agents|market|mine`: throughput figures (never asserted by
+ * tests). */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <time.h>
 
@@ -9,18 +13,25 @@
 #include "cli/cli.h"
 #include "core/config.h"
 #include "core/phold.h"
+#include "core/pool.h"
 #include "core/rng.h"
+#include "run/sim.h"
 #include "grid/agents.h"
 #include "market/clear.h"
 #include "security/message.h"
 #include "security/registry.h"
 
 static const char bench_usage[] =
-    "usage: setm bench engine [--lps N] [--events M] [--population P] [--seed S]\n"
+    "usage: setm bench scale  [--agents N] [--days D] [--threads T] [--scenario FILE]\n"
+    "       setm bench engine [--lps N] [--events M] [--population P] [--seed S]\n"
     "       setm bench agents [--agents N] [--days D]\n"
     "       setm bench market\n"
     "       setm bench mine   [options]   (setm bench mine --help)\n"
-    "  engine  PHOLD on the event engine: N logical processes (default 10000), M events\n"
+    "  scale   a whole run (chain and authentication on, CPU mining) of FILE (default\n"
+    "          scenarios/neighbourhood_500.ini) with N agents (default 2000) over D days\n"
+    "          (default 1) on T threads (default 0 = every core); prints agent-days/s, wall\n"
+    "          and CPU seconds and peak memory; the output goes to a temporary file, removed\n"
+    "          afterwards\n"    "  engine  PHOLD on the event engine: N logical processes (default 10000), M events\n"
     "          (default 10000000), P initial events per LP (default 1); prints events/s\n"
     "  agents  profile generation: a mixed population of N agents (default 10000) over D days\n"
     "          (default 30) at 15-minute slots, history included; prints agent-slots/s\n"
@@ -36,6 +47,8 @@ int cli_bench(int argc, char **argv)
         fputs(bench_usage, stdout);
         return 0;
     }
+    if (!strcmp(argv[1], "scale"))
+        return cli_bench_scale(argc - 1, argv + 1);
     if (!strcmp(argv[1], "engine"))
         return cli_bench_engine(argc - 1, argv + 1);
     if (!strcmp(argv[1], "mine"))
@@ -45,6 +58,119 @@ int cli_bench(int argc, char **argv)
     if (!strcmp(argv[1], "market"))
         return cli_bench_market(argc - 1, argv + 1);
     return cli_usage_error("bench", bench_usage, "unknown benchmark '%s'", argv[1]);
+}
+
+static double cpu_seconds(void)
+{
+    struct rusage u;
+    if (getrusage(RUSAGE_SELF, &u) != 0)
+        return 0;
+    return (double)u.ru_utime.tv_sec + (double)u.ru_stime.tv_sec +
+           1e-6 * (double)(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
+int cli_bench_scale(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"agents", required_argument, NULL, 'a'}, {"days", required_argument, NULL, 'd'},
+        {"threads", required_argument, NULL, 't'}, {"scenario", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+    const char *scenario = SETM_SOURCE_DIR "/scenarios/neighbourhood_500.ini";
+    const char *days = "1";
+    unsigned long long agents = 2000, threads = 0, v;
+    char dir[64], out[128], kv[96], *end;
+    struct cfg cfg;
+    struct err e = {0};
+    struct sim_opts so;
+    struct sim_summary sum;
+    struct rusage ru;
+    double d, w0, c0, wall, cpu;
+    int c, rc = 0, nth;
+
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (c == 'h') {
+            fputs(bench_usage, stdout);
+            return 0;
+        }
+        if (c == '?')
+            return cli_usage_error("bench scale", bench_usage, "unknown option '%s'",
+                                   argv[optind - 1]);
+        if (c == 's') {
+            scenario = optarg;
+            continue;
+        }
+        if (c == 'd') {
+            d = strtod(optarg, &end);
+            if (end == optarg || *end || !(d > 0) || d > 3650)
+                return cli_usage_error("bench scale", bench_usage,
+                                       "bad value '%s' for --days (0 < D <= 3650)", optarg);
+            days = optarg;
+            continue;
+        }
+        if (cli_parse_u64(optarg, &v) != 0 || (c == 'a' && (v == 0 || v > 1000000ULL)) ||
+            (c == 't' && v > POOL_MAX_THREADS))
+            return cli_usage_error("bench scale", bench_usage, "bad value '%s' for --%s", optarg,
+                                   c == 'a' ? "agents" : "threads");
+        if (c == 'a')
+            agents = v;
+        else
+            threads = v;
+    }
+    if (optind != argc)
+        return cli_usage_error("bench scale", bench_usage, "unexpected argument '%s'",
+                               argv[optind]);
+    cfg_init(&cfg);
+    rc = cfg_load_file(&cfg, scenario, &e);
+    snprintf(kv, sizeof kv, "population.count=%llu", agents);
+    if (!rc)
+        rc = cfg_set(&cfg, kv, &e);
+    snprintf(kv, sizeof kv, "sim.days=%s", days);
+    if (!rc)
+        rc = cfg_set(&cfg, kv, &e);
+    snprintf(kv, sizeof kv, "sim.threads=%llu", threads);
+    if (!rc)
+        rc = cfg_set(&cfg, kv, &e);
+    if (!rc)
+        rc = cfg_set(&cfg, "mine.backend=cpu", &e);
+    if (!rc)
+        rc = cfg_validate(&cfg, &e);
+    if (rc) {
+        cfg_fini(&cfg);
+        return cli_fail("bench scale", &e);
+    }
+    snprintf(dir, sizeof dir, "/tmp/setm-bench-XXXXXX");
+    if (!mkdtemp(dir)) {
+        cfg_fini(&cfg);
+        err_set(&e, ERR_IO, "cannot create a temporary directory under /tmp");
+        return cli_fail("bench scale", &e);
+    }
+    snprintf(out, sizeof out, "%s/scale.h5", dir);
+    memset(&so, 0, sizeof so);
+    so.output = out;
+    so.scenario_path = scenario;
+    nth = threads ? (int)threads : pool_cores();
+    w0 = wallclock_now();
+    c0 = cpu_seconds();
+    rc = sim_run(&cfg, &so, &sum, &e);
+    wall = wallclock_now() - w0;
+    cpu = cpu_seconds() - c0;
+    unlink(out);
+    rmdir(dir);
+    if (rc) {
+        cfg_fini(&cfg);
+        return cli_fail("bench scale", &e);
+    }
+    getrusage(RUSAGE_SELF, &ru);
+    d = sum.sim_seconds / 86400.0;
+    printf("bench scale agents=%lld days=%.3g threads=%d wall_s=%.2f cpu_s=%.2f "
+           "agent_days_per_s=%.1f trades=%llu trades_per_s=%.0f peak_rss_mib=%.0f\n",
+           (long long)sum.agents, d, nth, wall, cpu, (double)sum.agents * d / wall,
+           (unsigned long long)sum.trades, (double)sum.trades / wall,
+           (double)ru.ru_maxrss / 1024.0);
+    cfg_fini(&cfg);
+    return 0;
 }
 
 int cli_bench_engine(int argc, char **argv)

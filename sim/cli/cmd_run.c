@@ -14,11 +14,13 @@
 
 static const char run_usage[] =
     "usage: setm run SCENARIO [-o OUT.h5] [--set section.key=value]... [--backend auto|opencl|cpu]\n"
-    "                [--quiet]\n"
+    "                [--threads N] [--quiet]\n"
     "  -o, --output FILE   HDF5 output (default: out/<scenario file name>.h5)\n"
     "  -s, --set K=V       override a scenario key, e.g. --set market.rounds_per_slot=10\n"
     "                      or --set agent.house.count=50 (repeatable, applied last, in order)\n"
     "  -b, --backend B     nonce-search backend (same as --set mine.backend=B)\n"
+    "  -j, --threads N     threads signing, verifying and deriving keys, 0 = every core (same as\n"
+    "                      --set sim.threads=N; results do not depend on it)\n"
     "  -q, --quiet         print nothing on success\n"
     "  -h, --help          this text\n";
 
@@ -68,10 +70,11 @@ int cli_run(int argc, char **argv)
     static const struct option opts[] = {
         {"output", required_argument, NULL, 'o'}, {"set", required_argument, NULL, 's'},
         {"backend", required_argument, NULL, 'b'}, {"quiet", no_argument, NULL, 'q'},
+        {"threads", required_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
     const char *output = NULL, *scenario;
     const char **sets = NULL;
-    const char *backend = NULL;
+    const char *backend = NULL, *threads = NULL;
     size_t n_sets = 0;
     int quiet = 0, c, rc;
     struct cfg cfg;
@@ -86,11 +89,12 @@ int cli_run(int argc, char **argv)
         return 1;
     opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "o:s:b:qh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "o:s:b:j:qh", opts, NULL)) != -1) {
         switch (c) {
         case 'o': output = optarg; break;
         case 's': sets[n_sets++] = optarg; break;
         case 'b': backend = optarg; break;
+        case 'j': threads = optarg; break;
         case 'q': quiet = 1; break;
         case 'h':
             fputs(run_usage, stdout);
@@ -121,6 +125,13 @@ int cli_run(int argc, char **argv)
         rc = cfg_set(&cfg, kv, &e);
         if (rc)
             err_set(&e, ERR_USAGE, "--backend %s: expected auto, opencl or cpu", backend);
+    }
+    if (!rc && threads) {
+        char kv[128];
+        snprintf(kv, sizeof kv, "sim.threads=%s", threads);
+        rc = cfg_set(&cfg, kv, &e);
+        if (rc)
+            err_set(&e, ERR_USAGE, "--threads %s: expected 0 (every core) to 256", threads);
     }
     if (!rc)
         rc = cfg_validate(&cfg, &e);

@@ -579,6 +579,7 @@ int cli_sweep(int argc, char **argv)
         if ((size_t)c.jobs > c.r->n_todo && c.r->n_todo > 0)
             c.jobs = (int)c.r->n_todo;
         snprintf(workers, sizeof workers, "local: %d processes", c.jobs);
+        c.r->jobs = c.jobs;
         c.r->workers = workers;
         if (run_local(&c) != 0) {
             err_set(&e, ERR_NOMEM, "out of memory");

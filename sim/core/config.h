@@ -110,6 +110,7 @@ struct cfg {
     } scenario;
     struct {
         double days; /* simulated duration */
+        int64_t threads; /* worker pool threads, the caller's included; 0 = every core */
     } sim;
     struct {
         int64_t slot_minutes;

@@ -18,6 +18,8 @@
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 
+#include "core/pool.h"
+
 #include "core/rng.h"
 #include "market/clear.h"
 #include "market/strategy.h"
@@ -122,6 +124,9 @@ struct mkt {
     struct mkt_order *bids, *asks;
     struct mkt_trade *round_buf;
     size_t round_cap, round_len;
+    struct pool *workers;    /* borrowed (mkt_pool_set); NULL = confirm in the caller */
+    struct confirm_slot *cf; /* per round_buf entry: the mutual-key check's outcome */
+    size_t cf_cap;
     struct mkt_market_view view;
     double prices[1024]; /* this slot's per-round prices, for convergence */
     struct mkt_slot_stats slot_stats;
@@ -589,12 +594,28 @@ static int record_match(struct mkt *m, uint32_t seller, uint32_t buyer, double k
 /* The seller and buyer of a match confirm it to each other under their mutual key (paper
  * Figure 4): the seller MACs the agreement with the key it derives, the buyer checks it with the
  * key it derives itself.  A mismatch is logged to /security and counted (it cannot happen between
- * honest parties; the check is what a forged agreement would fail). */
-static int mutual_confirm(struct mkt *m, const struct mkt_trade *t, int *ok)
+ * honest parties; the check is what a forged agreement would fail).
+ *
+ * A round's confirmations are independent of one another, so they run on the pool: a task reads
+ * the pair-key cache (nothing writes it during the batch), derives what is missing, and leaves
+ * its outcome in its own slot; the keys it derived are remembered afterwards in trade order. */
+struct confirm_slot {
+    unsigned char ks[ID_KEY_BYTES], kb[ID_KEY_BYTES];
+    uint8_t new_s, new_b; /* derived in this batch: remember them */
+    int ok;
+};
+
+static int confirm_task(void *ctx, size_t k)
 {
-    unsigned char ks[ID_KEY_BYTES], kb[ID_KEY_BYTES], tag[ID_MAC_BYTES], body[48];
-    if (id_mutual_key(m->reg, t->seller, t->buyer, ks) || id_mutual_key(m->reg, t->buyer, t->seller, kb))
-        return err_set(m->e, ERR_RUNTIME, "mutual key of agents %u and %u", t->seller, t->buyer);
+    struct mkt *m = ctx;
+    const struct mkt_trade *t = &m->round_buf[k];
+    struct confirm_slot *c = &m->cf[k];
+    unsigned char tag[ID_MAC_BYTES], body[48];
+    c->new_s = !id_mutual_key_cached(m->reg, t->seller, t->buyer, c->ks);
+    c->new_b = !id_mutual_key_cached(m->reg, t->buyer, t->seller, c->kb);
+    if ((c->new_s && id_mutual_key_derive(m->reg, t->seller, t->buyer, c->ks)) ||
+        (c->new_b && id_mutual_key_derive(m->reg, t->buyer, t->seller, c->kb)))
+        return ERR_RUNTIME;
     memcpy(body, &t->id, 8);
     memcpy(body + 8, &t->seller, 4);
     memcpy(body + 12, &t->buyer, 4);
@@ -602,21 +623,51 @@ static int mutual_confirm(struct mkt *m, const struct mkt_trade *t, int *ok)
     memcpy(body + 24, &t->price, 8);
     memcpy(body + 32, &t->t_request, 8);
     memcpy(body + 40, &t->t_agree, 8);
-    id_mac_with(ks, body, sizeof body, tag);
-    *ok = id_mac_verify_with(kb, body, sizeof body, tag);
+    id_mac_with(c->ks, body, sizeof body, tag);
+    c->ok = id_mac_verify_with(c->kb, body, sizeof body, tag);
     return 0;
 }
+
+static int confirm_round(struct mkt *m)
+{
+    size_t bad = 0;
+    int rc = 0;
+    if (m->round_len > m->cf_cap) {
+        size_t cap = m->round_cap;
+        struct confirm_slot *p = realloc(m->cf, cap * sizeof *p);
+        if (!p)
+            return err_set(m->e, ERR_NOMEM, "out of memory confirming trades");
+        m->cf = p;
+        m->cf_cap = cap;
+    }
+    if (m->workers)
+        rc = pool_run(m->workers, m->round_len, confirm_task, m, &bad);
+    else
+        for (size_t k = 0; !rc && k < m->round_len; k++)
+            if ((rc = confirm_task(m, k)))
+                bad = k;
+    if (rc)
+        return err_set(m->e, ERR_RUNTIME, "mutual key of agents %u and %u",
+                       m->round_buf[bad].seller, m->round_buf[bad].buyer);
+    for (size_t k = 0; k < m->round_len; k++) {
+        const struct mkt_trade *t = &m->round_buf[k];
+        if ((m->cf[k].new_s && id_mutual_key_remember(m->reg, t->seller, t->buyer, m->cf[k].ks)) ||
+            (m->cf[k].new_b && id_mutual_key_remember(m->reg, t->buyer, t->seller, m->cf[k].kb)))
+            return err_set(m->e, ERR_NOMEM, "out of memory for the mutual-key cache");
+    }
+    return 0;
+}
+
+void mkt_pool_set(struct mkt *m, struct pool *p) { m->workers = p; }
 
 /* Hand the clearing's trades to the hook, and reply to every matched agent. */
 static int flush_round(struct mkt *m, int round)
 {
-    int rc = 0;
+    int rc = confirm_round(m);
+    if (rc)
+        return rc;
     for (size_t k = 0; k < m->round_len; k++) {
-        int ok = 0;
-        rc = mutual_confirm(m, &m->round_buf[k], &ok);
-        if (rc)
-            return rc;
-        if (!ok) {
+        if (!m->cf[k].ok) {
             m->sum.mutual_failures++;
             rc = mkt_security_log(m, eng_now(m->eng), m->round_buf[k].buyer, "mutual_key", "none",
                                   "rejected", 0);
@@ -1162,6 +1213,7 @@ void mkt_free(struct mkt *m)
     free(m->asks);
     mkt_cda_free(m->cda);
     free(m->round_buf);
+    free(m->cf);
     free(m->trades);
     free(m->group_head);
     free(m->group_tail);

@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "core/engine.h"
+#include "core/pool.h"
 #include "core/wallclock.h"
 #include "grid/agents.h"
 #include "io/h5.h"
@@ -89,6 +90,12 @@ static const struct h5_col slot_cols[] = {
 
 #define NCOLS(a) (sizeof(a) / sizeof((a)[0]))
 
+/* One signature of a clearing: group g's seller (party -1) or its buyer `party`. */
+struct sign_item {
+    uint32_t group;
+    int32_t party;
+};
+
 struct sim_ctx {
     const struct cfg *cfg;
     struct eng *eng;
@@ -101,11 +108,15 @@ struct sim_ctx {
     struct chain *chain;
     int hook_rc;                  /* first failure inside a chain callback */
     uint64_t trades_rejected;     /* transactions the chain refused */
+    struct pool *pool;            /* sim.threads workers: signing, verifying, key derivation */
     /* reusable buffers for turning a clearing's trades into signed chain transactions */
     size_t *order;
     struct chain_buyer *buyers;
     unsigned char *sigbuf;
-    size_t order_cap, buyers_cap, sigbuf_cap;
+    struct chain_trade *cts;      /* one per group */
+    size_t *msg_off, *msg_len;    /* per group: its signing bytes in sigbuf */
+    struct sign_item *items;      /* every signature of a clearing */
+    size_t order_cap, buyers_cap, sigbuf_cap, cts_cap, off_cap, len_cap, items_cap;
     struct agent_slot_stats grid; /* the current slot's */
     struct mkt_summary msum;
     double total_gen, total_load, total_abs_err;
@@ -234,65 +245,98 @@ static int by_group(const void *a, const void *b, void *ctx)
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
-/* One chain transaction per market group: seller, price, its buyers; both sides sign. */
-static int submit_group(struct sim_ctx *s, const struct mkt_trade *t, const size_t *idx, size_t n)
+/* One chain transaction per market group: seller, price, its buyers.  Fills ct (buyers in
+ * `buyers`) and writes its signing bytes at sigbuf + *off, advancing *off. */
+static int build_group(struct sim_ctx *s, const struct mkt_trade *t, const size_t *idx, size_t n,
+                       struct chain_trade *ct, struct chain_buyer *buyers, size_t *off,
+                       size_t *len)
 {
-    struct chain_trade ct;
-    size_t len = 0;
-    int rc;
-    struct err *e = eng_err(s->eng);
-    if (grow((void **)&s->buyers, &s->buyers_cap, n, sizeof *s->buyers) ||
-        grow((void **)&s->sigbuf, &s->sigbuf_cap, CHAIN_TX_TRADE_FIXED + n * CHAIN_TX_TRADE_BUYER,
-             1))
-        return err_set(e, ERR_NOMEM, "out of memory signing trades");
-    memset(&ct, 0, sizeof ct);
-    ct.trade_ref = t[idx[0]].group;
-    ct.seller = t[idx[0]].seller;
-    ct.price = t[idx[0]].price;
-    ct.request_time = t[idx[0]].t_request;
-    ct.agreement_time = t[idx[0]].t_agree;
-    memcpy(ct.seller_pk, id_public_key(s->reg, t[idx[0]].seller), CHAIN_PK_LEN);
+    memset(ct, 0, sizeof *ct);
+    ct->trade_ref = t[idx[0]].group;
+    ct->seller = t[idx[0]].seller;
+    ct->price = t[idx[0]].price;
+    ct->request_time = t[idx[0]].t_request;
+    ct->agreement_time = t[idx[0]].t_agree;
+    memcpy(ct->seller_pk, id_public_key(s->reg, t[idx[0]].seller), CHAIN_PK_LEN);
     for (size_t k = 0; k < n; k++) {
         const struct mkt_trade *x = &t[idx[k]];
-        struct chain_buyer *b = &s->buyers[k];
+        struct chain_buyer *b = &buyers[k];
         memset(b, 0, sizeof *b);
         b->agent = x->buyer;
         b->kwh = x->kwh;
         memcpy(b->pk, id_public_key(s->reg, x->buyer), CHAIN_PK_LEN);
-        if (x->t_request < ct.request_time)
-            ct.request_time = x->t_request; /* eRT: the earliest request among the buyers */
+        if (x->t_request < ct->request_time)
+            ct->request_time = x->t_request; /* eRT: the earliest request among the buyers */
     }
-    ct.n_buyers = n;
-    ct.buyers = s->buyers;
-    rc = chain_trade_signing_bytes(s->chain, &ct, s->sigbuf, s->sigbuf_cap, &len, e);
-    if (rc)
-        return rc;
-    id_sign(s->reg, (uint32_t)ct.seller, s->sigbuf, len, ct.seller_sig);
-    for (size_t k = 0; k < n; k++)
-        id_sign(s->reg, (uint32_t)s->buyers[k].agent, s->sigbuf, len, s->buyers[k].sig);
-    rc = chain_submit_trade(s->chain, &ct, e);
-    return rc == ERR_VERIFY ? 0 : rc; /* a refusal is a logged security outcome, not a failure */
+    ct->n_buyers = n;
+    ct->buyers = buyers;
+    return chain_trade_signing_bytes(s->chain, ct, s->sigbuf + *off, s->sigbuf_cap - *off, len,
+                                     eng_err(s->eng));
 }
 
+/* Pool task: one party signs its group's bytes (Ed25519 signing is a pure function of key and
+ * bytes, so which thread signs changes nothing). */
+static int sign_task(void *ctx, size_t i)
+{
+    struct sim_ctx *s = ctx;
+    const struct sign_item *it = &s->items[i];
+    struct chain_trade *ct = &s->cts[it->group];
+    const unsigned char *msg = s->sigbuf + s->msg_off[it->group];
+    size_t len = s->msg_len[it->group];
+    if (it->party < 0)
+        id_sign(s->reg, (uint32_t)ct->seller, msg, len, ct->seller_sig);
+    else {
+        struct chain_buyer *b = (struct chain_buyer *)&ct->buyers[it->party];
+        id_sign(s->reg, (uint32_t)b->agent, msg, len, b->sig);
+    }
+    return 0;
+}
+
+/* A clearing's trades become one chain transaction per market group, in group order; every
+ * party signs (on the pool), then the batch goes to the chain, which checks the signatures on
+ * the pool and admits the transactions in order. */
 static int on_round_trades(void *ctx, const struct mkt_trade *t, size_t n)
 {
     struct sim_ctx *s = ctx;
-    size_t start = 0;
+    struct err *e;
+    size_t start = 0, groups = 0, off = 0, items = 0;
+    int rc;
     if (!s->chain || n == 0)
         return 0;
+    e = eng_err(s->eng);
     if (grow((void **)&s->order, &s->order_cap, n, sizeof *s->order))
-        return err_set(eng_err(s->eng), ERR_NOMEM, "out of memory");
+        return err_set(e, ERR_NOMEM, "out of memory");
     for (size_t k = 0; k < n; k++)
         s->order[k] = k;
     qsort_r(s->order, n, sizeof *s->order, by_group, (void *)t);
     for (size_t k = 1; k <= n; k++)
+        if (k == n || t[s->order[k]].group != t[s->order[k - 1]].group)
+            groups++;
+    if (grow((void **)&s->buyers, &s->buyers_cap, n, sizeof *s->buyers) ||
+        grow((void **)&s->cts, &s->cts_cap, groups, sizeof *s->cts) ||
+        grow((void **)&s->msg_off, &s->off_cap, groups, sizeof *s->msg_off) ||
+        grow((void **)&s->msg_len, &s->len_cap, groups, sizeof *s->msg_len) ||
+        grow((void **)&s->items, &s->items_cap, groups + n, sizeof *s->items) ||
+        grow((void **)&s->sigbuf, &s->sigbuf_cap,
+             groups * CHAIN_TX_TRADE_FIXED + n * CHAIN_TX_TRADE_BUYER, 1))
+        return err_set(e, ERR_NOMEM, "out of memory signing trades");
+    groups = 0;
+    for (size_t k = 1; k <= n; k++)
         if (k == n || t[s->order[k]].group != t[s->order[start]].group) {
-            int rc = submit_group(s, t, s->order + start, k - start);
+            s->msg_off[groups] = off;
+            rc = build_group(s, t, s->order + start, k - start, &s->cts[groups],
+                             s->buyers + start, &off, &s->msg_len[groups]);
             if (rc)
                 return rc;
+            off += s->msg_len[groups];
+            s->items[items++] = (struct sign_item){(uint32_t)groups, -1};
+            for (size_t b = 0; b < k - start; b++)
+                s->items[items++] = (struct sign_item){(uint32_t)groups, (int32_t)b};
+            groups++;
             start = k;
         }
-    return 0;
+    pool_run(s->pool, items, sign_task, s, NULL);
+    return chain_submit_trades(s->chain, s->cts, groups, e);
 }
 
 static void on_chain_security(void *ctx, double t, int64_t who, const char *kind,
@@ -338,10 +382,15 @@ static void sim_release(struct sim_ctx *s)
     free(s->order);
     free(s->buyers);
     free(s->sigbuf);
+    free(s->cts);
+    free(s->msg_off);
+    free(s->msg_len);
+    free(s->items);
     mkt_free(s->market);
     id_registry_free(s->reg);
     eng_free(s->eng);
     agent_pop_free(s->agents);
+    pool_free(s->pool);
 }
 
 static int write_metadata(struct sim_ctx *s, const struct sim_opts *opts, struct err *e)
@@ -443,6 +492,11 @@ int sim_run(const struct cfg *cfg, const struct sim_opts *opts, struct sim_summa
     s.eng = eng_new(1024);
     if (!s.eng)
         return err_set(e, ERR_NOMEM, "out of memory creating the event engine");
+    s.pool = pool_new(opts->threads > 0 ? opts->threads : (int)cfg->sim.threads, e);
+    if (!s.pool) {
+        eng_free(s.eng);
+        return e->code;
+    }
     s.out = h5_file_create(opts->output, e);
     if (!s.out) {
         rc = e->code;
@@ -488,11 +542,13 @@ int sim_run(const struct cfg *cfg, const struct sim_opts *opts, struct sim_summa
             rc = e->code;
             goto fail;
         }
+        mkt_pool_set(s.market, s.pool);
         s.chain = chain_new(cfg, s.eng, &ch, e);
         if (!s.chain) {
             rc = e->code;
             goto fail;
         }
+        chain_pool_set(s.chain, s.pool);
         for (size_t i = 0; i < agent_count(s.agents); i++) {
             rc = chain_wallet_register(s.chain, (int64_t)i, id_public_key(s.reg, (uint32_t)i), e);
             if (rc)

@@ -25,6 +25,8 @@ struct sim_opts {
     sim_progress_fn progress;
     void *progress_ctx;
     const volatile sig_atomic_t *stop; /* when it becomes non-zero the run stops; may be NULL */
+    int threads; /* > 0: worker threads instead of cfg sim.threads (a sweep sharing the cores
+                    among its runs; results do not depend on it); 0: sim.threads */
 };
 
 /* What a finished run reports (also written under /summary). */

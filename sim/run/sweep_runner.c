@@ -20,6 +20,7 @@
 #include "run/sweep_runner.h"
 
 #include "core/config.h"
+#include "core/pool.h"
 #include "core/wallclock.h"
 #include "io/h5.h"
 
@@ -101,6 +102,11 @@ void swr_run_one(const struct swr *c, size_t run, sim_progress_fn progress, void
         so.progress = progress;
         so.progress_ctx = pctx;
         so.stop = c->stop;
+        /* sim.threads = 0 (every core) shares the cores among the runs going at once; passed
+         * beside the scenario, not in it, so a run's stored scenario (what a rerun compares)
+         * does not depend on how many ran together */
+        if (cfg.sim.threads == 0 && c->jobs > 1)
+            so.threads = pool_cores() / (unsigned)c->jobs > 1 ? pool_cores() / (unsigned)c->jobs : 1;
         res->rc = sim_run(&cfg, &so, &sum, &e);
     }
     cfg_fini(&cfg);

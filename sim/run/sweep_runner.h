@@ -73,6 +73,8 @@ struct swr {
     size_t n_kept, n_done_now, n_ok, n_failed, n_running;
     size_t n_cleaned;              /* temporary files of killed runs removed by swr_prepare */
     int rank;                      /* MPI rank of this process, -1 without MPI */
+    int jobs;                      /* runs going at once in this process (>= 1; set by the
+                                      caller): sim.threads = 0 shares the cores among them */
     const char *workers;           /* description for sweep.h5 (borrowed) */
     double t0;                     /* monotonic seconds at swr_new */
     volatile sig_atomic_t *stop;   /* borrowed; non-zero asks runs to stop */

@@ -10,7 +10,7 @@
  * no key ever depends on another agent's.
  *
  * The registry is the only holder of secret keys; callers get them by reference for the agent
- * they act for.  Memory: about 200 bytes per agent plus the mutual-key cache.
+ * they act for.  Memory: about 200 bytes per agent plus the mutual-key cache (2.5 MiB at most).
  */
 #ifndef SETM_SECURITY_REGISTRY_H
 #define SETM_SECURITY_REGISTRY_H
@@ -20,10 +20,11 @@
 
 #include "core/err.h"
 
-#define ID_MAC_BYTES 32   /* crypto_auth (HMAC-SHA-512-256) tag */
+#define ID_MAC_BYTES 32   /* keyed BLAKE2b-256 tag (crypto_generichash, 32-byte key) */
 #define ID_KEY_BYTES 32
 #define ID_PK_BYTES 32    /* Ed25519 public key */
 #define ID_SIG_BYTES 64   /* Ed25519 signature */
+#define ID_PAIR_CACHE_SLOTS (1u << 16) /* mutual keys kept: 65536 x 40 bytes = 2.5 MiB */
 
 struct id_registry;
 
@@ -53,9 +54,21 @@ int id_verify(const struct id_registry *r, uint32_t id, const unsigned char *msg
 const unsigned char *id_public_key(const struct id_registry *r, uint32_t id);
 
 /* The mutual key of agents a and b (a != b), as `a` derives it from its X25519 secret and b's
- * public key; b derives the same.  Cached per pair after the first call.  0, or ERR_RUNTIME when
- * the key exchange fails (a low-order public key), ERR_NOMEM. */
+ * public key; b derives the same.  Kept in a bounded per-run cache (ID_PAIR_CACHE_SLOTS ordered
+ * pairs; an evicted pair is derived again, with the same result).  0, or ERR_RUNTIME (a == b, an
+ * unknown agent, or a key exchange that fails on a low-order public key), ERR_NOMEM. */
 int id_mutual_key(struct id_registry *r, uint32_t a, uint32_t b, unsigned char key[ID_KEY_BYTES]);
+
+/* The pieces of id_mutual_key, for deriving many keys in parallel (core/pool.h): derive touches
+ * no cache and is safe to call from several threads at once; cached reads the cache (1 and the
+ * key when a's derivation with b is there, else 0; safe concurrently with other reads);
+ * remember stores a derived key (0 or ERR_NOMEM; not concurrently with anything). */
+int id_mutual_key_derive(const struct id_registry *r, uint32_t a, uint32_t b,
+                         unsigned char key[ID_KEY_BYTES]);
+int id_mutual_key_cached(const struct id_registry *r, uint32_t a, uint32_t b,
+                         unsigned char key[ID_KEY_BYTES]);
+int id_mutual_key_remember(struct id_registry *r, uint32_t a, uint32_t b,
+                           const unsigned char key[ID_KEY_BYTES]);
 
 /* MAC under an explicit key (mutual-key messages, and attackers' forgeries in tests). */
 void id_mac_with(const unsigned char key[ID_KEY_BYTES], const unsigned char *msg, size_t len,

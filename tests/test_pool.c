@@ -1,0 +1,389 @@
+/* test_pool — the worker pool (order of results, errors, early stop, edge sizes) and a whole run
+ * giving the same chain and tables with 1, 2 and 4 threads. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "cli_harness.h"
+#include <hdf5.h>
+
+#include "core/config.h"
+#include "core/pool.h"
+#include "run/sim.h"
+#include "io/h5.h"
+
+/* ---- the pool ------------------------------------------------------------------------------- */
+
+struct items {
+    size_t n;
+    uint64_t *out;        /* out[i] = what item i computed */
+    atomic_int *runs;     /* how often item i ran */
+    size_t fail_a, fail_b; /* items that return rc_a / rc_b (n = none) */
+    int rc_a, rc_b;
+};
+
+/* A value that needs real work and depends on i only (a few rounds of a 64-bit mix). */
+static uint64_t mix(uint64_t x)
+{
+    for (int r = 0; r < 200; r++) {
+        x ^= x >> 33;
+        x *= 0xff51afd7ed558ccdULL;
+        x ^= x >> 29;
+    }
+    return x;
+}
+
+static int item_task(void *ctx, size_t i)
+{
+    struct items *it = ctx;
+    atomic_fetch_add(&it->runs[i], 1);
+    it->out[i] = mix(i + 1);
+    if (i == it->fail_a)
+        return it->rc_a;
+    if (i == it->fail_b)
+        return it->rc_b;
+    return 0;
+}
+
+static struct items *items_new(size_t n)
+{
+    struct items *it = calloc(1, sizeof *it);
+    assert_non_null(it);
+    it->n = n;
+    it->out = calloc(n ? n : 1, sizeof *it->out);
+    it->runs = calloc(n ? n : 1, sizeof *it->runs);
+    assert_non_null(it->out);
+    assert_non_null(it->runs);
+    it->fail_a = it->fail_b = n;
+    return it;
+}
+
+static void items_free(struct items *it)
+{
+    free(it->out);
+    free((void *)it->runs);
+    free(it);
+}
+
+static void test_pool_results_in_item_order(void **state)
+{
+    struct err e = {0};
+    (void)state;
+    for (int threads = 1; threads <= 4; threads++) {
+        struct pool *p = pool_new(threads, &e);
+        struct items *it = items_new(5000);
+        size_t at = 0;
+        assert_non_null(p);
+        assert_int_equal(pool_threads(p), threads);
+        assert_int_equal(pool_run(p, it->n, item_task, it, &at), 0);
+        assert_int_equal(at, it->n);
+        for (size_t i = 0; i < it->n; i++) {
+            assert_int_equal(atomic_load(&it->runs[i]), 1); /* each item exactly once */
+            assert_true(it->out[i] == mix(i + 1));           /* in its own slot */
+        }
+        items_free(it);
+        pool_free(p);
+    }
+}
+
+/* Threads are started once: many batches on one pool, each complete before pool_run returns. */
+static void test_pool_reused_for_many_batches(void **state)
+{
+    struct err e = {0};
+    struct pool *p = pool_new(3, &e);
+    (void)state;
+    assert_non_null(p);
+    for (size_t b = 0; b < 300; b++) {
+        struct items *it = items_new(1 + b % 37);
+        assert_int_equal(pool_run(p, it->n, item_task, it, NULL), 0);
+        for (size_t i = 0; i < it->n; i++) {
+            assert_int_equal(atomic_load(&it->runs[i]), 1);
+            assert_true(it->out[i] == mix(i + 1));
+        }
+        items_free(it);
+    }
+    pool_free(p);
+}
+
+/* Two failing items: the batch reports the lower one's error, and every item below it ran. */
+static void test_pool_error_of_lowest_failing_item(void **state)
+{
+    struct err e = {0};
+    (void)state;
+    for (int threads = 1; threads <= 4; threads += 3) {
+        struct pool *p = pool_new(threads, &e);
+        struct items *it = items_new(2000);
+        size_t at = 0;
+        assert_non_null(p);
+        it->fail_a = 1500;
+        it->rc_a = ERR_IO;
+        it->fail_b = 700;
+        it->rc_b = ERR_RUNTIME;
+        assert_int_equal(pool_run(p, it->n, item_task, it, &at), ERR_RUNTIME);
+        assert_int_equal(at, 700);
+        for (size_t i = 0; i <= 700; i++)
+            assert_int_equal(atomic_load(&it->runs[i]), 1);
+        items_free(it);
+        pool_free(p);
+    }
+}
+
+/* A search: the first hit in item order wins, whichever thread finds which hit first. */
+struct search {
+    atomic_int *runs;
+    size_t n;
+};
+
+static int search_task(void *ctx, size_t i)
+{
+    struct search *s = ctx;
+    atomic_fetch_add(&s->runs[i], 1);
+    (void)mix(i);
+    return i >= 333 && i % 111 == 0 ? 7 : 0; /* hits at 333, 444, ... */
+}
+
+static void test_pool_early_stop_reports_first_hit(void **state)
+{
+    struct err e = {0};
+    (void)state;
+    for (int threads = 1; threads <= 4; threads++) {
+        struct pool *p = pool_new(threads, &e);
+        struct search s = {calloc(4000, sizeof(atomic_int)), 4000};
+        size_t at = 0;
+        assert_non_null(p);
+        assert_non_null(s.runs);
+        assert_int_equal(pool_run(p, s.n, search_task, &s, &at), 7);
+        assert_int_equal(at, 333);
+        for (size_t i = 0; i <= 333; i++)
+            assert_int_equal(atomic_load(&s.runs[i]), 1);
+        free((void *)s.runs);
+        pool_free(p);
+    }
+}
+
+static void test_pool_zero_and_one_item(void **state)
+{
+    struct err e = {0};
+    struct pool *p = pool_new(4, &e);
+    struct items *it = items_new(1);
+    size_t at = 99;
+    (void)state;
+    assert_non_null(p);
+    assert_int_equal(pool_run(p, 0, item_task, it, &at), 0);
+    assert_int_equal(at, 0);
+    assert_int_equal(atomic_load(&it->runs[0]), 0);
+    assert_int_equal(pool_run(p, 1, item_task, it, &at), 0);
+    assert_int_equal(at, 1);
+    assert_int_equal(atomic_load(&it->runs[0]), 1);
+    assert_true(it->out[0] == mix(1));
+    it->fail_a = 0;
+    it->rc_a = ERR_NOMEM;
+    assert_int_equal(pool_run(p, 1, item_task, it, &at), ERR_NOMEM);
+    assert_int_equal(at, 0);
+    items_free(it);
+    pool_free(p);
+}
+
+static void test_pool_thread_count_checked(void **state)
+{
+    struct err e = {0};
+    struct pool *p;
+    (void)state;
+    assert_null(pool_new(-1, &e));
+    assert_int_equal(e.code, ERR_USAGE);
+    assert_non_null(strstr(e.msg, "threads"));
+    assert_null(pool_new(POOL_MAX_THREADS + 1, &e));
+    assert_int_equal(e.code, ERR_USAGE);
+    p = pool_new(0, &e); /* every core */
+    assert_non_null(p);
+    assert_true(pool_cores() >= 1);
+    assert_int_equal(pool_threads(p), pool_cores());
+    pool_free(p);
+    pool_free(NULL);
+}
+
+/* ---- a whole run with 1, 2 and 4 threads ---------------------------------------------------- */
+
+struct cmp {
+    hid_t a, b;
+    int datasets;  /* compared */
+    int different; /* that differ */
+    char first[256];
+};
+
+/* Columns that hold wall-clock measurements, not simulation results. */
+static int is_wall_clock(const char *path)
+{
+    return strstr(path, "search_wall_s") != NULL;
+}
+
+static void note_diff(struct cmp *c, const char *path)
+{
+    if (!c->different++)
+        snprintf(c->first, sizeof c->first, "%s", path);
+}
+
+static void compare_dataset(struct cmp *c, const char *path)
+{
+    hid_t da = H5Dopen2(c->a, path, H5P_DEFAULT), db = H5Dopen2(c->b, path, H5P_DEFAULT);
+    hid_t ta, nt, sa, sb;
+    hssize_t na, nb;
+    if (da < 0 || db < 0) {
+        note_diff(c, path);
+        goto out;
+    }
+    ta = H5Dget_type(da);
+    nt = H5Tget_native_type(ta, H5T_DIR_ASCEND);
+    sa = H5Dget_space(da);
+    sb = H5Dget_space(db);
+    na = H5Sget_simple_extent_npoints(sa);
+    nb = H5Sget_simple_extent_npoints(sb);
+    c->datasets++;
+    if (na != nb) {
+        note_diff(c, path);
+    } else if (na > 0) {
+        size_t sz = H5Tget_size(nt);
+        int vlen = H5Tget_class(nt) == H5T_STRING && H5Tis_variable_str(nt) > 0;
+        unsigned char *x = calloc((size_t)na, sz), *y = calloc((size_t)na, sz);
+        assert_non_null(x);
+        assert_non_null(y);
+        assert_true(H5Dread(da, nt, H5S_ALL, H5S_ALL, H5P_DEFAULT, x) >= 0);
+        assert_true(H5Dread(db, nt, H5S_ALL, H5S_ALL, H5P_DEFAULT, y) >= 0);
+        if (vlen) {
+            for (hssize_t i = 0; i < na; i++)
+                if (strcmp(((char **)x)[i], ((char **)y)[i]))
+                    note_diff(c, path);
+            H5Dvlen_reclaim(nt, sa, H5P_DEFAULT, x);
+            H5Dvlen_reclaim(nt, sb, H5P_DEFAULT, y);
+        } else if (memcmp(x, y, (size_t)na * sz)) { /* bit for bit, NaNs included */
+            note_diff(c, path);
+        }
+        free(x);
+        free(y);
+    }
+    H5Sclose(sa);
+    H5Sclose(sb);
+    H5Tclose(nt);
+    H5Tclose(ta);
+out:
+    if (da >= 0)
+        H5Dclose(da);
+    if (db >= 0)
+        H5Dclose(db);
+}
+
+static herr_t visit(hid_t obj, const char *name, const H5O_info_t *info, void *ctx)
+{
+    struct cmp *c = ctx;
+    char path[256];
+    (void)obj;
+    if (info->type != H5O_TYPE_DATASET)
+        return 0;
+    snprintf(path, sizeof path, "/%s", name);
+    if (!is_wall_clock(path))
+        compare_dataset(c, path);
+    return 0;
+}
+
+static char *tip_of(const char *path)
+{
+    struct err e = {0};
+    struct h5_reader *r = h5_reader_open(path, &e);
+    char *s = NULL;
+    assert_non_null(r);
+    assert_int_equal(h5_reader_attr_str(r, "chain_tip", &s, &e), 0);
+    assert_int_equal(strlen(s), 64);
+    h5_reader_close(r);
+    return s;
+}
+
+static int64_t summary_i64(hid_t f, const char *name)
+{
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+    double v = 0;
+    assert_true(d >= 0);
+    assert_true(H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, &v) >= 0);
+    H5Dclose(d);
+    return (int64_t)v;
+}
+
+static void run_with_threads(const char *dir, int threads, char *path, size_t cap)
+{
+    struct cfg cfg;
+    struct err e = {0};
+    struct sim_opts o = {0};
+    char set[64];
+    const char *keys[] = {"population.count=150", "sim.days=0.25", "mine.backend=cpu",
+                          "chain.difficulty_bits=8", "attacks.tamper_rate=0.05",
+                          "attacks.forged_mac_rate=0.05", "attacks.replay_rate=0.05",
+                          "attacks.double_spend_rate=0.1", "attacks.tampered_block_rate=0.05"};
+    cfg_init(&cfg);
+    assert_int_equal(cfg_load_file(&cfg, SETM_SOURCE_DIR "/scenarios/attacks.ini", &e), 0);
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
+        assert_int_equal(cfg_set(&cfg, keys[k], &e), 0);
+    snprintf(set, sizeof set, "sim.threads=%d", threads);
+    assert_int_equal(cfg_set(&cfg, set, &e), 0);
+    assert_int_equal(cfg_validate(&cfg, &e), 0);
+    snprintf(path, cap, "%s/t%d.h5", dir, threads);
+    o.output = path;
+    assert_int_equal(sim_run(&cfg, &o, NULL, &e), 0);
+    cfg_fini(&cfg);
+}
+
+static void test_pool_run_same_for_any_thread_count(void **state)
+{
+    char dir[64], p1[128], pn[128];
+    hid_t f1;
+    char *tip1;
+    (void)state;
+    assert_int_equal(tu_mkdtemp(dir, "pool"), 0);
+    run_with_threads(dir, 1, p1, sizeof p1);
+    f1 = H5Fopen(p1, H5F_ACC_RDONLY, H5P_DEFAULT);
+    assert_true(f1 >= 0);
+    tip1 = tip_of(p1);
+    /* not a vacuous comparison: trades, chain transactions and caught attacks are there */
+    assert_true(summary_i64(f1, "/summary/trades") > 100);
+    assert_true(summary_i64(f1, "/summary/chain_txs_main") > 50);
+    assert_true(summary_i64(f1, "/summary/attacks_detected") > 0);
+    assert_true(summary_i64(f1, "/summary/chain_double_spends_detected") > 0);
+    for (int threads = 2; threads <= 4; threads += 2) {
+        struct cmp c = {0};
+        char *tip;
+        run_with_threads(dir, threads, pn, sizeof pn);
+        c.a = f1;
+        c.b = H5Fopen(pn, H5F_ACC_RDONLY, H5P_DEFAULT);
+        assert_true(c.b >= 0);
+        tip = tip_of(pn);
+        assert_string_equal(tip, tip1);
+        assert_true(H5Ovisit(f1, H5_INDEX_NAME, H5_ITER_NATIVE, visit, &c) >= 0);
+        if (c.different)
+            fail_msg("%d threads: %d of %d datasets differ from 1 thread's, first %s", threads,
+                     c.different, c.datasets, c.first);
+        assert_true(c.datasets > 100);
+        free(tip);
+        H5Fclose(c.b);
+    }
+    free(tip1);
+    H5Fclose(f1);
+    assert_int_equal(tu_rmrf(dir), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pool_results_in_item_order),
+        cmocka_unit_test(test_pool_reused_for_many_batches),
+        cmocka_unit_test(test_pool_error_of_lowest_failing_item),
+        cmocka_unit_test(test_pool_early_stop_reports_first_hit),
+        cmocka_unit_test(test_pool_zero_and_one_item),
+        cmocka_unit_test(test_pool_thread_count_checked),
+        cmocka_unit_test(test_pool_run_same_for_any_thread_count),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
