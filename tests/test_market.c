@@ -66,7 +66,7 @@ static void set(struct fx *f, const char *kv)
 
 static void run(struct fx *f, const char *path)
 {
-    struct sim_opts o = {path, NULL, NULL, NULL, NULL};
+    struct sim_opts o = {.output = path};
     struct sim_summary s;
     assert_int_equal(cfg_validate(&f->cfg, &f->e), 0);
     if (sim_run(&f->cfg, &o, &s, &f->e) != 0)

@@ -79,7 +79,8 @@ static void read_col(hid_t file, const char *name, hid_t type, void *buf, hsize_
 static void test_sim_run_writes_slots_and_agents(void **state)
 {
     struct fx *f = *state;
-    struct sim_opts o = {f->path, "x.ini", on_progress, f, &f->stop};
+    struct sim_opts o = {.output = f->path, .scenario_path = "x.ini", .progress = on_progress,
+                         .progress_ctx = f, .stop = &f->stop};
     struct sim_summary sum;
     hid_t file;
     hsize_t n;
@@ -126,7 +127,8 @@ static void test_sim_run_writes_slots_and_agents(void **state)
 static void test_sim_stop_request_keeps_partial_file(void **state)
 {
     struct fx *f = *state;
-    struct sim_opts o = {f->path, NULL, on_progress_stop, f, &f->stop};
+    struct sim_opts o = {.output = f->path, .progress = on_progress_stop, .progress_ctx = f,
+                         .stop = &f->stop};
     struct sim_summary sum;
     hid_t file, a;
     hsize_t n;
@@ -152,7 +154,7 @@ static void test_sim_stop_request_keeps_partial_file(void **state)
 static void test_sim_unwritable_output(void **state)
 {
     struct fx *f = *state;
-    struct sim_opts o = {"/nonexistent-dir/run.h5", NULL, NULL, NULL, NULL};
+    struct sim_opts o = {.output = "/nonexistent-dir/run.h5"};
     struct sim_summary sum;
     assert_int_equal(sim_run(&f->cfg, &o, &sum, &f->e), ERR_IO);
 }

@@ -106,7 +106,7 @@ void swr_run_one(const struct swr *c, size_t run, sim_progress_fn progress, void
          * beside the scenario, not in it, so a run's stored scenario (what a rerun compares)
          * does not depend on how many ran together */
         if (cfg.sim.threads == 0 && c->jobs > 1)
-            so.threads = pool_cores() / (unsigned)c->jobs > 1 ? pool_cores() / (unsigned)c->jobs : 1;
+            so.threads = pool_cores() / c->jobs > 1 ? pool_cores() / c->jobs : 1;
         res->rc = sim_run(&cfg, &so, &sum, &e);
     }
     cfg_fini(&cfg);
