@@ -27,7 +27,7 @@ TEST_CFLAGS = $(shell pkg-config --cflags $(TEST_PKGS) 2>/dev/null)
 TEST_LIBS   = $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
 
 WARN      := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
-CPPFLAGS  += -Isim -DSETM_VERSION=\"$(VERSION)\" -DSETM_KERNEL_DIR=\"$(CURDIR)/kernels\" \
+CPPFLAGS  += -Isim -Ikernels -DSETM_VERSION=\"$(VERSION)\" -DSETM_KERNEL_DIR=\"$(CURDIR)/kernels\" \
              -DSETM_SOURCE_DIR=\"$(CURDIR)\" -DCL_TARGET_OPENCL_VERSION=120 -D_GNU_SOURCE
 OPT       := -O2 -g
 ifeq ($(MODE),asan)

@@ -16,7 +16,7 @@
 #include <sodium.h>
 
 #include "chain/chain.h"
-#include "chain/sha256.h"
+#include "crypto/sha256.h"
 #include "chain/verify.h"
 
 #define AGENTS 8

@@ -342,6 +342,7 @@ static void test_cli_run_opencl_faults_fall_back_to_cpu(void **state)
     assert_int_equal(run(f, "run", p, "-q", "-o", ref, NULL), 0); /* small uses backend cpu */
     tip_of(ref, tip_ref, sizeof tip_ref);
 
+    setenv("SETM_AUTO_PROBE_S", "0", 1); /* auto probes the device at start, not on demand */
     setenv("OCL_ICD_VENDORS", f->dir, 1); /* a folder with no ICD files */
     assert_int_equal(run(f, "run", p, "--backend", "auto", "-o", out, NULL), 0);
     unsetenv("OCL_ICD_VENDORS");
@@ -376,6 +377,7 @@ static void test_cli_run_opencl_faults_fall_back_to_cpu(void **state)
     setenv("OCL_ICD_VENDORS", f->dir, 1);
     assert_int_equal(run(f, "run", p, "--backend", "opencl", "-o", out, NULL), 2);
     unsetenv("OCL_ICD_VENDORS");
+    unsetenv("SETM_AUTO_PROBE_S");
 }
 
 static void test_cli_bench_engine(void **state)

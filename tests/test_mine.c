@@ -4,7 +4,7 @@
  * paths (missing or broken kernels, no OpenCL platform, bad ranges), and the `setm mine`,
  * `setm devices` and `setm bench mine` commands (run as the built binary, for real exit codes).
  *
- * Every expected answer comes from a brute force in this file over chain_sha256d and
+ * Every expected answer comes from a brute force in this file over crypto_sha256d and
  * mine_hash_meets_target, or from real Bitcoin headers (tests/vectors/bitcoin_headers.txt).
  * The OpenCL cases need an OpenCL device (PoCL in CI); they fail without one unless
  * SETM_TEST_SKIP_OPENCL=1 says to skip them.
@@ -22,7 +22,7 @@
 
 #include <cmocka.h>
 
-#include "chain/sha256.h"
+#include "crypto/sha256.h"
 #include "mine/mine.h"
 
 #define GENESIS_HEX                                                                                \
@@ -47,6 +47,7 @@ static const struct cfg_case cases[] = {
     {"cpu sha-ni x3", MINE_BACKEND_CPU, MINE_CPU_PATH_SHANI, 3, 0},
     {"opencl device width", MINE_BACKEND_OPENCL, MINE_CPU_PATH_AUTO, 0, 0},
     {"opencl width 1", MINE_BACKEND_OPENCL, MINE_CPU_PATH_AUTO, 0, 1},
+    {"auto, both probed", MINE_BACKEND_AUTO, MINE_CPU_PATH_AUTO, 2, 0},
 };
 #define NCASES (sizeof cases / sizeof cases[0])
 
@@ -71,9 +72,10 @@ static int group_setup(void **state)
         struct err e = {0};
         if (cases[i].path == MINE_CPU_PATH_SHANI && !mine_cpu_has_shani())
             continue;
-        if (cases[i].backend == MINE_BACKEND_OPENCL && skip_opencl())
+        if (cases[i].backend != MINE_BACKEND_CPU && skip_opencl())
             continue;
         mine_opts_init(&o);
+        o.probe_s = 0; /* auto: both backends from the start, each search to the faster */
         o.backend = cases[i].backend;
         o.cpu_path = cases[i].path;
         o.threads = cases[i].threads;
@@ -107,7 +109,7 @@ static uint64_t brute_first(const unsigned char header[MINE_HEADER_LEN],
     memcpy(h, header, sizeof h);
     for (uint64_t i = 0; i < count; i++) {
         mine_header_set_u32(h, MINE_HDR_NONCE, start + (uint32_t)i);
-        chain_sha256d(h, sizeof h, d);
+        crypto_sha256d(h, sizeof h, d);
         if (mine_hash_meets_target(d, target))
             return i;
     }
@@ -144,7 +146,7 @@ static void assert_all_backends(struct fixture *fx, const unsigned char header[M
             assert_int_equal(r.attempts, expect + 1);
             memcpy(h, header, sizeof h);
             mine_header_set_u32(h, MINE_HDR_NONCE, r.nonce);
-            chain_sha256d(h, sizeof h, d);
+            crypto_sha256d(h, sizeof h, d);
             assert_memory_equal(r.hash, d, sizeof d);
         }
     }
@@ -391,7 +393,7 @@ static void test_mine_range_ends_at_max_nonce(void **state)
     for (uint32_t time = 1; time < 100000 && !ok; time++) {
         mine_header_set_u32(h, MINE_HDR_TIME, time);
         mine_header_set_u32(h, MINE_HDR_NONCE, 0xffffffffU);
-        chain_sha256d(h, sizeof h, d);
+        crypto_sha256d(h, sizeof h, d);
         if (d[31] > 0x01) /* want a small hash, so few others fall below it */
             continue;
         ok = brute_first(h, d, start, 16) == 15;
@@ -427,7 +429,10 @@ static void test_mine_names_and_descriptions(void **state)
         if (!fx->m[i])
             continue;
         const char *name = mine_backend_name(fx->m[i]);
-        if (cases[i].backend == MINE_BACKEND_OPENCL)
+        if (cases[i].backend == MINE_BACKEND_AUTO)
+            assert_true(!strcmp(name, "opencl") || !strncmp(name, "cpu-sha-ni", 10) ||
+                        !strcmp(name, "cpu-portable"));
+        else if (cases[i].backend == MINE_BACKEND_OPENCL)
             assert_string_equal(name, "opencl");
         else if (cases[i].path == MINE_CPU_PATH_SHANI)
             assert_string_equal(name, "cpu-sha-ni");
@@ -449,6 +454,7 @@ static void test_mine_auto_takes_opencl(void **state)
     if (skip_opencl())
         skip();
     mine_opts_init(&o);
+    o.probe_s = 0; /* probe the device at once */
     m = mine_new(&o, &e);
     assert_non_null(m);
     assert_string_equal(mine_backend_name(m), "opencl");
@@ -563,6 +569,7 @@ static void test_mine_opencl_broken_kernel(void **state)
 
     o.backend = MINE_BACKEND_AUTO;
     o.platform = "0";
+    o.probe_s = 0; /* probe at once */
     err_clear(&e);
     m = mine_new(&o, &e);
     unsetenv("SETM_KERNELS");
@@ -602,6 +609,7 @@ static int child_no_icd(const char *mode)
     struct mine *m;
     mine_opts_init(&o);
     o.backend = !strcmp(mode, "opencl") ? MINE_BACKEND_OPENCL : MINE_BACKEND_AUTO;
+    o.probe_s = 0; /* auto: probe at once */
     m = mine_new(&o, &e);
     if (o.backend == MINE_BACKEND_OPENCL) {
         if (m || e.code != ERR_DEVICE || !strstr(e.msg, "no OpenCL platform"))

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "chain/sha256.h"
+#include "crypto/sha256.h"
 
 void chain_header_pack(const struct chain_header *h, unsigned char out[MINE_HEADER_LEN])
 {
@@ -34,7 +34,7 @@ void chain_header_unpack(const unsigned char in[MINE_HEADER_LEN], struct chain_h
 
 void chain_header_hash(const unsigned char hdr[MINE_HEADER_LEN], unsigned char hash[MINE_HASH_LEN])
 {
-    chain_sha256d(hdr, MINE_HEADER_LEN, hash);
+    crypto_sha256d(hdr, MINE_HEADER_LEN, hash);
 }
 
 void chain_merkle_root(const unsigned char (*ids)[CHAIN_TXID_LEN], size_t n,
@@ -56,7 +56,7 @@ void chain_merkle_root(const unsigned char (*ids)[CHAIN_TXID_LEN], size_t n,
             memcpy(pair, scratch[i], CHAIN_TXID_LEN);
             /* an odd level pairs its last hash with itself */
             memcpy(pair + CHAIN_TXID_LEN, scratch[i + 1 < level ? i + 1 : i], CHAIN_TXID_LEN);
-            chain_sha256d(pair, sizeof pair, scratch[i / 2]);
+            crypto_sha256d(pair, sizeof pair, scratch[i / 2]);
         }
     }
     memcpy(root, scratch[0], MINE_HASH_LEN);

@@ -85,6 +85,7 @@ struct chain_hooks {
     void (*trade_rejected)(void *ctx, uint64_t trade_ref, double t, const char *reason);
     int (*sign)(void *ctx, int64_t agent, const unsigned char *msg, size_t len,
                 unsigned char sig[CHAIN_SIG_LEN]);
+    const volatile sig_atomic_t *stop; /* raised: nonce searches end with ERR_INTERRUPTED */
 };
 
 /* A buyer's part of a trade. */

@@ -477,7 +477,8 @@ int sim_run(const struct cfg *cfg, const struct sim_opts *opts, struct sim_summa
                                  on_trade_included,
                                  on_trade_confirmed,
                                  on_trade_rejected,
-                                 on_chain_sign};
+                                 on_chain_sign,
+                                 opts->stop};
         s.market = mkt_new(cfg, s.eng, s.agents, s.reg, &mh, e);
         if (!s.market) {
             rc = e->code;
@@ -532,6 +533,8 @@ int sim_run(const struct cfg *cfg, const struct sim_opts *opts, struct sim_summa
     }
     for (int64_t k = 0; k < s.n_slots; k++) {
         rc = eng_run_until(s.eng, (double)(k + 1) * s.slot_seconds);
+        if (rc == ERR_INTERRUPTED && opts->stop && *opts->stop)
+            rc = 0; /* a nonce search saw the stop: keep what was simulated (below) */
         if (!rc && s.hook_rc)
             rc = err_set(e, s.hook_rc, "writing a chain security event failed");
         if (rc) {

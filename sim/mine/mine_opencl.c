@@ -19,7 +19,7 @@
 
 #include "mine/backend.h"
 
-#include "../../kernels/sha256.cl"
+#include "sha256.cl"
 
 /* Slots of the precomputation buffer; the kernel's PRE_* names the same slots. */
 enum {
@@ -430,6 +430,8 @@ int mine_ocl_search(void *ocl, const struct mine_work *w, uint64_t count, uint64
         return CL_FAIL(e, rc, "clEnqueueWriteBuffer");
     while (base < count) {
         uint64_t n = count - base < batch ? count - base : batch;
+        if (mine_work_stopped(w))
+            return err_set(e, ERR_INTERRUPTED, "nonce search stopped by a signal");
         cl_uint none = 0xffffffffU, got = 0, cbase = (cl_uint)base, cn = (cl_uint)n;
         size_t global = (size_t)((n + o->vw - 1) / o->vw);
 
@@ -616,3 +618,29 @@ const char *mine_ocl_desc(const struct mine_ocl *o)
 {
     return o->desc;
 }
+
+static const char *ocl_ops_name(const void *o)
+{
+    (void)o;
+    return "opencl";
+}
+
+static const char *ocl_ops_desc(const void *o)
+{
+    return mine_ocl_desc(o);
+}
+
+static unsigned ocl_ops_threads(const void *o)
+{
+    (void)o;
+    return 1;
+}
+
+static void ocl_ops_free(void *o)
+{
+    mine_ocl_free(o);
+}
+
+const struct mine_backend_ops mine_ocl_ops = {
+    "opencl", "one OpenCL device, ascending launches, lowest offset by atomic_min",
+    mine_ocl_search, ocl_ops_name, ocl_ops_desc, ocl_ops_threads, ocl_ops_free};

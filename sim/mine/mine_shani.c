@@ -18,7 +18,7 @@
  */
 #include "mine/backend.h"
 
-#include "../../kernels/sha256.cl"
+#include "sha256.cl"
 
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
 #define SHANI_BUILD 1
