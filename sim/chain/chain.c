@@ -1591,6 +1591,8 @@ struct chain *chain_new(const struct cfg *cfg, struct eng *eng, const struct cha
     o.device = cfg->mine.device;
     o.stop = hooks ? hooks->stop : NULL;
     o.notice = mine_notice_stderr;
+    o.expected_nonces = ldexp(cfg->sim.days * 86400.0 / cfg->chain.block_interval_s + 1.0,
+                              (int)cfg->chain.difficulty_bits);
     m = mine_new(&o, e);
     if (!m)
         return NULL;

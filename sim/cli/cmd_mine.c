@@ -19,12 +19,14 @@ static const char mine_usage[] =
     "\n"
     "Search the nonces start, start+1, ... (count of them, modulo 2^32) of an 80-byte Bitcoin-\n"
     "layout header for the first whose SHA-256d, read as a little-endian number, is <= the target.\n"
+    "A count above 2^32 rolls the header time: offset o tries time + o / 2^32 with nonce\n"
+    "start + o mod 2^32, in that (roll, nonce) order, as Bitcoin miners roll the time.\n"
     "\n"
     "  --header HEX160  the serialized header (its own nonce is ignored)\n"
     "  --bits BITS      compact target, e.g. 0x1d00ffff (default: the header's bits field)\n"
     "  --target HEX64   full target in display order (most significant byte first)\n"
     "  --start N        first nonce (default 0)\n"
-    "  --count M        how many nonces, 1..4294967296 (default: all 2^32)\n"
+    "  --count M        how many (roll, nonce) pairs, 1..7200 x 2^32 (default: all 2^32 nonces)\n"
     "  --backend B      auto (an OpenCL device if one works, else CPU), opencl or cpu\n"
     "  --threads N      CPU worker threads, 0 = every core (default 0)\n"
     "  --platform SEL   OpenCL platform by index or name substring\n"
@@ -32,8 +34,9 @@ static const char mine_usage[] =
     "  --cpu-path P     CPU path: auto, portable or sha-ni (default auto)\n"
     "\n"
     "Prints nonce, hash (display order, as block explorers show it), attempts (nonces up to and\n"
-    "including the winner) and the backend. Exit 0 found, 1 none in the range, 2 bad input or\n"
-    "unusable requested backend.\n";
+    "including the winner), the time roll when the count exceeds 2^32, and the backend. A search\n"
+    "expected to last more than 5 s says so first. Exit 0 found, 1 none in the range, 2 bad\n"
+    "input or unusable requested backend.\n";
 
 static const char devices_usage[] =
     "usage: setm devices [--check]\n"
@@ -51,6 +54,10 @@ static const char bench_usage[] =
     "available backend and path: CPU portable 1 thread, CPU SHA-NI 1 thread, every CPU path on\n"
     "all threads, and OpenCL. One line per measurement:\n"
     "  bench mine path=P threads=T nonces=N seconds=S mnonce_s=R mnonce_s_per_thread=R1\n"
+    "Then auto against the CPU and OpenCL alone on scenario-shaped work (searches of distinct\n"
+    "headers: 256 at 12 zero bits, 8 at 20, 2 at 24; backend construction included; opencl_s = -1 when\n"
+    "there is no device; with --nonces, 16 searches at 12 bits only):\n"
+    "  bench mine auto bits=B searches=K cpu_s=S opencl_s=S auto_s=S auto_vs_best=R auto_last=P\n"
     "\n"
     "  --nonces N    nonces per measurement (default: about a second of work per path)\n"
     "  --threads N   threads of the all-threads lines, 0 = every core (default 0)\n"
@@ -113,6 +120,7 @@ int cli_mine(int argc, char **argv)
     int c, rc;
 
     mine_opts_init(&opts);
+    opts.notice = mine_notice_stderr;
     optind = 0;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
@@ -125,7 +133,7 @@ int cli_mine(int argc, char **argv)
                 return rc;
             break;
         case OPT_COUNT:
-            if ((rc = parse_num("mine", mine_usage, "--count", optarg, 1ULL << 32, &count)))
+            if ((rc = parse_num("mine", mine_usage, "--count", optarg, MINE_SEARCH_MAX, &count)))
                 return rc;
             if (count == 0)
                 return cli_usage_error("mine", mine_usage, "--count must be at least 1");
@@ -179,12 +187,15 @@ int cli_mine(int argc, char **argv)
         return cli_fail("mine", &e);
     if (mine_note(m)[0])
         fprintf(stderr, "setm mine: %s\n", mine_note(m));
-    rc = mine_search(m, header, target, (uint32_t)start, count, &res, &e);
+    rc = mine_search_rolled(m, header, target, (uint32_t)start, count, &res, &e);
     if (rc == 0) {
         mine_hash_to_hex(res.hash, hash_hex);
-        printf("nonce    %u\nhash     %s\nattempts %llu\nbackend  %s (%s)\n", (unsigned)res.nonce,
-               hash_hex, (unsigned long long)res.attempts, mine_backend_name(m),
-               mine_device_desc(m));
+        printf("nonce    %u\nhash     %s\nattempts %llu\n", (unsigned)res.nonce, hash_hex,
+               (unsigned long long)res.attempts);
+        if (count > (1ULL << 32))
+            printf("roll     %u\ntime     %u\n", (unsigned)res.roll,
+                   (unsigned)mine_header_u32(header, MINE_HDR_TIME));
+        printf("backend  %s (%s)\n", mine_backend_name(m), mine_device_desc(m));
     } else if (rc == ERR_NOSOLUTION) {
         printf("nonce    none\nattempts %llu\nbackend  %s (%s)\n",
                (unsigned long long)res.attempts, mine_backend_name(m), mine_device_desc(m));
@@ -309,6 +320,77 @@ static int bench_one(const struct mine_opts *opts, unsigned long long nonces, co
     return 0;
 }
 
+/* A scenario-shaped workload: `searches` searches of distinct headers over all 2^32 nonces at
+ * a target of `bits` leading zero bits, mine_new included (a run pays for it too). Returns the
+ * seconds, or a negative value when the backend is unavailable. */
+static double bench_workload(const struct mine_opts *o, int bits, unsigned searches,
+                             char *name, size_t len)
+{
+    static const char header_hex[] =
+        "0100000000000000000000000000000000000000000000000000000000000000000000003ba3edfd7a7b12"
+        "b27ac72c3e67768f617fc81bc3888a51323a9fb8aa4b1e5e4a29ab5f49ffff001d1dac2b7c";
+    unsigned char header[MINE_HEADER_LEN], target[MINE_TARGET_LEN];
+    struct mine_result res;
+    struct err e = {0};
+    struct mine *m;
+    double t0 = now_s();
+
+    mine_header_from_hex(header_hex, header, NULL);
+    /* target = 2^(256 - bits) - 1, little-endian bytes */
+    memset(target, 0, sizeof target);
+    for (int b = 0; b < 256 - bits; b++)
+        target[b / 8] |= (unsigned char)(1U << (b % 8));
+    m = mine_new(o, &e);
+    if (!m)
+        return -1;
+    for (unsigned i = 0; i < searches; i++) {
+        mine_header_set_u32(header, MINE_HDR_TIME, 1231006505U + i);
+        int rc = mine_search(m, header, target, 0, UINT64_C(1) << 32, &res, &e);
+        if (rc && rc != ERR_NOSOLUTION) {
+            mine_free(m);
+            return -1;
+        }
+    }
+    snprintf(name, len, "%s", mine_backend_name(m));
+    mine_free(m);
+    return now_s() - t0;
+}
+
+/* auto against each backend alone on scenario-shaped workloads: one line per difficulty. */
+static void bench_auto(unsigned threads, const char *platform, const char *device, unsigned vw,
+                       int quick)
+{
+    static const struct {
+        int bits;
+        unsigned searches;
+    } loads[] = {{12, 256}, {20, 8}, {24, 2}};
+    size_t nloads = quick ? 1 : sizeof loads / sizeof loads[0];
+
+    for (size_t k = 0; k < nloads; k++) {
+        struct mine_opts o;
+        double t[3];
+        char names[3][32];
+        unsigned searches = quick ? 16 : loads[k].searches;
+        for (int b = 0; b < 3; b++) {
+            mine_opts_init(&o);
+            o.backend = b == 0 ? MINE_BACKEND_CPU : b == 1 ? MINE_BACKEND_OPENCL : MINE_BACKEND_AUTO;
+            o.threads = threads;
+            o.platform = platform;
+            o.device = device;
+            o.cl_vector = vw;
+            t[b] = bench_workload(&o, loads[k].bits, searches, names[b], sizeof names[b]);
+        }
+        double best = t[0];
+        if (t[1] >= 0 && t[1] < best)
+            best = t[1];
+        printf("bench mine auto bits=%d searches=%u cpu_s=%.3f opencl_s=%.3f auto_s=%.3f "
+               "auto_vs_best=%.2f auto_last=%s\n",
+               loads[k].bits, searches, t[0], t[1], t[2], best > 0 ? t[2] / best : 0.0,
+               t[2] >= 0 ? names[2] : "none");
+        fflush(stdout);
+    }
+}
+
 int cli_bench_mine(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -394,5 +476,7 @@ int cli_bench_mine(int argc, char **argv)
         if ((rc = bench_one(&o, nonces ? nonces : 1ULL << 26, "opencl")))
             return rc;
     }
+    if (!no_opencl)
+        bench_auto((unsigned)threads, platform, device, (unsigned)vw, nonces != 0);
     return 0;
 }

@@ -340,6 +340,19 @@ struct mine *mine_new(const struct mine_opts *o, struct err *e)
     }
     if (o->backend != MINE_BACKEND_OPENCL && cpu_slot_new(m, e))
         goto fail;
+    if (m->probe_pending && o->expected_nonces > 1e6 * m->probe_s) {
+        /* The caller expects enough work to pay for the probe: measure the CPU and decide now. */
+        calibrate_slot(&m->cpu, 0.005);
+        if (m->cpu.rate > 0 && o->expected_nonces / m->cpu.rate > m->probe_s) {
+            m->probe_pending = 0;
+            if (ocl_probe(m, o->platform, o->device, o->kernel_dir, o->cl_vector, &oe) &&
+                oe.code == ERR_NOMEM) {
+                if (e)
+                    *e = oe;
+                goto fail;
+            }
+        }
+    }
     m->last = m->dev.ops ? &m->dev : &m->cpu;
     if (m->dev.ops && m->cpu.ops)
         calibrate(m); /* auto with both: the choice per search needs the rates */
@@ -376,7 +389,16 @@ static int search_once(struct mine *m, const unsigned char header[MINE_HEADER_LE
     s->searches++;
     if (s == &m->dev && m->fault_after && m->searches + 1 >= m->fault_after)
         return err_set(e, ERR_DEVICE, "injected device fault (SETM_FAULT_OPENCL_AFTER)");
+    double t0 = mono_now();
     rc = s->ops->search(s->obj, w, count, first, e);
+    if (rc == 0 && s->rate > 0) {
+        /* Learn from real searches too (a loaded machine drifts from the calibration): the
+         * offsets covered over the time beyond the fixed cost, when that time is measurable. */
+        double dt = mono_now() - t0 - s->overhead;
+        double done = *first == MINE_NONE ? (double)count : (double)*first + 1;
+        if (dt > 0.002)
+            s->rate = 0.5 * s->rate + 0.5 * done / dt;
+    }
     if (rc || *first == MINE_NONE)
         return rc;
     if (*first >= count)

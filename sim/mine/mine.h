@@ -75,6 +75,9 @@ struct mine_opts {
                                 many seconds searching (the probe costs about that much: context,
                                 kernel build, self-test); 0 = at mine_new; < 0 (the default) =
                                 $SETM_AUTO_PROBE_S, else MINE_PROBE_S_DEFAULT */
+    double expected_nonces;  /* auto: the nonces the caller expects to search in all (e.g. blocks
+                                x 2^difficulty_bits), 0 = unknown; when the CPU would need more
+                                than probe_s for them, OpenCL is probed at mine_new */
 };
 
 /* The result of a search. */
