@@ -60,6 +60,13 @@ struct mine_backend_ops {
     void (*free)(void *object);
 };
 
+/* mine_search_rolled with `span` nonces per time roll instead of 2^32 (offset o: time + o / span,
+ * nonce start + o mod span); count <= MINE_ROLL_MAX * span. For tests of the (roll, nonce)
+ * order, which at span 2^32 would need 2^32 hashes to reach the second roll. */
+int mine_search_span(struct mine *m, unsigned char header[MINE_HEADER_LEN],
+                     const unsigned char target[MINE_TARGET_LEN], uint32_t start, uint64_t count,
+                     uint64_t span, struct mine_result *res, struct err *e);
+
 extern const struct mine_backend_ops mine_cpu_ops;
 extern const struct mine_backend_ops mine_ocl_ops;
 

@@ -465,20 +465,23 @@ int mine_search(struct mine *m, const unsigned char header[MINE_HEADER_LEN],
     return 0;
 }
 
-int mine_search_rolled(struct mine *m, unsigned char header[MINE_HEADER_LEN],
-                       const unsigned char target[MINE_TARGET_LEN], uint32_t start,
-                       uint64_t count, struct mine_result *res, struct err *e)
+int mine_search_span(struct mine *m, unsigned char header[MINE_HEADER_LEN],
+                     const unsigned char target[MINE_TARGET_LEN], uint32_t start, uint64_t count,
+                     uint64_t span, struct mine_result *res, struct err *e)
 {
     unsigned char hdr[MINE_HEADER_LEN];
-    const uint64_t span = UINT64_C(1) << 32;
     uint32_t time0 = mine_header_u32(header, MINE_HDR_TIME);
     uint64_t done = 0;
     int rc = ERR_NOSOLUTION;
 
     memset(res, 0, sizeof *res);
-    if (count == 0 || count > MINE_SEARCH_MAX)
+    if (span == 0 || span > (UINT64_C(1) << 32))
+        return err_set(e, ERR_USAGE, "roll span %llu out of range 1..2^32",
+                       (unsigned long long)span);
+    if (count == 0 || count > MINE_ROLL_MAX * span)
         return err_set(e, ERR_USAGE, "search of %llu (time roll, nonce) pairs out of range 1..%u "
-                       "x 2^32", (unsigned long long)count, MINE_ROLL_MAX);
+                       "x %llu", (unsigned long long)count, MINE_ROLL_MAX,
+                       (unsigned long long)span);
     if (m->notice) {
         double secs = mine_expected_seconds(m, target);
         double work = expected_work(target, count);
@@ -512,6 +515,13 @@ int mine_search_rolled(struct mine *m, unsigned char header[MINE_HEADER_LEN],
     }
     res->attempts = count;
     return rc;
+}
+
+int mine_search_rolled(struct mine *m, unsigned char header[MINE_HEADER_LEN],
+                       const unsigned char target[MINE_TARGET_LEN], uint32_t start,
+                       uint64_t count, struct mine_result *res, struct err *e)
+{
+    return mine_search_span(m, header, target, start, count, UINT64_C(1) << 32, res, e);
 }
 
 double mine_rate(struct mine *m)

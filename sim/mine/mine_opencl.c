@@ -460,9 +460,28 @@ int mine_ocl_search(void *ocl, const struct mine_work *w, uint64_t count, uint64
             return 0;
         }
         base += n;
-        if (batch < o->batch_max)
-            batch = batch * 2 < o->batch_max ? batch * 2 : o->batch_max;
+        batch = o->batch_max; /* two launch sizes only: each new size may cost a kernel compile
+                                 (PoCL specialises per size), which a stop would wait for */
     }
+    return 0;
+}
+
+/* One empty launch (n = 0: every work-item returns at once) at the full launch size, so that a
+ * runtime that compiles per launch size (PoCL) does it here and not inside a search. */
+static int ocl_warm(struct mine_ocl *o, struct err *e)
+{
+    cl_uint zero = 0;
+    size_t global = (size_t)((o->batch_max + o->vw - 1) / o->vw);
+    cl_int rc;
+
+    if (o->local)
+        global = (global + o->local - 1) / o->local * o->local;
+    if ((rc = clSetKernelArg(o->kernel, 1, sizeof zero, &zero)) != CL_SUCCESS ||
+        (rc = clSetKernelArg(o->kernel, 2, sizeof zero, &zero)) != CL_SUCCESS ||
+        (rc = clEnqueueNDRangeKernel(o->queue, o->kernel, 1, NULL, &global,
+                                     o->local ? &o->local : NULL, 0, NULL, NULL)) != CL_SUCCESS ||
+        (rc = clFinish(o->queue)) != CL_SUCCESS)
+        return CL_FAIL(e, rc, "warm-up launch");
     return 0;
 }
 
@@ -494,7 +513,9 @@ static int ocl_setup(struct mine_ocl *o, cl_platform_id plat, cl_device_id dev, 
         (crc = clSetKernelArg(o->kernel, 3, sizeof o->best, &o->best)) != CL_SUCCESS)
         return CL_FAIL(e, crc, "clSetKernelArg");
     ocl_geometry(o, dev);
-    return mine_selftest(mine_ocl_search, o, e);
+    if ((rc = mine_selftest(mine_ocl_search, o, e)))
+        return rc;
+    return ocl_warm(o, e);
 }
 
 static void ocl_release(struct mine_ocl *o)
