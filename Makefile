@@ -47,7 +47,7 @@ SETM      := $(if $(filter rel,$(MODE)),bin/setm,$(BUILD)/setm)
 SCENARIO  ?= scenarios/case_study.ini
 PYTHON    ?= python3
 
-.PHONY: all deps run test test-c test-py asan bench plots clean help config-docs fuzz
+.PHONY: all deps run test test-c test-py asan bench plots clean help config-docs fuzz gpu-check gpu-pack
 all: $(SETM)
 
 help:
@@ -57,6 +57,8 @@ help:
 	@echo "make test       build and run every test (cmocka; pytest when present)"
 	@echo "make asan       the whole test suite under AddressSanitizer + UBSan"
 	@echo "make bench      throughput benchmarks"
+	@echo "make gpu-check  the GPU check (tests/gpu/check.sh; --quick runs in the tests on PoCL)"
+	@echo "make gpu-pack   build/gpu-carry/: bin/setm and its shared libraries, for a bare GPU machine"
 	@echo "make plots      run $(SCENARIO) and scenarios/attacks_demo.ini, draw out/plots/*.png"
 	@echo "make fuzz       libFuzzer targets (clang) in build/fuzz/: config, msg, tx, verify"
 	@echo "make config-docs  regenerate configs/defaults.ini and agent_types.ini from the schema"
@@ -101,6 +103,14 @@ bench: $(SETM)
 	$(SETM) bench agents
 	$(SETM) bench market
 	$(SETM) bench mine
+
+# The GPU check (README "Mining"): on a machine with an NVIDIA GPU, from the working tree plus
+# build/gpu-carry/ (make gpu-pack on the build machine); one summary line per figure.
+gpu-check:
+	@sh tests/gpu/check.sh
+
+gpu-pack: $(SETM)
+	@sh tests/gpu/pack.sh
 
 # The analysis figures (analysis/SCHEMA.md, README "Analysis"): the default scenario's run, and
 # the attack demo for attacks.png.

@@ -1112,6 +1112,37 @@ static void test_mine_cli_devices_and_bench(void **state)
         assert_non_null(strstr(out, "bench mine path=opencl threads=1 nonces=4096 seconds="));
 }
 
+/* The GPU check script in its quick mode, on the OpenCL device here (PoCL): every step passes
+ * and prints its summary line, so the script is known to work before it meets a GPU. */
+static void test_mine_gpu_check_quick(void **state)
+{
+    char cmd[8192], bin[4096], line[1024], all[16384] = "";
+    const char *src = getenv("SETM_SOURCE_DIR");
+    FILE *p;
+    (void)state;
+    if (skip_opencl())
+        skip();
+    setm_path(bin, sizeof bin);
+    setenv("ASAN_OPTIONS", "detect_leaks=0", 1); /* see run_cli: LSan and PoCL's threads */
+    snprintf(cmd, sizeof cmd, "SETM_BIN='%s' sh '%s/tests/gpu/check.sh' --quick 2>&1", bin,
+             src ? src : SETM_SOURCE_DIR);
+    p = popen(cmd, "r");
+    assert_non_null(p);
+    while (fgets(line, sizeof line, p))
+        if (strlen(all) + strlen(line) < sizeof all)
+            strcat(all, line);
+    int status = pclose(p);
+    unsetenv("ASAN_OPTIONS");
+    if (status != 0)
+        fail_msg("check.sh --quick failed:\n%s", all);
+    assert_non_null(strstr(all, "gpu-check: device: "));
+    assert_non_null(strstr(all, "gpu-check: bench: opencl "));
+    assert_non_null(strstr(all, "gpu-check: search36: block 125552 nonce 2504433986, hash "
+                                "00000000000000001e8d6829a8a21adc5d38d0a473b144b6765798e61f98bd1d"));
+    assert_non_null(strstr(all, "gpu-check: tips: "));
+    assert_non_null(strstr(all, "PASS"));
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && !strcmp(argv[1], "--child-no-icd"))
@@ -1152,6 +1183,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_mine_cli_bad_input_exits_2),
         cmocka_unit_test(test_mine_cli_opencl_unusable_exits_2),
         cmocka_unit_test(test_mine_cli_devices_and_bench),
+        cmocka_unit_test(test_mine_gpu_check_quick),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -49,7 +49,7 @@ struct mine {
     /* auto before the OpenCL probe: the device options (copied), the CPU seconds after which to
      * probe, and the CPU seconds searches were expected to take so far. */
     int probe_pending;
-    double probe_s, cpu_expected_s;
+    double probe_s, cpu_work; /* cpu_work: expected nonces of the searches that count */
     char *platform, *device, *kernel_dir;
     unsigned cl_vector;
 };
@@ -246,23 +246,25 @@ static int maybe_probe(struct mine *m, const unsigned char target[MINE_TARGET_LE
                        uint64_t count, struct err *e)
 {
     struct err oe = {0};
-    double work;
+    double work, rate;
 
     if (!m->probe_pending)
         return 0;
     /* A search the CPU ends within MINE_LAUNCH_S no device can win (a launch and its read-back
-     * cost about that), so it does not count; below 1 M nonces/s x MINE_LAUNCH_S no search needs
-     * the CPU's rate measured to know that. */
+     * cost about that), so it does not count. The CPU's rate comes from its real searches
+     * (search_once); only when the pessimistic bound says "probe" is it measured on purpose. */
     work = expected_work(target, count);
-    if (work <= 1e6 * MINE_LAUNCH_S)
+    rate = m->cpu.rate > 0 ? m->cpu.rate : 1e6; /* before any measurement: a pessimistic rate */
+    if (work / rate <= MINE_LAUNCH_S)
         return 0;
-    if (m->cpu.rate <= 0)
+    m->cpu_work += work;
+    if (m->cpu_work / rate <= m->probe_s)
+        return 0;
+    if (m->cpu.rate <= 0) {
         calibrate_slot(&m->cpu, 0.005);
-    if (m->cpu.rate <= 0 || work / m->cpu.rate <= MINE_LAUNCH_S)
-        return 0;
-    m->cpu_expected_s += work / m->cpu.rate;
-    if (m->cpu_expected_s <= m->probe_s)
-        return 0;
+        if (m->cpu.rate > 0 && m->cpu_work / m->cpu.rate <= m->probe_s)
+            return 0;
+    }
     m->probe_pending = 0;
     if (ocl_probe(m, m->platform, m->device, m->kernel_dir, m->cl_vector, &oe)) {
         if (oe.code == ERR_NOMEM)
@@ -391,13 +393,13 @@ static int search_once(struct mine *m, const unsigned char header[MINE_HEADER_LE
         return err_set(e, ERR_DEVICE, "injected device fault (SETM_FAULT_OPENCL_AFTER)");
     double t0 = mono_now();
     rc = s->ops->search(s->obj, w, count, first, e);
-    if (rc == 0 && s->rate > 0) {
+    if (rc == 0) {
         /* Learn from real searches too (a loaded machine drifts from the calibration): the
          * offsets covered over the time beyond the fixed cost, when that time is measurable. */
         double dt = mono_now() - t0 - s->overhead;
         double done = *first == MINE_NONE ? (double)count : (double)*first + 1;
-        if (dt > 0.002)
-            s->rate = 0.5 * s->rate + 0.5 * done / dt;
+        if (dt > 0.005 && done >= 65536) /* shorter ones measure the scheduler, not the hashing */
+            s->rate = s->rate > 0 ? 0.5 * s->rate + 0.5 * done / dt : done / dt;
     }
     if (rc || *first == MINE_NONE)
         return rc;

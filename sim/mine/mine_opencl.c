@@ -344,7 +344,7 @@ static unsigned ocl_vector_width(cl_device_id dev, unsigned want)
 
 /* Launch geometry for this device: on GPUs and accelerators a work-group of four times the
  * preferred multiple (at most 256) and launches of 2048 work-groups per compute unit; on CPU
- * devices 2^18 work-items per compute unit and the work-group below. */
+ * devices 2^16 work-items per compute unit and the work-group below. */
 static void ocl_geometry(struct mine_ocl *o, cl_device_id dev)
 {
     cl_device_type type = 0;
@@ -364,7 +364,7 @@ static void ocl_geometry(struct mine_ocl *o, cl_device_id dev)
          * Without, the preferred multiple; a fixed size also keeps PoCL from compiling the
          * kernel again for every new launch size. */
         o->local = o->vw > 1 ? 1 : (mult && mult <= kwg ? mult : 1);
-        o->batch_max = (uint64_t)cu << 18;
+        o->batch_max = (uint64_t)cu << 16; /* ~50 ms at PoCL rates: a stop is seen soon */
     } else {
         size_t l = mult ? mult * 4 : 64;
         while (l > 256 || l > kwg)
