@@ -165,7 +165,7 @@ static void calibrate(struct mine *m)
     if (m->dev.ops && m->dev.rate <= 0)
         calibrate_slot(&m->dev, 0.02);
     if (m->cpu.ops && m->cpu.rate <= 0)
-        calibrate_slot(&m->cpu, 0.005);
+        calibrate_slot(&m->cpu, 0.02);
 }
 
 /* Expected offsets searched before the answer: E[min(G, count)] for a geometric G with success
@@ -261,7 +261,7 @@ static int maybe_probe(struct mine *m, const unsigned char target[MINE_TARGET_LE
     if (m->cpu_work / rate <= m->probe_s)
         return 0;
     if (m->cpu.rate <= 0) {
-        calibrate_slot(&m->cpu, 0.005);
+        calibrate_slot(&m->cpu, 0.02);
         if (m->cpu.rate > 0 && m->cpu_work / m->cpu.rate <= m->probe_s)
             return 0;
     }
@@ -344,7 +344,7 @@ struct mine *mine_new(const struct mine_opts *o, struct err *e)
         goto fail;
     if (m->probe_pending && o->expected_nonces > 1e6 * m->probe_s) {
         /* The caller expects enough work to pay for the probe: measure the CPU and decide now. */
-        calibrate_slot(&m->cpu, 0.005);
+        calibrate_slot(&m->cpu, 0.02);
         if (m->cpu.rate > 0 && o->expected_nonces / m->cpu.rate > m->probe_s) {
             m->probe_pending = 0;
             if (ocl_probe(m, o->platform, o->device, o->kernel_dir, o->cl_vector, &oe) &&
