@@ -654,6 +654,51 @@ static void test_mine_opencl_no_platform(void **state)
     rmdir(dir);
 }
 
+/* The GPU kernel variant (OpenCL rotate and bitselect, the default on GPUs) forced on PoCL at
+ * widths 1 and 8: it builds, passes the self-test and finds the brute force's first nonce on
+ * random headers and ranges, like the plain kernel. */
+static void test_mine_opencl_builtins_kernel_agrees(void **state)
+{
+    static const unsigned widths[] = {1, 8};
+    uint64_t seed = 0xb175e1ec7ULL;
+    (void)state;
+    if (skip_opencl())
+        skip();
+    setenv("SETM_CL_BUILTINS", "1", 1);
+    for (size_t k = 0; k < 2; k++) {
+        struct mine_opts o;
+        struct err e = {0};
+        struct mine *m;
+        mine_opts_init(&o);
+        o.backend = MINE_BACKEND_OPENCL;
+        o.cl_vector = widths[k];
+        m = mine_new(&o, &e);
+        if (!m)
+            fail_msg("width %u: %s", widths[k], e.msg);
+        assert_non_null(strstr(mine_device_desc(m), "rotate/bitselect"));
+        for (int i = 0; i < 6; i++) {
+            unsigned char h[MINE_HEADER_LEN], t[MINE_TARGET_LEN];
+            struct mine_result r;
+            for (int j = 0; j < MINE_HEADER_LEN; j += 8) {
+                uint64_t x = next_rand(&seed);
+                memcpy(h + j, &x, 8);
+            }
+            easy_target(t, 0x000fffffU);
+            uint32_t start = (uint32_t)next_rand(&seed);
+            uint64_t expect = brute_first(h, t, start, 20000);
+            int rc = mine_search(m, h, t, start, 20000, &r, &e);
+            if (expect == UINT64_MAX) {
+                assert_int_equal(rc, ERR_NOSOLUTION);
+            } else {
+                assert_int_equal(rc, 0);
+                assert_int_equal(r.nonce, start + (uint32_t)expect);
+            }
+        }
+        mine_free(m);
+    }
+    unsetenv("SETM_CL_BUILTINS");
+}
+
 /* ---- (time roll, nonce) searches ---- */
 
 /* Brute force in (roll, nonce) order: offset o is time + o / span with nonce start + o % span. */
@@ -1166,6 +1211,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_mine_count_bounds),
         cmocka_unit_test(test_mine_names_and_descriptions),
         cmocka_unit_test(test_mine_auto_takes_opencl),
+        cmocka_unit_test(test_mine_opencl_builtins_kernel_agrees),
         cmocka_unit_test(test_mine_rolled_search_lowest_roll_then_nonce),
         cmocka_unit_test(test_mine_rolled_search_none_counts_all),
         cmocka_unit_test(test_mine_rolled_search_bounds),
