@@ -31,10 +31,12 @@ struct mine_work {
     const volatile sig_atomic_t *stop; /* non-NULL and raised: the search returns ERR_INTERRUPTED */
 };
 
-/* 1 when the search's stop flag is raised. Backends look every few million nonces at most. */
+/* 1 when the search's stop flag is raised. Backends look every few million nonces at most.
+ * Worker threads read the flag another thread (or a signal handler) writes: a relaxed atomic
+ * load (what volatile sig_atomic_t gives a handler, made explicit for threads and TSan). */
 static inline int mine_work_stopped(const struct mine_work *w)
 {
-    return w->stop && *w->stop;
+    return w->stop && __atomic_load_n(w->stop, __ATOMIC_RELAXED);
 }
 
 void mine_work_init(struct mine_work *w, const unsigned char header[MINE_HEADER_LEN],
