@@ -47,8 +47,8 @@ static const char devices_usage[] =
     "  --check  build the kernel on every device and run its self-test\n";
 
 static const char bench_usage[] =
-    "usage: setm bench mine [--nonces N] [--threads N] [--platform SEL] [--device SEL]\n"
-    "                       [--cl-vector W] [--no-opencl]\n"
+    "usage: setm bench mine [--nonces N] [--opencl-nonces N] [--threads N] [--platform SEL]\n"
+    "                       [--device SEL] [--cl-vector W] [--no-opencl]\n"
     "\n"
     "Time a fixed number of nonces (an unreachable target, so the whole range is hashed) on each\n"
     "available backend and path: CPU portable 1 thread, CPU SHA-NI 1 thread, every CPU path on\n"
@@ -60,6 +60,8 @@ static const char bench_usage[] =
     "  bench mine auto bits=B searches=K cpu_s=S opencl_s=S auto_s=S auto_vs_best=R auto_last=P\n"
     "\n"
     "  --nonces N    nonces per measurement (default: about a second of work per path)\n"
+    "  --opencl-nonces N  nonces of the OpenCL measurement (default: --nonces, else 2^26; a\n"
+    "                GPU needs 2^32 to be measured past its launch cost)\n"
     "  --threads N   threads of the all-threads lines, 0 = every core (default 0)\n"
     "  --platform, --device  choose the OpenCL device as for setm mine\n"
     "  --cl-vector W  OpenCL nonces per work-item: 1, 2, 4, 8 or 16 (default: per device)\n"
@@ -81,6 +83,7 @@ enum {
     OPT_NONCES,
     OPT_NO_OPENCL,
     OPT_CL_VECTOR,
+    OPT_CL_NONCES,
     OPT_HELP
 };
 
@@ -400,9 +403,10 @@ int cli_bench_mine(int argc, char **argv)
         {"device", required_argument, NULL, OPT_DEVICE},
         {"no-opencl", no_argument, NULL, OPT_NO_OPENCL},
         {"cl-vector", required_argument, NULL, OPT_CL_VECTOR},
+        {"opencl-nonces", required_argument, NULL, OPT_CL_NONCES},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0}};
-    unsigned long long nonces = 0, threads = 0, vw = 0;
+    unsigned long long nonces = 0, threads = 0, vw = 0, cl_nonces = 0;
     const char *platform = NULL, *device = NULL;
     int c, rc, no_opencl = 0;
     struct mine_opts o;
@@ -431,6 +435,14 @@ int cli_bench_mine(int argc, char **argv)
             if (vw != 1 && vw != 2 && vw != 4 && vw != 8 && vw != 16)
                 return cli_usage_error("bench mine", bench_usage,
                                        "--cl-vector %llu: expected 1, 2, 4, 8 or 16", vw);
+            break;
+        case OPT_CL_NONCES:
+            if ((rc = parse_num("bench mine", bench_usage, "--opencl-nonces", optarg, 1ULL << 32,
+                                &cl_nonces)))
+                return rc;
+            if (cl_nonces == 0)
+                return cli_usage_error("bench mine", bench_usage,
+                                       "--opencl-nonces must be at least 1");
             break;
         case OPT_HELP: fputs(bench_usage, stdout); return 0;
         case ':':
@@ -473,7 +485,7 @@ int cli_bench_mine(int argc, char **argv)
         o.platform = platform;
         o.device = device;
         o.cl_vector = (unsigned)vw;
-        if ((rc = bench_one(&o, nonces ? nonces : 1ULL << 26, "opencl")))
+        if ((rc = bench_one(&o, cl_nonces ? cl_nonces : nonces ? nonces : 1ULL << 26, "opencl")))
             return rc;
     }
     if (!no_opencl)

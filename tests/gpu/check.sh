@@ -20,7 +20,7 @@
 #               at the block's real target: odds of one about 2^-32) and find the real nonce
 #               2504433986 in roll 1 with the block's real hash; the rate of that search
 #               (quick: a window of 2^21 nonces around the real nonce, no roll)
-#   tips        the same scenario (case study, chain.difficulty_bits = 24; quick: 12) run on
+#   tips        the same scenario (case study, chain.difficulty_bits = 22; quick: 12) run on
 #               cpu, opencl and auto: setm verify must pass and give the same tip hash
 # Exit 0 when every step passed, 1 otherwise. Full mode is sized for under 5 minutes on one
 # NVIDIA H100/H200-class GPU and 16 cores.
@@ -78,7 +78,7 @@ fi
 if [ $quick = 1 ]; then
     bench_args="--nonces 262144 --threads 2"
 else
-    bench_args="--nonces 4294967296"
+    bench_args="--opencl-nonces 4294967296"
 fi
 # shellcheck disable=SC2086
 if timeout 150 "$setm" bench mine $bench_args > "$tmp/bench.txt" 2>&1; then
@@ -129,7 +129,7 @@ else
 fi
 
 # 4. Cross-backend tip hash.
-bits=24
+bits=22
 [ $quick = 1 ] && bits=12
 tips=""
 for b in cpu opencl auto; do
