@@ -57,7 +57,8 @@ static const char bench_usage[] =
     "Then auto against the CPU and OpenCL alone on scenario-shaped work (searches of distinct\n"
     "headers: 256 at 12 zero bits, 8 at 20, 2 at 24; backend construction included; opencl_s = -1 when\n"
     "there is no device; with --nonces, 16 searches at 12 bits only):\n"
-    "  bench mine auto bits=B searches=K cpu_s=S opencl_s=S auto_s=S auto_vs_best=R auto_last=P\n"
+    "  bench mine auto bits=B searches=K cpu_s=S opencl_s=S auto_s=S auto_vs_best=R\n"
+    "      auto_searches=one|both/CPU+DEVICE (whether auto built the device; searches on each)\n"
     "\n"
     "  --nonces N    nonces per measurement (default: about a second of work per path)\n"
     "  --opencl-nonces N  nonces of the OpenCL measurement (default: --nonces, else 2^26; a\n"
@@ -354,7 +355,10 @@ static double bench_workload(const struct mine_opts *o, int bits, unsigned searc
             return -1;
         }
     }
-    snprintf(name, len, "%s", mine_backend_name(m));
+    uint64_t ncpu = 0, ndev = 0;
+    mine_search_counts(m, &ncpu, &ndev);
+    snprintf(name, len, "%s/%llu+%llu", strstr(mine_device_desc(m), " + ") ? "both" : "one",
+             (unsigned long long)ncpu, (unsigned long long)ndev);
     mine_free(m);
     return now_s() - t0;
 }
@@ -372,7 +376,7 @@ static void bench_auto(unsigned threads, const char *platform, const char *devic
     for (size_t k = 0; k < nloads; k++) {
         struct mine_opts o;
         double t[3];
-        char names[3][32];
+        char names[3][64];
         unsigned searches = quick ? 16 : loads[k].searches;
         for (int b = 0; b < 3; b++) {
             mine_opts_init(&o);
@@ -387,7 +391,7 @@ static void bench_auto(unsigned threads, const char *platform, const char *devic
         if (t[1] >= 0 && t[1] < best)
             best = t[1];
         printf("bench mine auto bits=%d searches=%u cpu_s=%.3f opencl_s=%.3f auto_s=%.3f "
-               "auto_vs_best=%.2f auto_last=%s\n",
+               "auto_vs_best=%.2f auto_searches=%s\n",
                loads[k].bits, searches, t[0], t[1], t[2], best > 0 ? t[2] / best : 0.0,
                t[2] >= 0 ? names[2] : "none");
         fflush(stdout);

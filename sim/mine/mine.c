@@ -29,6 +29,7 @@ struct mine_slot {
     void *obj;
     double rate;     /* nonces per second on a large search; 0 = not measured */
     double overhead; /* seconds a minimal search costs (launch, thread start) */
+    double sum_done, sum_dt; /* real searches since the rate was last refreshed */
     uint64_t searches;
 };
 
@@ -394,12 +395,16 @@ static int search_once(struct mine *m, const unsigned char header[MINE_HEADER_LE
     double t0 = mono_now();
     rc = s->ops->search(s->obj, w, count, first, e);
     if (rc == 0) {
-        /* Learn from real searches too (a loaded machine drifts from the calibration): the
-         * offsets covered over the time beyond the fixed cost, when that time is measurable. */
-        double dt = mono_now() - t0 - s->overhead;
-        double done = *first == MINE_NONE ? (double)count : (double)*first + 1;
-        if (dt > 0.005 && done >= 65536) /* shorter ones measure the scheduler, not the hashing */
-            s->rate = s->rate > 0 ? 0.5 * s->rate + 0.5 * done / dt : done / dt;
+        /* Learn from real searches too (a loaded machine drifts from the calibration): offsets
+         * covered over time taken, summed until 20 ms are measured (one small search measures
+         * the scheduler, not the hashing), then blended into the rate. */
+        s->sum_done += *first == MINE_NONE ? (double)count : (double)*first + 1;
+        s->sum_dt += mono_now() - t0;
+        if (s->sum_dt >= 0.02) {
+            double obs = s->sum_done / s->sum_dt;
+            s->rate = s->rate > 0 ? 0.5 * s->rate + 0.5 * obs : obs;
+            s->sum_done = s->sum_dt = 0;
+        }
     }
     if (rc || *first == MINE_NONE)
         return rc;
