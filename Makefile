@@ -27,7 +27,7 @@ TEST_CFLAGS = $(shell pkg-config --cflags $(TEST_PKGS) 2>/dev/null)
 TEST_LIBS   = $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
 
 WARN      := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
-CPPFLAGS  += -Isim -DSETM_VERSION=\"$(VERSION)\" -DSETM_KERNEL_DIR=\"$(CURDIR)/kernels\" \
+CPPFLAGS  += -Isim -Ikernels -DSETM_VERSION=\"$(VERSION)\" -DSETM_KERNEL_DIR=\"$(CURDIR)/kernels\" \
              -DSETM_SOURCE_DIR=\"$(CURDIR)\" -DCL_TARGET_OPENCL_VERSION=120 -D_GNU_SOURCE
 OPT       := -O2 -g
 ifeq ($(MODE),asan)
@@ -50,7 +50,7 @@ SETM      := $(if $(filter rel,$(MODE)),bin/setm,$(BUILD)/setm)
 SCENARIO  ?= scenarios/case_study.ini
 PYTHON    ?= python3
 
-.PHONY: all deps run test test-c test-py test-layers golden asan tsan bench plots clean help config-docs fuzz
+.PHONY: all deps run test test-c test-py test-layers golden asan tsan bench plots clean help config-docs fuzz gpu-check gpu-pack
 all: $(SETM)
 
 help:
@@ -62,6 +62,8 @@ help:
 	@echo "make golden     rewrite tests/golden/*.txt after an intended change of behaviour"
 	@echo "make tsan       the threaded suites (worker pool, thread-count determinism) under ThreadSanitizer"
 	@echo "make bench      throughput benchmarks"
+	@echo "make gpu-check  the GPU check (tests/gpu/check.sh; --quick runs in the tests on PoCL)"
+	@echo "make gpu-pack   build/gpu-carry/: bin/setm and its shared libraries, for a bare GPU machine"
 	@echo "make plots      run $(SCENARIO) and scenarios/attacks_demo.ini, draw out/plots/*.png"
 	@echo "make fuzz       libFuzzer targets (clang) in build/fuzz/: config, msg, tx, verify"
 	@echo "make config-docs  regenerate configs/defaults.ini and agent_types.ini from the schema"
@@ -124,6 +126,14 @@ bench: $(SETM)
 	$(SETM) bench agents
 	$(SETM) bench market
 	$(SETM) bench mine
+
+# The GPU check (README "Mining"): on a machine with an NVIDIA GPU, from the working tree plus
+# build/gpu-carry/ (make gpu-pack on the build machine); one summary line per figure.
+gpu-check:
+	@sh tests/gpu/check.sh
+
+gpu-pack: $(SETM)
+	@sh tests/gpu/pack.sh
 
 # The analysis figures (analysis/SCHEMA.md, README "Analysis"): the default scenario's run, and
 # the attack demo for attacks.png.

@@ -68,6 +68,20 @@ typedef uint16 uintv;
 #error "VW must be 1, 2, 4, 8 or 16"
 #endif
 
+/* SETM_CL_BUILTINS (the host's first choice; it falls back to the plain definitions of sha256.cl
+ * when a device builds or answers wrong): OpenCL's rotate (a left rotation; one funnel shift on
+ * NVIDIA) and bitselect (one 3-input logic op, LOP3): Ch(e,f,g) = bitselect(g, f, e) and
+ * Maj(a,b,c) = bitselect(a, b, a ^ c). Redefined here only, so the kernel's rounds use them and
+ * sha256.cl's shared reference (search_confirm) stays the plain code. */
+#if defined(SETM_CL_BUILTINS) && SETM_CL_BUILTINS
+#undef SHA256_ROTR
+#undef SHA256_CH
+#undef SHA256_MAJ
+#define SHA256_ROTR(x, n) rotate((uintv)(x), (uintv)(32U - (n)))
+#define SHA256_CH(e, f, g) bitselect((uintv)(g), (uintv)(f), (uintv)(e))
+#define SHA256_MAJ(a, b, c) bitselect((uintv)(a), (uintv)(b), (uintv)(a) ^ (uintv)(c))
+#endif
+
 /* Round t with message word w (a plain value or a schedule slot). */
 #define RK(t, w) SHA256_STEP_T(uintv, a, b, c, d, e, f, g, h, sha256_k[t] + (w))
 /* Round t >= 16: slot j (holding W(t-16)) becomes W(t) from slots j+14, j+9, j+1 (mod 16). */

@@ -13,7 +13,7 @@
 #include <sodium.h>
 
 #include "chain/block.h"
-#include "chain/sha256.h"
+#include "crypto/sha256.h"
 #include "mine/mine.h"
 
 #define BITS 16 /* block fixtures: a flipped header byte meets the target with odds 2^-16 */
@@ -101,13 +101,13 @@ static void test_chain_block_merkle_odd_duplicates_last(void **state)
         memset(ids[i], i + 1, 32);
     memcpy(pair, ids[0], 32);
     memcpy(pair + 32, ids[1], 32);
-    chain_sha256d(pair, 64, l);
+    crypto_sha256d(pair, 64, l);
     memcpy(pair, ids[2], 32);
     memcpy(pair + 32, ids[2], 32);
-    chain_sha256d(pair, 64, r);
+    crypto_sha256d(pair, 64, r);
     memcpy(pair, l, 32);
     memcpy(pair + 32, r, 32);
-    chain_sha256d(pair, 64, want);
+    crypto_sha256d(pair, 64, want);
     chain_merkle_root((const unsigned char(*)[32])ids, 3, scratch, root);
     assert_memory_equal(root, want, 32);
 }

@@ -16,7 +16,7 @@
 #include <sodium.h>
 
 #include "chain/chain.h"
-#include "chain/sha256.h"
+#include "crypto/sha256.h"
 #include "chain/verify.h"
 #include "core/pool.h"
 
@@ -102,7 +102,8 @@ static int on_sign(void *ctx, int64_t agent, const unsigned char *msg, size_t le
 
 static struct chain_hooks hooks_of(struct fixture *f)
 {
-    struct chain_hooks h = {f, on_security, on_included, on_confirmed, on_rejected, on_sign, NULL};
+    struct chain_hooks h = {f, on_security, on_included, on_confirmed, on_rejected, on_sign, NULL,
+                            NULL};
     return h;
 }
 

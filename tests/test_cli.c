@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <signal.h>
+#include <time.h>
 #include <sys/resource.h>
 #include <cmocka.h>
 #include <hdf5.h>
@@ -269,6 +270,62 @@ static void test_cli_run_signal_keeps_partial_output(void **state)
     }
 }
 
+/* SIGINT while a long nonce search runs (the genesis block at 30 zero bits on one CPU thread:
+ * about 2^30 hashes, minutes): the search sees the stop, setm exits 1 within a second saying
+ * it was stopped, and, nothing having been simulated yet, leaves no file under OUT. */
+static void test_cli_run_signal_stops_nonce_search_within_a_second(void **state)
+{
+    struct fx *f = *state;
+    char out[256], errp[128], *argv[8];
+    posix_spawn_file_actions_t fa;
+    struct timespec t0, t1;
+    pid_t pid;
+    int status;
+    char *p = put(f, "hard.ini", "[scenario]\nseed = 2\n[sim]\ndays = 1\n"
+                                 "[mine]\nbackend = cpu\nthreads = 1\n"
+                                 "[chain]\ndifficulty_bits = 30\n"
+                                 "[agent.house]\ncount = 2\n");
+    snprintf(out, sizeof out, "%s/hard.h5", f->dir);
+    snprintf(errp, sizeof errp, "%s/stderr", f->dir);
+    argv[0] = (char *)tu_setm_bin(), argv[1] = "run", argv[2] = p, argv[3] = "-o", argv[4] = out;
+    argv[5] = NULL;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 2, errp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    assert_int_equal(posix_spawn(&pid, argv[0], &fa, NULL, argv, environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    usleep(1500 * 1000); /* set-up done, deep in the genesis search */
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    kill(pid, SIGINT);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 1);
+    double dt = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    if (dt > 1.0)
+        fail_msg("setm took %.2f s to stop", dt);
+    tu_slurp(errp, f->errtxt, sizeof f->errtxt);
+    assert_non_null(strstr(f->errtxt, "genesis"));
+    assert_non_null(strstr(f->errtxt, "stopped by a signal"));
+    assert_int_equal(access(out, F_OK), -1);
+}
+
+/* chain.difficulty_bits above 40 cannot be expected to finish even with 7200 time rolls of
+ * 2^32 nonces: refused before any work (exit 2, naming the key); 33 is accepted (the header
+ * time rolls) and its expected search time is announced when long. */
+static void test_cli_run_difficulty_beyond_roll_space_refused(void **state)
+{
+    struct fx *f = *state;
+    char out[256];
+    char *p = put(f, "d41.ini", "[scenario]\nseed = 2\n[chain]\ndifficulty_bits = 41\n"
+                                "[agent.house]\ncount = 2\n");
+    snprintf(out, sizeof out, "%s/d41.h5", f->dir);
+    assert_int_equal(run(f, "run", p, "-o", out, NULL), 2);
+    assert_non_null(strstr(f->errtxt, "difficulty_bits"));
+    assert_non_null(strstr(f->errtxt, "[1, 40]"));
+    assert_int_equal(access(out, F_OK), -1);
+}
+
 /* A full disk (the file-size limit stands in for it: writes past it fail with EFBIG): a clear
  * error, exit 1, and nothing under the final name, temporary file removed. */
 static void test_cli_run_disk_full_exit_1_no_file(void **state)
@@ -347,6 +404,7 @@ static void test_cli_run_opencl_faults_fall_back_to_cpu(void **state)
     assert_int_equal(run(f, "run", p, "-q", "-o", ref, NULL), 0); /* small uses backend cpu */
     tip_of(ref, tip_ref, sizeof tip_ref);
 
+    setenv("SETM_AUTO_PROBE_S", "0", 1); /* auto probes the device at start, not on demand */
     setenv("OCL_ICD_VENDORS", f->dir, 1); /* a folder with no ICD files */
     assert_int_equal(run(f, "run", p, "--backend", "auto", "-o", out, NULL), 0);
     unsetenv("OCL_ICD_VENDORS");
@@ -381,6 +439,7 @@ static void test_cli_run_opencl_faults_fall_back_to_cpu(void **state)
     setenv("OCL_ICD_VENDORS", f->dir, 1);
     assert_int_equal(run(f, "run", p, "--backend", "opencl", "-o", out, NULL), 2);
     unsetenv("OCL_ICD_VENDORS");
+    unsetenv("SETM_AUTO_PROBE_S");
 }
 
 static void test_cli_bench_engine(void **state)
@@ -414,6 +473,8 @@ int main(void)
         T(test_cli_run_signal_keeps_partial_output),
         T(test_cli_run_disk_full_exit_1_no_file),
         T(test_cli_run_opencl_faults_fall_back_to_cpu),
+        T(test_cli_run_signal_stops_nonce_search_within_a_second),
+        T(test_cli_run_difficulty_beyond_roll_space_refused),
         T(test_cli_bench_engine),
     };
     return cmocka_run_group_tests_name("cli", tests, NULL, NULL);

@@ -4,7 +4,7 @@
  * paths (missing or broken kernels, no OpenCL platform, bad ranges), and the `setm mine`,
  * `setm devices` and `setm bench mine` commands (run as the built binary, for real exit codes).
  *
- * Every expected answer comes from a brute force in this file over chain_sha256d and
+ * Every expected answer comes from a brute force in this file over crypto_sha256d and
  * mine_hash_meets_target, or from real Bitcoin headers (tests/vectors/bitcoin_headers.txt).
  * The OpenCL cases need an OpenCL device (PoCL in CI); they fail without one unless
  * SETM_TEST_SKIP_OPENCL=1 says to skip them.
@@ -22,7 +22,13 @@
 
 #include <cmocka.h>
 
-#include "chain/sha256.h"
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <time.h>
+
+#include "crypto/sha256.h"
+#include "mine/backend.h" /* mine_search_span: the (roll, nonce) order at a small span */
 #include "mine/mine.h"
 
 #define GENESIS_HEX                                                                                \
@@ -47,6 +53,7 @@ static const struct cfg_case cases[] = {
     {"cpu sha-ni x3", MINE_BACKEND_CPU, MINE_CPU_PATH_SHANI, 3, 0},
     {"opencl device width", MINE_BACKEND_OPENCL, MINE_CPU_PATH_AUTO, 0, 0},
     {"opencl width 1", MINE_BACKEND_OPENCL, MINE_CPU_PATH_AUTO, 0, 1},
+    {"auto, both probed", MINE_BACKEND_AUTO, MINE_CPU_PATH_AUTO, 2, 0},
 };
 #define NCASES (sizeof cases / sizeof cases[0])
 
@@ -71,9 +78,10 @@ static int group_setup(void **state)
         struct err e = {0};
         if (cases[i].path == MINE_CPU_PATH_SHANI && !mine_cpu_has_shani())
             continue;
-        if (cases[i].backend == MINE_BACKEND_OPENCL && skip_opencl())
+        if (cases[i].backend != MINE_BACKEND_CPU && skip_opencl())
             continue;
         mine_opts_init(&o);
+        o.probe_s = 0; /* auto: both backends from the start, each search to the faster */
         o.backend = cases[i].backend;
         o.cpu_path = cases[i].path;
         o.threads = cases[i].threads;
@@ -107,7 +115,7 @@ static uint64_t brute_first(const unsigned char header[MINE_HEADER_LEN],
     memcpy(h, header, sizeof h);
     for (uint64_t i = 0; i < count; i++) {
         mine_header_set_u32(h, MINE_HDR_NONCE, start + (uint32_t)i);
-        chain_sha256d(h, sizeof h, d);
+        crypto_sha256d(h, sizeof h, d);
         if (mine_hash_meets_target(d, target))
             return i;
     }
@@ -144,7 +152,7 @@ static void assert_all_backends(struct fixture *fx, const unsigned char header[M
             assert_int_equal(r.attempts, expect + 1);
             memcpy(h, header, sizeof h);
             mine_header_set_u32(h, MINE_HDR_NONCE, r.nonce);
-            chain_sha256d(h, sizeof h, d);
+            crypto_sha256d(h, sizeof h, d);
             assert_memory_equal(r.hash, d, sizeof d);
         }
     }
@@ -391,7 +399,7 @@ static void test_mine_range_ends_at_max_nonce(void **state)
     for (uint32_t time = 1; time < 100000 && !ok; time++) {
         mine_header_set_u32(h, MINE_HDR_TIME, time);
         mine_header_set_u32(h, MINE_HDR_NONCE, 0xffffffffU);
-        chain_sha256d(h, sizeof h, d);
+        crypto_sha256d(h, sizeof h, d);
         if (d[31] > 0x01) /* want a small hash, so few others fall below it */
             continue;
         ok = brute_first(h, d, start, 16) == 15;
@@ -427,7 +435,10 @@ static void test_mine_names_and_descriptions(void **state)
         if (!fx->m[i])
             continue;
         const char *name = mine_backend_name(fx->m[i]);
-        if (cases[i].backend == MINE_BACKEND_OPENCL)
+        if (cases[i].backend == MINE_BACKEND_AUTO)
+            assert_true(!strcmp(name, "opencl") || !strncmp(name, "cpu-sha-ni", 10) ||
+                        !strcmp(name, "cpu-portable"));
+        else if (cases[i].backend == MINE_BACKEND_OPENCL)
             assert_string_equal(name, "opencl");
         else if (cases[i].path == MINE_CPU_PATH_SHANI)
             assert_string_equal(name, "cpu-sha-ni");
@@ -449,12 +460,14 @@ static void test_mine_auto_takes_opencl(void **state)
     if (skip_opencl())
         skip();
     mine_opts_init(&o);
+    o.probe_s = 0; /* probe the device at once */
     m = mine_new(&o, &e);
     assert_non_null(m);
     assert_string_equal(mine_backend_name(m), "opencl");
     assert_string_equal(mine_note(m), "");
     mine_free(m);
 }
+
 
 /* ---- options and failure paths ---- */
 
@@ -594,6 +607,7 @@ static void test_mine_opencl_broken_kernel(void **state)
 
     o.backend = MINE_BACKEND_AUTO;
     o.platform = "0";
+    o.probe_s = 0; /* probe at once */
     err_clear(&e);
     m = mine_new(&o, &e);
     unsetenv("SETM_KERNELS");
@@ -633,6 +647,7 @@ static int child_no_icd(const char *mode)
     struct mine *m;
     mine_opts_init(&o);
     o.backend = !strcmp(mode, "opencl") ? MINE_BACKEND_OPENCL : MINE_BACKEND_AUTO;
+    o.probe_s = 0; /* auto: probe at once */
     m = mine_new(&o, &e);
     if (o.backend == MINE_BACKEND_OPENCL) {
         if (m || e.code != ERR_DEVICE || !strstr(e.msg, "no OpenCL platform"))
@@ -668,6 +683,311 @@ static void test_mine_opencl_no_platform(void **state)
     assert_int_equal(run_child("opencl", dir), 2);
     assert_int_equal(run_child("auto", dir), 0);
     rmdir(dir);
+}
+
+/* The GPU kernel variant (OpenCL rotate and bitselect, the default on GPUs) forced on PoCL at
+ * widths 1 and 8: it builds, passes the self-test and finds the brute force's first nonce on
+ * random headers and ranges, like the plain kernel. */
+static void test_mine_opencl_builtins_kernel_agrees(void **state)
+{
+    static const unsigned widths[] = {1, 8};
+    uint64_t seed = 0xb175e1ec7ULL;
+    (void)state;
+    if (skip_opencl())
+        skip();
+    setenv("SETM_CL_BUILTINS", "1", 1);
+    for (size_t k = 0; k < 2; k++) {
+        struct mine_opts o;
+        struct err e = {0};
+        struct mine *m;
+        mine_opts_init(&o);
+        o.backend = MINE_BACKEND_OPENCL;
+        o.cl_vector = widths[k];
+        m = mine_new(&o, &e);
+        if (!m)
+            fail_msg("width %u: %s", widths[k], e.msg);
+        assert_non_null(strstr(mine_device_desc(m), "rotate/bitselect"));
+        for (int i = 0; i < 6; i++) {
+            unsigned char h[MINE_HEADER_LEN], t[MINE_TARGET_LEN];
+            struct mine_result r;
+            for (int j = 0; j < MINE_HEADER_LEN; j += 8) {
+                uint64_t x = next_rand(&seed);
+                memcpy(h + j, &x, 8);
+            }
+            easy_target(t, 0x000fffffU);
+            uint32_t start = (uint32_t)next_rand(&seed);
+            uint64_t expect = brute_first(h, t, start, 20000);
+            int rc = mine_search(m, h, t, start, 20000, &r, &e);
+            if (expect == UINT64_MAX) {
+                assert_int_equal(rc, ERR_NOSOLUTION);
+            } else {
+                assert_int_equal(rc, 0);
+                assert_int_equal(r.nonce, start + (uint32_t)expect);
+            }
+        }
+        mine_free(m);
+    }
+    unsetenv("SETM_CL_BUILTINS");
+}
+
+/* ---- (time roll, nonce) searches ---- */
+
+/* Brute force in (roll, nonce) order: offset o is time + o / span with nonce start + o % span. */
+static uint64_t brute_rolled(const unsigned char header[MINE_HEADER_LEN],
+                             const unsigned char target[MINE_TARGET_LEN], uint32_t start,
+                             uint64_t count, uint64_t span)
+{
+    unsigned char h[MINE_HEADER_LEN], d[MINE_HASH_LEN];
+    uint32_t t0 = mine_header_u32(header, MINE_HDR_TIME);
+    memcpy(h, header, sizeof h);
+    for (uint64_t o = 0; o < count; o++) {
+        mine_header_set_u32(h, MINE_HDR_TIME, t0 + (uint32_t)(o / span));
+        mine_header_set_u32(h, MINE_HDR_NONCE, start + (uint32_t)(o % span));
+        crypto_sha256d(h, sizeof h, d);
+        if (mine_hash_meets_target(d, target))
+            return o;
+    }
+    return UINT64_MAX;
+}
+
+/* When the first time value's nonces hold no winner, every backend goes on to later time rolls
+ * and returns the lowest (roll, nonce) pair: the header it hands back carries that time and
+ * nonce, and hashes to the reported hash. */
+static void test_mine_rolled_search_lowest_roll_then_nonce(void **state)
+{
+    struct fixture *fx = *state;
+    const uint64_t span = 32, count = 40 * 32;
+    unsigned char h[MINE_HEADER_LEN], t[MINE_TARGET_LEN];
+    uint64_t expect = UINT64_MAX;
+    int tried = 0;
+
+    mine_header_from_hex(GENESIS_HEX, h, NULL);
+    easy_target(t, 0x00ffffffU); /* one in 256: the first rolls of 32 nonces often hold none */
+    for (uint32_t time = 1000; tried < 400; time++, tried++) {
+        mine_header_set_u32(h, MINE_HDR_TIME, time);
+        expect = brute_rolled(h, t, 0xfffffff0U, count, span); /* each roll's window wraps */
+        if (expect != UINT64_MAX && expect / span >= 2)
+            break;
+    }
+    assert_true(expect != UINT64_MAX && expect / span >= 2);
+    for (size_t i = 0; i < NCASES; i++) {
+        unsigned char got[MINE_HEADER_LEN], d[MINE_HASH_LEN];
+        struct mine_result r;
+        struct err e = {0};
+        if (!fx->m[i])
+            continue;
+        memcpy(got, h, sizeof got);
+        if (mine_search_span(fx->m[i], got, t, 0xfffffff0U, count, span, &r, &e) != 0)
+            fail_msg("%s: %s", cases[i].label, e.msg);
+        assert_int_equal(r.roll, expect / span);
+        assert_int_equal(r.nonce, 0xfffffff0U + (uint32_t)(expect % span));
+        assert_int_equal(r.attempts, expect + 1);
+        assert_int_equal(mine_header_u32(got, MINE_HDR_TIME), mine_header_u32(h, MINE_HDR_TIME) + r.roll);
+        assert_int_equal(mine_header_u32(got, MINE_HDR_NONCE), r.nonce);
+        crypto_sha256d(got, sizeof got, d);
+        assert_memory_equal(d, r.hash, sizeof d);
+    }
+}
+
+/* No winner in any roll: ERR_NOSOLUTION with every pair counted, the header left as it was. */
+static void test_mine_rolled_search_none_counts_all(void **state)
+{
+    struct fixture *fx = *state;
+    unsigned char h[MINE_HEADER_LEN], t[MINE_TARGET_LEN], got[MINE_HEADER_LEN];
+    mine_header_from_hex(GENESIS_HEX, h, NULL);
+    mine_target_from_bits(0x1d00ffffU, t, NULL);
+    for (size_t i = 0; i < NCASES; i++) {
+        struct mine_result r;
+        if (!fx->m[i])
+            continue;
+        memcpy(got, h, sizeof got);
+        assert_int_equal(mine_search_span(fx->m[i], got, t, 7, 5 * 64, 64, &r, NULL),
+                         ERR_NOSOLUTION);
+        assert_int_equal(r.found, 0);
+        assert_int_equal(r.attempts, 5 * 64);
+        assert_memory_equal(got, h, sizeof got);
+    }
+}
+
+/* Bounds: 1 .. MINE_ROLL_MAX x 2^32 pairs; within one roll the rolled search is mine_search. */
+static void test_mine_rolled_search_bounds(void **state)
+{
+    struct fixture *fx = *state;
+    unsigned char h[MINE_HEADER_LEN], t[MINE_TARGET_LEN];
+    struct mine_result r, r1;
+    struct err e = {0};
+    struct mine *m = fx->m[0];
+
+    mine_header_from_hex(GENESIS_HEX, h, NULL);
+    mine_target_from_bits(0x1d00ffffU, t, NULL);
+    assert_int_equal(mine_search_rolled(m, h, t, 0, 0, &r, &e), ERR_USAGE);
+    assert_int_equal(mine_search_rolled(m, h, t, 0, MINE_SEARCH_MAX + 1, &r, &e), ERR_USAGE);
+    assert_non_null(strstr(e.msg, "7200"));
+    assert_int_equal(mine_search_rolled(m, h, t, GENESIS_NONCE - 9, 100, &r, &e), 0);
+    assert_int_equal(mine_search(m, h, t, GENESIS_NONCE - 9, 100, &r1, &e), 0);
+    assert_int_equal(r.nonce, r1.nonce);
+    assert_int_equal(r.attempts, r1.attempts);
+    assert_int_equal(r.roll, 0);
+}
+
+/* ---- stop requests ---- */
+
+struct stopper {
+    volatile sig_atomic_t flag;
+    unsigned delay_ms;
+    double raised_at;
+};
+
+static double mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void *raise_later(void *arg)
+{
+    struct stopper *s = arg;
+    usleep(s->delay_ms * 1000);
+    s->raised_at = mono();
+    s->flag = 1;
+    return NULL;
+}
+
+/* Every backend and path, one thread and several: a stop raised during a search of all 2^32
+ * nonces (an unreachable target: minutes of work) ends it with ERR_INTERRUPTED within a
+ * second; a stop raised before a search ends it at once. */
+static void test_mine_stop_ends_search_within_a_second(void **state)
+{
+    unsigned char h[MINE_HEADER_LEN], t[MINE_TARGET_LEN];
+    (void)state;
+    mine_header_from_hex(GENESIS_HEX, h, NULL);
+    memset(t, 0, sizeof t);
+    t[0] = 1; /* target 1: no hash meets it */
+    for (size_t i = 0; i < NCASES; i++) {
+        struct stopper st = {0, 300, 0};
+        struct mine_opts o;
+        struct mine_result r;
+        struct err e = {0};
+        struct mine *m;
+        pthread_t tid;
+        if (cases[i].path == MINE_CPU_PATH_SHANI && !mine_cpu_has_shani())
+            continue;
+        if (cases[i].backend != MINE_BACKEND_CPU && skip_opencl())
+            continue;
+        mine_opts_init(&o);
+        o.backend = cases[i].backend;
+        o.cpu_path = cases[i].path;
+        o.threads = cases[i].threads;
+        o.cl_vector = cases[i].cl_vector;
+        o.probe_s = 0;
+        o.stop = &st.flag;
+        m = mine_new(&o, &e);
+        assert_non_null(m);
+        assert_int_equal(pthread_create(&tid, NULL, raise_later, &st), 0);
+        int rc = mine_search(m, h, t, 0, UINT64_C(1) << 32, &r, &e);
+        double late = mono() - st.raised_at;
+        pthread_join(tid, NULL);
+        if (rc != ERR_INTERRUPTED)
+            fail_msg("%s: rc %d (%s), expected ERR_INTERRUPTED", cases[i].label, rc, e.msg);
+        if (late > 1.0)
+            fail_msg("%s: stopped %.2f s after the request", cases[i].label, late);
+        assert_int_equal(r.found, 0);
+        assert_int_equal(mine_search_rolled(m, h, t, 0, 1000, &r, &e), ERR_INTERRUPTED);
+        mine_free(m);
+    }
+}
+
+/* auto on demand: small searches never build the OpenCL device (so a broken kernel goes
+ * unnoticed and costs nothing); once the CPU would have spent probe_s seconds the device is
+ * probed, and a broken one leaves the CPU with a note. */
+static void test_mine_auto_probes_device_on_demand(void **state)
+{
+    char dir[256];
+    unsigned char h[MINE_HEADER_LEN], t[MINE_TARGET_LEN];
+    struct mine_opts o;
+    struct mine_result r;
+    struct err e = {0};
+    struct mine *m;
+    (void)state;
+    if (skip_opencl())
+        skip();
+    make_tmpdir(dir, sizeof dir);
+    write_file(dir, "sha256.cl", "#error broken\n");
+    write_file(dir, "sha256d_search.cl", "#error broken\n");
+    mine_header_from_hex(GENESIS_HEX, h, NULL);
+    mine_opts_init(&o);
+    o.kernel_dir = dir;
+    o.probe_s = 0.05;
+    m = mine_new(&o, &e);
+    assert_non_null(m);
+    for (int k = 0; k < 50; k++) { /* 50 searches of ~256 nonces: microseconds each */
+        easy_target(t, 0x00ffffffU);
+        mine_header_set_u32(h, MINE_HDR_TIME, (uint32_t)k);
+        assert_int_equal(mine_search(m, h, t, 0, UINT64_C(1) << 32, &r, &e), 0);
+    }
+    assert_string_equal(mine_note(m), "");
+    assert_null(strstr(mine_device_desc(m), " + "));
+    memset(t, 0, sizeof t);
+    t[0] = 1; /* unreachable: 2^22 nonces, far above 0.05 s of CPU */
+    assert_int_equal(mine_search(m, h, t, 0, UINT64_C(1) << 22, &r, &e), ERR_NOSOLUTION);
+    assert_non_null(strstr(mine_note(m), "OpenCL not used"));
+    assert_true(!strncmp(mine_backend_name(m), "cpu-", 4));
+    mine_free(m);
+
+    /* The same with the working kernels: both backends afterwards, and a one-nonce search
+     * (all launch cost) goes to the CPU. */
+    o.kernel_dir = NULL;
+    m = mine_new(&o, &e);
+    assert_non_null(m);
+    assert_int_equal(mine_search(m, h, t, 0, UINT64_C(1) << 22, &r, &e), ERR_NOSOLUTION);
+    assert_non_null(strstr(mine_device_desc(m), " + "));
+    assert_int_equal(mine_search(m, h, t, 0, 1, &r, &e), ERR_NOSOLUTION);
+    assert_true(!strncmp(mine_backend_name(m), "cpu-", 4));
+    mine_free(m);
+    remove_tmpdir(dir);
+}
+
+/* The expected-work hint: a caller that announces more work than the CPU does in probe_s gets
+ * the device at mine_new; one that announces little does not. */
+static void test_mine_auto_expected_work_hint(void **state)
+{
+    struct mine_opts o;
+    struct err e = {0};
+    struct mine *m;
+    (void)state;
+    if (skip_opencl())
+        skip();
+    mine_opts_init(&o);
+    o.probe_s = 0.05;
+    o.expected_nonces = 1e12; /* hours of CPU */
+    m = mine_new(&o, &e);
+    assert_non_null(m);
+    assert_non_null(strstr(mine_device_desc(m), " + "));
+    mine_free(m);
+    o.expected_nonces = 1e3;
+    m = mine_new(&o, &e);
+    assert_non_null(m);
+    assert_null(strstr(mine_device_desc(m), " + "));
+    mine_free(m);
+}
+
+/* The expected time of a search is expected attempts / measured rate: 2^10 times the work
+ * (ten zero bits more) takes 2^10 times as long. */
+static void test_mine_expected_seconds_scale_with_target(void **state)
+{
+    struct fixture *fx = *state;
+    unsigned char t20[MINE_TARGET_LEN], t30[MINE_TARGET_LEN];
+    struct mine *m = fx->m[0];
+    memset(t20, 0, sizeof t20);
+    memset(t30, 0, sizeof t30);
+    t20[28] = 0x10; /* target 2^(8*28 + 4) = 2^228: about 2^28 attempts */
+    t30[27] = 0x04; /* 2^(8*27 + 2) = 2^218: about 2^38 attempts */
+    double a = mine_expected_seconds(m, t20), b = mine_expected_seconds(m, t30);
+    assert_true(mine_rate(m) > 0);
+    assert_true(a > 0 && isfinite(a));
+    assert_true(fabs(b / a - 1024.0) < 1e-6 * 1024.0); /* same rate, 2^10 times the work */
+    assert_true(fabs(a * mine_rate(m) - mine_target_expected_attempts(t20)) < 1.0);
 }
 
 /* ---- the commands ---- */
@@ -868,6 +1188,37 @@ static void test_mine_cli_devices_and_bench(void **state)
         assert_non_null(strstr(out, "bench mine path=opencl threads=1 nonces=4096 seconds="));
 }
 
+/* The GPU check script in its quick mode, on the OpenCL device here (PoCL): every step passes
+ * and prints its summary line, so the script is known to work before it meets a GPU. */
+static void test_mine_gpu_check_quick(void **state)
+{
+    char cmd[8192], bin[4096], line[1024], all[16384] = "";
+    const char *src = getenv("SETM_SOURCE_DIR");
+    FILE *p;
+    (void)state;
+    if (skip_opencl())
+        skip();
+    setm_path(bin, sizeof bin);
+    setenv("ASAN_OPTIONS", "detect_leaks=0", 1); /* see run_cli: LSan and PoCL's threads */
+    snprintf(cmd, sizeof cmd, "SETM_BIN='%s' sh '%s/tests/gpu/check.sh' --quick 2>&1", bin,
+             src ? src : SETM_SOURCE_DIR);
+    p = popen(cmd, "r");
+    assert_non_null(p);
+    while (fgets(line, sizeof line, p))
+        if (strlen(all) + strlen(line) < sizeof all)
+            strcat(all, line);
+    int status = pclose(p);
+    unsetenv("ASAN_OPTIONS");
+    if (status != 0)
+        fail_msg("check.sh --quick failed:\n%s", all);
+    assert_non_null(strstr(all, "gpu-check: device: "));
+    assert_non_null(strstr(all, "gpu-check: bench: opencl "));
+    assert_non_null(strstr(all, "gpu-check: search36: block 125552 nonce 2504433986, hash "
+                                "00000000000000001e8d6829a8a21adc5d38d0a473b144b6765798e61f98bd1d"));
+    assert_non_null(strstr(all, "gpu-check: tips: "));
+    assert_non_null(strstr(all, "PASS"));
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && !strcmp(argv[1], "--child-no-icd"))
@@ -891,6 +1242,14 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_mine_count_bounds),
         cmocka_unit_test(test_mine_names_and_descriptions),
         cmocka_unit_test(test_mine_auto_takes_opencl),
+        cmocka_unit_test(test_mine_opencl_builtins_kernel_agrees),
+        cmocka_unit_test(test_mine_rolled_search_lowest_roll_then_nonce),
+        cmocka_unit_test(test_mine_rolled_search_none_counts_all),
+        cmocka_unit_test(test_mine_rolled_search_bounds),
+        cmocka_unit_test(test_mine_stop_ends_search_within_a_second),
+        cmocka_unit_test(test_mine_auto_probes_device_on_demand),
+        cmocka_unit_test(test_mine_auto_expected_work_hint),
+        cmocka_unit_test(test_mine_expected_seconds_scale_with_target),
         cmocka_unit_test(test_mine_option_parsing),
         cmocka_unit_test(test_mine_cpu_path_env),
         cmocka_unit_test(test_mine_opencl_kernel_dir_missing),
@@ -902,6 +1261,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_mine_cli_bad_input_exits_2),
         cmocka_unit_test(test_mine_cli_opencl_unusable_exits_2),
         cmocka_unit_test(test_mine_cli_devices_and_bench),
+        cmocka_unit_test(test_mine_gpu_check_quick),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -14,7 +14,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "chain/sha256.h"
+#include "crypto/sha256.h"
 
 static void hex_of(const unsigned char *b, size_t n, char *out)
 {
@@ -24,9 +24,9 @@ static void hex_of(const unsigned char *b, size_t n, char *out)
 
 static void assert_sha256_hex(const void *msg, size_t len, const char *want)
 {
-    unsigned char d[CHAIN_SHA256_LEN];
-    char hex[2 * CHAIN_SHA256_LEN + 1];
-    chain_sha256(msg, len, d);
+    unsigned char d[CRYPTO_SHA256_LEN];
+    char hex[2 * CRYPTO_SHA256_LEN + 1];
+    crypto_sha256(msg, len, d);
     hex_of(d, sizeof d, hex);
     assert_string_equal(hex, want);
 }
@@ -57,15 +57,15 @@ static void test_sha256_empty(void **state)
 /* One million 'a', streamed in 1000-byte pieces. */
 static void test_sha256_fips_million_a(void **state)
 {
-    unsigned char piece[1000], d[CHAIN_SHA256_LEN];
-    char hex[2 * CHAIN_SHA256_LEN + 1];
-    struct chain_sha256 c;
+    unsigned char piece[1000], d[CRYPTO_SHA256_LEN];
+    char hex[2 * CRYPTO_SHA256_LEN + 1];
+    struct crypto_sha256 c;
     (void)state;
     memset(piece, 'a', sizeof piece);
-    chain_sha256_init(&c);
+    crypto_sha256_init(&c);
     for (int i = 0; i < 1000; i++)
-        chain_sha256_update(&c, piece, sizeof piece);
-    chain_sha256_final(&c, d);
+        crypto_sha256_update(&c, piece, sizeof piece);
+    crypto_sha256_final(&c, d);
     hex_of(d, sizeof d, hex);
     assert_string_equal(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 }
@@ -76,24 +76,24 @@ static void test_sha256_matches_libsodium_all_lengths(void **state)
 {
     static const unsigned char seed[randombytes_SEEDBYTES] = "setm test_sha256 fixed seed....";
     static const size_t steps[] = {1, 7, 63, 64, 65};
-    unsigned char buf[300], ours[CHAIN_SHA256_LEN], ref[CHAIN_SHA256_LEN];
+    unsigned char buf[300], ours[CRYPTO_SHA256_LEN], ref[CRYPTO_SHA256_LEN];
     (void)state;
     assert_true(sodium_init() >= 0);
     randombytes_buf_deterministic(buf, sizeof buf, seed);
     for (size_t len = 0; len <= sizeof buf; len++) {
         crypto_hash_sha256(ref, buf, len);
-        chain_sha256(buf, len, ours);
+        crypto_sha256(buf, len, ours);
         assert_memory_equal(ours, ref, sizeof ref);
         for (size_t s = 0; s < sizeof steps / sizeof steps[0]; s++) {
-            struct chain_sha256 c;
-            chain_sha256_init(&c);
+            struct crypto_sha256 c;
+            crypto_sha256_init(&c);
             for (size_t at = 0; at < len; at += steps[s])
-                chain_sha256_update(&c, buf + at, len - at < steps[s] ? len - at : steps[s]);
-            chain_sha256_final(&c, ours);
+                crypto_sha256_update(&c, buf + at, len - at < steps[s] ? len - at : steps[s]);
+            crypto_sha256_final(&c, ours);
             assert_memory_equal(ours, ref, sizeof ref);
         }
         crypto_hash_sha256(ref, ref, sizeof ref);
-        chain_sha256d(buf, len, ours);
+        crypto_sha256d(buf, len, ours);
         assert_memory_equal(ours, ref, sizeof ref);
     }
 }
@@ -101,17 +101,17 @@ static void test_sha256_matches_libsodium_all_lengths(void **state)
 /* A midstate (IV + one compression of 64 bytes) is the streaming state after those bytes. */
 static void test_sha256_compress_midstate(void **state)
 {
-    unsigned char block[CHAIN_SHA256_BLOCK];
+    unsigned char block[CRYPTO_SHA256_BLOCK];
     uint32_t mid[8];
-    struct chain_sha256 c;
+    struct crypto_sha256 c;
     (void)state;
-    for (int i = 0; i < CHAIN_SHA256_BLOCK; i++)
+    for (int i = 0; i < CRYPTO_SHA256_BLOCK; i++)
         block[i] = (unsigned char)(i * 37 + 11);
-    chain_sha256_iv(mid);
+    crypto_sha256_iv(mid);
     assert_int_equal(mid[0], 0x6a09e667U);
-    chain_sha256_compress(mid, block);
-    chain_sha256_init(&c);
-    chain_sha256_update(&c, block, sizeof block);
+    crypto_sha256_compress(mid, block);
+    crypto_sha256_init(&c);
+    crypto_sha256_update(&c, block, sizeof block);
     assert_memory_equal(mid, c.state, sizeof mid);
 }
 
@@ -127,9 +127,9 @@ static void test_sha256d_bitcoin_headers(void **state)
     f = fopen(path, "r");
     assert_non_null(f);
     while (fgets(line, sizeof line, f)) {
-        char hash[80], hdr[200], hex[2 * CHAIN_SHA256_LEN + 1];
+        char hash[80], hdr[200], hex[2 * CRYPTO_SHA256_LEN + 1];
         unsigned long height, nonce;
-        unsigned char h[80], d[CHAIN_SHA256_LEN], rev[CHAIN_SHA256_LEN];
+        unsigned char h[80], d[CRYPTO_SHA256_LEN], rev[CRYPTO_SHA256_LEN];
         if (line[0] == '#' || sscanf(line, "%lu %lu %79s %199s", &height, &nonce, hash, hdr) != 4)
             continue;
         assert_int_equal(strlen(hdr), 160);
@@ -138,9 +138,9 @@ static void test_sha256d_bitcoin_headers(void **state)
             assert_int_equal(sscanf(hdr + 2 * i, "%2x", &v), 1);
             h[i] = (unsigned char)v;
         }
-        chain_sha256d(h, sizeof h, d);
-        for (int i = 0; i < CHAIN_SHA256_LEN; i++)
-            rev[i] = d[CHAIN_SHA256_LEN - 1 - i];
+        crypto_sha256d(h, sizeof h, d);
+        for (int i = 0; i < CRYPTO_SHA256_LEN; i++)
+            rev[i] = d[CRYPTO_SHA256_LEN - 1 - i];
         hex_of(rev, sizeof rev, hex);
         assert_string_equal(hex, hash);
         checked++;

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "chain/sha256.h"
+#include "crypto/sha256.h"
 
 /* Lines of the resolved scenario the identity leaves out: the [mine] and [output] sections and the
  * key `threads` of [sim] (how a run is computed and stored, never what it simulates).  `section`
@@ -40,24 +40,24 @@ static int identity_skips(const char *line, size_t len, int *section)
 void chain_identity_root(const char *scenario, int64_t seed, const char *version,
                          unsigned char out[MINE_HASH_LEN])
 {
-    struct chain_sha256 c;
-    unsigned char h1[CHAIN_SHA256_LEN];
+    struct crypto_sha256 c;
+    unsigned char h1[CRYPTO_SHA256_LEN];
     char head[160];
     const char *p = scenario ? scenario : "";
     int section = 0, n;
     n = snprintf(head, sizeof head, "setm run identity 1\nversion=%.64s\nseed=%lld\n",
                  version ? version : "", (long long)seed);
-    chain_sha256_init(&c);
-    chain_sha256_update(&c, head, (size_t)n);
+    crypto_sha256_init(&c);
+    crypto_sha256_update(&c, head, (size_t)n);
     while (*p) {
         const char *nl = strchr(p, '\n');
         size_t len = nl ? (size_t)(nl - p) + 1 : strlen(p);
         if (!identity_skips(p, len, &section))
-            chain_sha256_update(&c, p, len);
+            crypto_sha256_update(&c, p, len);
         p += len;
     }
-    chain_sha256_final(&c, h1);
-    chain_sha256(h1, sizeof h1, out);
+    crypto_sha256_final(&c, h1);
+    crypto_sha256(h1, sizeof h1, out);
 }
 
 void chain_header_pack(const struct chain_header *h, unsigned char out[MINE_HEADER_LEN])
@@ -82,7 +82,7 @@ void chain_header_unpack(const unsigned char in[MINE_HEADER_LEN], struct chain_h
 
 void chain_header_hash(const unsigned char hdr[MINE_HEADER_LEN], unsigned char hash[MINE_HASH_LEN])
 {
-    chain_sha256d(hdr, MINE_HEADER_LEN, hash);
+    crypto_sha256d(hdr, MINE_HEADER_LEN, hash);
 }
 
 void chain_merkle_root(const unsigned char (*ids)[CHAIN_TXID_LEN], size_t n,
@@ -104,7 +104,7 @@ void chain_merkle_root(const unsigned char (*ids)[CHAIN_TXID_LEN], size_t n,
             memcpy(pair, scratch[i], CHAIN_TXID_LEN);
             /* an odd level pairs its last hash with itself */
             memcpy(pair + CHAIN_TXID_LEN, scratch[i + 1 < level ? i + 1 : i], CHAIN_TXID_LEN);
-            chain_sha256d(pair, sizeof pair, scratch[i / 2]);
+            crypto_sha256d(pair, sizeof pair, scratch[i / 2]);
         }
     }
     memcpy(root, scratch[0], MINE_HASH_LEN);

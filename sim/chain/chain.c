@@ -29,8 +29,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "chain/sha256.h"
 #include "core/pool.h"
+#include "crypto/sha256.h"
 #include "core/rng.h"
 
 #define NCOLS(a) (sizeof(a) / sizeof((a)[0]))
@@ -341,7 +341,7 @@ void chain_address_derive(const struct cfg *cfg, int64_t agent, uint64_t ref,
                           unsigned char addr[CHAIN_ADDR_LEN])
 {
     const uint64_t seed = (uint64_t)cfg->scenario.seed;
-    unsigned char buf[20], h[CHAIN_SHA256_LEN];
+    unsigned char buf[20], h[CRYPTO_SHA256_LEN];
     uint64_t secret = rng_stream_key(seed, "chain.wallet", (uint64_t)agent);
     uint32_t k = (uint32_t)(rng_stream_key(seed, "chain.pseudonym",
                                            ref * 0x9e3779b97f4a7c15ULL ^ (uint64_t)agent) %
@@ -352,7 +352,7 @@ void chain_address_derive(const struct cfg *cfg, int64_t agent, uint64_t ref,
     }
     for (int i = 0; i < 4; i++)
         buf[16 + i] = (unsigned char)(k >> (8 * i));
-    chain_sha256d(buf, sizeof buf, h);
+    crypto_sha256d(buf, sizeof buf, h);
     memcpy(addr, h, CHAIN_ADDR_LEN);
 }
 
@@ -1596,7 +1596,7 @@ static int mine_genesis(struct chain *c, struct err *e)
     chain_header_pack(&h, g->hdr);
     if ((rc = mine_target_from_bits(bits, target, e)))
         return rc;
-    rc = mine_search(c->mine, g->hdr, target, 0, UINT64_C(1) << 32, &res, e);
+    rc = mine_search_rolled(c->mine, g->hdr, target, 0, MINE_SEARCH_MAX, &res, e);
     if (rc)
         return err_wrap(e, rc, "chain: mining the genesis block");
     mine_header_set_u32(g->hdr, MINE_HDR_NONCE, res.nonce);
@@ -1741,6 +1741,10 @@ struct chain *chain_new(const struct cfg *cfg, struct eng *eng, const struct cha
     o.threads = (unsigned)cfg->mine.threads;
     o.platform = cfg->mine.platform;
     o.device = cfg->mine.device;
+    o.stop = hooks ? hooks->stop : NULL;
+    o.notice = mine_notice_stderr;
+    o.expected_nonces = ldexp(cfg->sim.days * 86400.0 / cfg->chain.block_interval_s + 1.0,
+                              (int)cfg->chain.difficulty_bits);
     m = mine_new(&o, e);
     if (!m)
         return NULL;

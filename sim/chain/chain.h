@@ -90,6 +90,7 @@ struct chain_hooks {
                 unsigned char sig[CHAIN_SIG_LEN]);
     void (*trade_final)(void *ctx, uint64_t trade_ref, double t_included, int64_t height,
                         double t_confirmed);
+    const volatile sig_atomic_t *stop; /* raised: nonce searches end with ERR_INTERRUPTED */
 };
 
 /* A buyer's part of a trade. */

@@ -11,7 +11,7 @@
 #include <sodium.h>
 #include <string.h>
 
-#include "chain/sha256.h"
+#include "crypto/sha256.h"
 
 #define SIGNING_MAX (CHAIN_TX_TRADE_FIXED + CHAIN_TX_MAX_BUYERS * CHAIN_TX_TRADE_BUYER)
 
@@ -235,7 +235,7 @@ int chain_tx_decode(const unsigned char *in, size_t len, struct chain_tx *tx,
 
 void chain_txid(const unsigned char *enc, size_t len, unsigned char id[CHAIN_TXID_LEN])
 {
-    chain_sha256d(enc, len, id);
+    crypto_sha256d(enc, len, id);
 }
 
 int chain_tx_verify(const struct chain_tx *tx, struct err *e)

@@ -19,12 +19,14 @@ static const char mine_usage[] =
     "\n"
     "Search the nonces start, start+1, ... (count of them, modulo 2^32) of an 80-byte Bitcoin-\n"
     "layout header for the first whose SHA-256d, read as a little-endian number, is <= the target.\n"
+    "A count above 2^32 rolls the header time: offset o tries time + o / 2^32 with nonce\n"
+    "start + o mod 2^32, in that (roll, nonce) order, as Bitcoin miners roll the time.\n"
     "\n"
     "  --header HEX160  the serialized header (its own nonce is ignored)\n"
     "  --bits BITS      compact target, e.g. 0x1d00ffff (default: the header's bits field)\n"
     "  --target HEX64   full target in display order (most significant byte first)\n"
     "  --start N        first nonce (default 0)\n"
-    "  --count M        how many nonces, 1..4294967296 (default: all 2^32)\n"
+    "  --count M        how many (roll, nonce) pairs, 1..7200 x 2^32 (default: all 2^32 nonces)\n"
     "  --backend B      auto (an OpenCL device if one works, else CPU), opencl or cpu\n"
     "  --threads N      CPU worker threads, 0 = every core (default 0)\n"
     "  --platform SEL   OpenCL platform by index or name substring\n"
@@ -32,8 +34,9 @@ static const char mine_usage[] =
     "  --cpu-path P     CPU path: auto, portable or sha-ni (default auto)\n"
     "\n"
     "Prints nonce, hash (display order, as block explorers show it), attempts (nonces up to and\n"
-    "including the winner) and the backend. Exit 0 found, 1 none in the range, 2 bad input or\n"
-    "unusable requested backend.\n";
+    "including the winner), the time roll when the count exceeds 2^32, and the backend. A search\n"
+    "expected to last more than 5 s says so first. Exit 0 found, 1 none in the range, 2 bad\n"
+    "input or unusable requested backend.\n";
 
 static const char devices_usage[] =
     "usage: setm devices [--check]\n"
@@ -44,15 +47,22 @@ static const char devices_usage[] =
     "  --check  build the kernel on every device and run its self-test\n";
 
 static const char bench_usage[] =
-    "usage: setm bench mine [--nonces N] [--threads N] [--platform SEL] [--device SEL]\n"
-    "                       [--cl-vector W] [--no-opencl]\n"
+    "usage: setm bench mine [--nonces N] [--opencl-nonces N] [--threads N] [--platform SEL]\n"
+    "                       [--device SEL] [--cl-vector W] [--no-opencl]\n"
     "\n"
     "Time a fixed number of nonces (an unreachable target, so the whole range is hashed) on each\n"
     "available backend and path: CPU portable 1 thread, CPU SHA-NI 1 thread, every CPU path on\n"
     "all threads, and OpenCL. One line per measurement:\n"
     "  bench mine path=P threads=T nonces=N seconds=S mnonce_s=R mnonce_s_per_thread=R1\n"
+    "Then auto against the CPU and OpenCL alone on scenario-shaped work (searches of distinct\n"
+    "headers: 256 at 12 zero bits, 8 at 20, 2 at 24; backend construction included; opencl_s = -1 when\n"
+    "there is no device; with --nonces, 16 searches at 12 bits only):\n"
+    "  bench mine auto bits=B searches=K cpu_s=S opencl_s=S auto_s=S auto_vs_best=R\n"
+    "      auto_searches=one|both/CPU+DEVICE (whether auto built the device; searches on each)\n"
     "\n"
     "  --nonces N    nonces per measurement (default: about a second of work per path)\n"
+    "  --opencl-nonces N  nonces of the OpenCL measurement (default: --nonces, else 2^26; a\n"
+    "                GPU needs 2^32 to be measured past its launch cost)\n"
     "  --threads N   threads of the all-threads lines, 0 = every core (default 0)\n"
     "  --platform, --device  choose the OpenCL device as for setm mine\n"
     "  --cl-vector W  OpenCL nonces per work-item: 1, 2, 4, 8 or 16 (default: per device)\n"
@@ -74,16 +84,17 @@ enum {
     OPT_NONCES,
     OPT_NO_OPENCL,
     OPT_CL_VECTOR,
+    OPT_CL_NONCES,
     OPT_HELP
 };
 
-/* Parse a whole unsigned number no greater than max, or print usage and return 2. */
+/* Parse a whole unsigned number from min to max, or print usage (naming the range) and return 2. */
 static int parse_num(const char *cmd, const char *usage, const char *flag, const char *s,
-                     unsigned long long max, unsigned long long *out)
+                     unsigned long long min, unsigned long long max, unsigned long long *out)
 {
-    if (cli_parse_u64(s, out) || *out > max)
-        return cli_usage_error(cmd, usage, "%s '%s': expected a number from 0 to %llu", flag, s,
-                               max);
+    if (cli_parse_u64(s, out) || *out < min || *out > max)
+        return cli_usage_error(cmd, usage, "%s '%s': expected a number from %llu to %llu", flag,
+                               s, min, max);
     return 0;
 }
 
@@ -113,6 +124,7 @@ int cli_mine(int argc, char **argv)
     int c, rc;
 
     mine_opts_init(&opts);
+    opts.notice = mine_notice_stderr;
     optind = 0;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
@@ -121,21 +133,19 @@ int cli_mine(int argc, char **argv)
         case OPT_BITS: bits_s = optarg; break;
         case OPT_TARGET: target_s = optarg; break;
         case OPT_START:
-            if ((rc = parse_num("mine", mine_usage, "--start", optarg, 0xffffffffULL, &start)))
+            if ((rc = parse_num("mine", mine_usage, "--start", optarg, 0, 0xffffffffULL, &start)))
                 return rc;
             break;
         case OPT_COUNT:
-            if (cli_parse_u64(optarg, &count) || count < 1 || count > 1ULL << 32)
-                return cli_usage_error("mine", mine_usage,
-                                       "--count '%s': expected a number from 1 to %llu", optarg,
-                                       1ULL << 32);
+            if ((rc = parse_num("mine", mine_usage, "--count", optarg, 1, MINE_SEARCH_MAX, &count)))
+                return rc;
             break;
         case OPT_BACKEND:
             if (mine_backend_parse(optarg, &opts.backend, &e))
                 return cli_usage_error("mine", mine_usage, "--backend %s", e.msg);
             break;
         case OPT_THREADS:
-            if ((rc = parse_num("mine", mine_usage, "--threads", optarg, 256, &v)))
+            if ((rc = parse_num("mine", mine_usage, "--threads", optarg, 0, 256, &v)))
                 return rc;
             opts.threads = (unsigned)v;
             break;
@@ -179,12 +189,15 @@ int cli_mine(int argc, char **argv)
         return cli_fail("mine", &e);
     if (mine_note(m)[0])
         fprintf(stderr, "setm mine: %s\n", mine_note(m));
-    rc = mine_search(m, header, target, (uint32_t)start, count, &res, &e);
+    rc = mine_search_rolled(m, header, target, (uint32_t)start, count, &res, &e);
     if (rc == 0) {
         mine_hash_to_hex(res.hash, hash_hex);
-        printf("nonce    %u\nhash     %s\nattempts %llu\nbackend  %s (%s)\n", (unsigned)res.nonce,
-               hash_hex, (unsigned long long)res.attempts, mine_backend_name(m),
-               mine_device_desc(m));
+        printf("nonce    %u\nhash     %s\nattempts %llu\n", (unsigned)res.nonce, hash_hex,
+               (unsigned long long)res.attempts);
+        if (count > (1ULL << 32))
+            printf("roll     %u\ntime     %u\n", (unsigned)res.roll,
+                   (unsigned)mine_header_u32(header, MINE_HDR_TIME));
+        printf("backend  %s (%s)\n", mine_backend_name(m), mine_device_desc(m));
     } else if (rc == ERR_NOSOLUTION) {
         printf("nonce    none\nattempts %llu\nbackend  %s (%s)\n",
                (unsigned long long)res.attempts, mine_backend_name(m), mine_device_desc(m));
@@ -309,6 +322,80 @@ static int bench_one(const struct mine_opts *opts, unsigned long long nonces, co
     return 0;
 }
 
+/* A scenario-shaped workload: `searches` searches of distinct headers over all 2^32 nonces at
+ * a target of `bits` leading zero bits, mine_new included (a run pays for it too). Returns the
+ * seconds, or a negative value when the backend is unavailable. */
+static double bench_workload(const struct mine_opts *o, int bits, unsigned searches,
+                             char *name, size_t len)
+{
+    static const char header_hex[] =
+        "0100000000000000000000000000000000000000000000000000000000000000000000003ba3edfd7a7b12"
+        "b27ac72c3e67768f617fc81bc3888a51323a9fb8aa4b1e5e4a29ab5f49ffff001d1dac2b7c";
+    unsigned char header[MINE_HEADER_LEN], target[MINE_TARGET_LEN];
+    struct mine_result res;
+    struct err e = {0};
+    struct mine *m;
+    double t0 = now_s();
+
+    mine_header_from_hex(header_hex, header, NULL);
+    /* target = 2^(256 - bits) - 1, little-endian bytes */
+    memset(target, 0, sizeof target);
+    for (int b = 0; b < 256 - bits; b++)
+        target[b / 8] |= (unsigned char)(1U << (b % 8));
+    m = mine_new(o, &e);
+    if (!m)
+        return -1;
+    for (unsigned i = 0; i < searches; i++) {
+        mine_header_set_u32(header, MINE_HDR_TIME, 1231006505U + i);
+        int rc = mine_search(m, header, target, 0, UINT64_C(1) << 32, &res, &e);
+        if (rc && rc != ERR_NOSOLUTION) {
+            mine_free(m);
+            return -1;
+        }
+    }
+    uint64_t ncpu = 0, ndev = 0;
+    mine_search_counts(m, &ncpu, &ndev);
+    snprintf(name, len, "%s/%llu+%llu", strstr(mine_device_desc(m), " + ") ? "both" : "one",
+             (unsigned long long)ncpu, (unsigned long long)ndev);
+    mine_free(m);
+    return now_s() - t0;
+}
+
+/* auto against each backend alone on scenario-shaped workloads: one line per difficulty. */
+static void bench_auto(unsigned threads, const char *platform, const char *device, unsigned vw,
+                       int quick)
+{
+    static const struct {
+        int bits;
+        unsigned searches;
+    } loads[] = {{12, 256}, {20, 8}, {24, 2}};
+    size_t nloads = quick ? 1 : sizeof loads / sizeof loads[0];
+
+    for (size_t k = 0; k < nloads; k++) {
+        struct mine_opts o;
+        double t[3];
+        char names[3][64];
+        unsigned searches = quick ? 16 : loads[k].searches;
+        for (int b = 0; b < 3; b++) {
+            mine_opts_init(&o);
+            o.backend = b == 0 ? MINE_BACKEND_CPU : b == 1 ? MINE_BACKEND_OPENCL : MINE_BACKEND_AUTO;
+            o.threads = threads;
+            o.platform = platform;
+            o.device = device;
+            o.cl_vector = vw;
+            t[b] = bench_workload(&o, loads[k].bits, searches, names[b], sizeof names[b]);
+        }
+        double best = t[0];
+        if (t[1] >= 0 && t[1] < best)
+            best = t[1];
+        printf("bench mine auto bits=%d searches=%u cpu_s=%.3f opencl_s=%.3f auto_s=%.3f "
+               "auto_vs_best=%.2f auto_searches=%s\n",
+               loads[k].bits, searches, t[0], t[1], t[2], best > 0 ? t[2] / best : 0.0,
+               t[2] >= 0 ? names[2] : "none");
+        fflush(stdout);
+    }
+}
+
 int cli_bench_mine(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -318,9 +405,10 @@ int cli_bench_mine(int argc, char **argv)
         {"device", required_argument, NULL, OPT_DEVICE},
         {"no-opencl", no_argument, NULL, OPT_NO_OPENCL},
         {"cl-vector", required_argument, NULL, OPT_CL_VECTOR},
+        {"opencl-nonces", required_argument, NULL, OPT_CL_NONCES},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0}};
-    unsigned long long nonces = 0, threads = 0, vw = 0;
+    unsigned long long nonces = 0, threads = 0, vw = 0, cl_nonces = 0;
     const char *platform = NULL, *device = NULL;
     int c, rc, no_opencl = 0;
     struct mine_opts o;
@@ -330,24 +418,28 @@ int cli_bench_mine(int argc, char **argv)
     while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
         switch (c) {
         case OPT_NONCES:
-            if (cli_parse_u64(optarg, &nonces) || nonces < 1 || nonces > 1ULL << 32)
-                return cli_usage_error("bench mine", bench_usage,
-                                       "--nonces '%s': expected a number from 1 to %llu", optarg,
-                                       1ULL << 32);
+            if ((rc = parse_num("bench mine", bench_usage, "--nonces", optarg, 1, 1ULL << 32,
+                                &nonces)))
+                return rc;
             break;
         case OPT_THREADS:
-            if ((rc = parse_num("bench mine", bench_usage, "--threads", optarg, 256, &threads)))
+            if ((rc = parse_num("bench mine", bench_usage, "--threads", optarg, 0, 256, &threads)))
                 return rc;
             break;
         case OPT_PLATFORM: platform = optarg; break;
         case OPT_DEVICE: device = optarg; break;
         case OPT_NO_OPENCL: no_opencl = 1; break;
         case OPT_CL_VECTOR:
-            if ((rc = parse_num("bench mine", bench_usage, "--cl-vector", optarg, 16, &vw)))
+            if ((rc = parse_num("bench mine", bench_usage, "--cl-vector", optarg, 1, 16, &vw)))
                 return rc;
             if (vw != 1 && vw != 2 && vw != 4 && vw != 8 && vw != 16)
                 return cli_usage_error("bench mine", bench_usage,
                                        "--cl-vector %llu: expected 1, 2, 4, 8 or 16", vw);
+            break;
+        case OPT_CL_NONCES:
+            if ((rc = parse_num("bench mine", bench_usage, "--opencl-nonces", optarg, 1,
+                                1ULL << 32, &cl_nonces)))
+                return rc;
             break;
         case OPT_HELP: fputs(bench_usage, stdout); return 0;
         case ':':
@@ -390,8 +482,10 @@ int cli_bench_mine(int argc, char **argv)
         o.platform = platform;
         o.device = device;
         o.cl_vector = (unsigned)vw;
-        if ((rc = bench_one(&o, nonces ? nonces : 1ULL << 26, "opencl")))
+        if ((rc = bench_one(&o, cl_nonces ? cl_nonces : nonces ? nonces : 1ULL << 26, "opencl")))
             return rc;
     }
+    if (!no_opencl)
+        bench_auto((unsigned)threads, platform, device, (unsigned)vw, nonces != 0);
     return 0;
 }

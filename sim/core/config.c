@@ -100,8 +100,9 @@ static const struct key_def keys[] = {
      "consortium nodes that mine, relay and validate blocks", 0},
     {"chain", "hash_shares", KT_STR, G(chain.hash_shares), "", 0, 0, 0, NULL, "",
      "comma list of each node's relative hash rate, one per node (empty = equal shares)", 0},
-    {"chain", "difficulty_bits", KT_INT, G(chain.difficulty_bits), "12", 1, 64, 0, NULL, "bits",
-     "leading zero bits of the initial target: about 2^bits hashes per block", 0},
+    {"chain", "difficulty_bits", KT_INT, G(chain.difficulty_bits), "12", 1, 40, 0, NULL, "bits",
+     "leading zero bits of the initial target: about 2^bits hashes per block (above 32 the "
+     "header time rolls; above 40 even 7200 rolls of 2^32 nonces may hold no solution)", 0},
     {"chain", "retarget_blocks", KT_INT, G(chain.retarget_blocks), "0", 0, 100000, 0, NULL,
      "blocks", "retarget toward block_interval_s every this many blocks (0 = fixed difficulty)",
      0},

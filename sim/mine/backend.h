@@ -2,6 +2,10 @@
  * mine/backend — the small internal interface between mine.c and its backends (mine_cpu.c,
  * mine_opencl.c), shared inside sim/mine only. Not for other modules: use mine/mine.h.
  *
+ * Each backend is one table of operations (struct mine_backend_ops, the shape of Redis's
+ * ae_*.c event loops): mine.c holds a table pointer and an opaque object and never branches on
+ * which backend it has.
+ *
  * Backends work in offsets: offset i stands for nonce (start + i) mod 2^32, and a backend's
  * answer to a search over offsets [0, count) is the smallest offset whose hash meets the target,
  * or MINE_NONE. mine.c turns that into nonce, hash and attempts, and re-checks it on the host.
@@ -9,6 +13,7 @@
 #ifndef SETM_MINE_BACKEND_H
 #define SETM_MINE_BACKEND_H
 
+#include <signal.h>
 #include <stdint.h>
 
 #include "core/err.h"
@@ -23,7 +28,16 @@ struct mine_work {
     uint32_t tail[3];   /* header bytes 64..75 as SHA words (big-endian reads) */
     uint32_t target[8]; /* target as little-endian 32-bit limbs, target[7] most significant */
     uint32_t start;     /* nonce at offset 0 */
+    const volatile sig_atomic_t *stop; /* non-NULL and raised: the search returns ERR_INTERRUPTED */
 };
+
+/* 1 when the search's stop flag is raised. Backends look every few million nonces at most.
+ * Worker threads read the flag another thread (or a signal handler) writes: a relaxed atomic
+ * load (what volatile sig_atomic_t gives a handler, made explicit for threads and TSan). */
+static inline int mine_work_stopped(const struct mine_work *w)
+{
+    return w->stop && __atomic_load_n(w->stop, __ATOMIC_RELAXED);
+}
 
 void mine_work_init(struct mine_work *w, const unsigned char header[MINE_HEADER_LEN],
                     const unsigned char target[MINE_TARGET_LEN], uint32_t start);
@@ -32,9 +46,31 @@ void mine_work_init(struct mine_work *w, const unsigned char header[MINE_HEADER_
  * Single-threaded; the yardstick of every self-test. */
 uint64_t mine_ref_scan(const struct mine_work *w, uint64_t begin, uint64_t end);
 
-/* A backend's search over offsets [0, count), as the self-test calls it. */
+/* A backend's search over offsets [0, count): 0 with *first set (MINE_NONE when no offset meets
+ * the target), ERR_INTERRUPTED when w->stop was raised, ERR_DEVICE. */
 typedef int (*mine_search_fn)(void *backend, const struct mine_work *w, uint64_t count,
                               uint64_t *first, struct err *e);
+
+/* One backend: its operations. `object` arguments are what the backend's constructor returned. */
+struct mine_backend_ops {
+    const char *kind;                           /* "opencl" or "cpu" */
+    const char *description;                    /* one line for `setm devices` and the README */
+    mine_search_fn search;
+    const char *(*name)(const void *object);    /* "opencl", "cpu-sha-ni", "cpu-portable" */
+    const char *(*desc)(const void *object);    /* device, model, threads, path */
+    unsigned (*threads)(const void *object);    /* host threads a search uses */
+    void (*free)(void *object);
+};
+
+/* mine_search_rolled with `span` nonces per time roll instead of 2^32 (offset o: time + o / span,
+ * nonce start + o mod span); count <= MINE_ROLL_MAX * span. For tests of the (roll, nonce)
+ * order, which at span 2^32 would need 2^32 hashes to reach the second roll. */
+int mine_search_span(struct mine *m, unsigned char header[MINE_HEADER_LEN],
+                     const unsigned char target[MINE_TARGET_LEN], uint32_t start, uint64_t count,
+                     uint64_t span, struct mine_result *res, struct err *e);
+
+extern const struct mine_backend_ops mine_cpu_ops;
+extern const struct mine_backend_ops mine_ocl_ops;
 
 /* Known-answer self-test of one backend/path: the Bitcoin genesis header around its real nonce
  * (hard-coded answer), the same range without the winner (no answer), and easy targets over

@@ -23,14 +23,26 @@
 #ifndef SETM_MINE_MINE_H
 #define SETM_MINE_MINE_H
 
+#include <signal.h>
 #include <stdint.h>
 
 #include "core/err.h"
 #include "mine/pow.h"
 
+/* Extended search space (mine_search_rolled): the header time may be rolled forward by up to
+ * MINE_ROLL_MAX - 1 seconds, as Bitcoin miners do (a block may carry a time up to two hours
+ * ahead), each roll giving a fresh 2^32 nonces. */
+#define MINE_ROLL_MAX 7200U
+#define MINE_SEARCH_MAX ((uint64_t)MINE_ROLL_MAX << 32) /* (roll, nonce) pairs at most */
+#define MINE_PROBE_S_DEFAULT 0.5 /* see mine_opts.probe_s */
+
 enum mine_backend {
-    MINE_BACKEND_AUTO = 0, /* the first OpenCL device (GPUs and accelerators first, then CPU
-                              devices such as PoCL) that passes its self-test, else the CPU */
+    MINE_BACKEND_AUTO = 0, /* the CPU backend, and once the searches would keep the CPU busy
+                              for opts.probe_s seconds the first OpenCL device (GPUs and
+                              accelerators first, then CPU devices such as PoCL) that passes its
+                              self-test beside it; each search then goes to the one expected to
+                              finish first (from the search's expected size and both backends'
+                              rates, measured when built). No usable OpenCL: the CPU alone */
     MINE_BACKEND_OPENCL,   /* OpenCL only: ERR_DEVICE when no selected device is usable */
     MINE_BACKEND_CPU       /* the CPU backend only */
 };
@@ -54,6 +66,18 @@ struct mine_opts {
                                 SETM_KERNEL_DIR */
     unsigned cl_vector;      /* OpenCL nonces per work-item, 1/2/4/8/16; 0 = per device (1 on
                                 GPUs, the native int vector width on CPU devices) */
+    const volatile sig_atomic_t *stop; /* raised (non-zero) = searches end with ERR_INTERRUPTED
+                                within a fraction of a second; NULL = never */
+    void (*notice)(void *ctx, const char *msg); /* long searches announce their expected time
+                                here (mine_search_rolled); NULL = silent */
+    void *notice_ctx;
+    double probe_s;          /* auto: probe OpenCL only once the CPU was expected to spend this
+                                many seconds searching (the probe costs about that much: context,
+                                kernel build, self-test); 0 = at mine_new; < 0 (the default) =
+                                $SETM_AUTO_PROBE_S, else MINE_PROBE_S_DEFAULT */
+    double expected_nonces;  /* auto: the nonces the caller expects to search in all (e.g. blocks
+                                x 2^difficulty_bits), 0 = unknown; when the CPU would need more
+                                than probe_s for them, OpenCL is probed at mine_new */
 };
 
 /* The result of a search. */
@@ -62,6 +86,7 @@ struct mine_result {
     uint32_t nonce;                      /* the winner (valid when found) */
     unsigned char hash[MINE_HASH_LEN];   /* its SHA-256d, internal byte order (valid when found) */
     uint64_t attempts;                   /* see the definition at the top of this file */
+    uint32_t roll;                       /* mine_search_rolled: seconds added to the header time */
 };
 
 struct mine;
@@ -89,6 +114,7 @@ void mine_free(struct mine *m);
 /* Search count nonces from start (1 <= count <= 2^32; see the range definition above).
  * Fills *res in every case. Returns 0 when found, ERR_NOSOLUTION when no nonce in the range
  * meets the target (res->found = 0, res->attempts = count), ERR_USAGE for a count out of range,
+ * ERR_INTERRUPTED when opts.stop was raised (res->found = 0),
  * ERR_DEVICE when the device fails or returns a nonce the host does not confirm.  With backend
  * auto such a device error is not returned: the CPU backend takes over for this and every later
  * search (the same lowest nonce, so the same chain) and mine_note() says so. */
@@ -96,17 +122,42 @@ int mine_search(struct mine *m, const unsigned char header[MINE_HEADER_LEN],
                 const unsigned char target[MINE_TARGET_LEN], uint32_t start, uint64_t count,
                 struct mine_result *res, struct err *e);
 
-/* Name of the backend in use and path: "opencl", "cpu-sha-ni" or "cpu-portable". */
+/* Search in (roll, nonce) order: offset o (0 <= o < count <= MINE_SEARCH_MAX) stands for the
+ * header with time + o / 2^32 and nonce start + o mod 2^32; the answer is the smallest offset
+ * meeting the target, so every backend yields the same (roll, nonce). For count <= 2^32 this is
+ * mine_search. On success header's time and nonce fields are set to the winner and res->roll
+ * says how far the time moved; attempts counts offsets up to the winner. With opts.notice set,
+ * a search expected to take more than 5 seconds says first how long it is expected to take.
+ * Returns as mine_search; ERR_USAGE for count out of 1..MINE_SEARCH_MAX. */
+int mine_search_rolled(struct mine *m, unsigned char header[MINE_HEADER_LEN],
+                       const unsigned char target[MINE_TARGET_LEN], uint32_t start,
+                       uint64_t count, struct mine_result *res, struct err *e);
+
+/* Nonces per second of a large search on this object (the fastest backend it holds), measured
+ * once by timing short searches; 0 when the measurement failed. */
+double mine_rate(struct mine *m);
+
+/* Expected seconds to find a nonce meeting target (2^256 / (target + 1) nonces at mine_rate). */
+double mine_expected_seconds(struct mine *m, const unsigned char target[MINE_TARGET_LEN]);
+
+/* A ready-made opts.notice: writes "setm: note: MSG" to stderr. */
+void mine_notice_stderr(void *ctx, const char *msg);
+
+/* Searches each backend ran so far (auto holds two): *cpu on the CPU, *device on OpenCL. */
+void mine_search_counts(const struct mine *m, uint64_t *cpu, uint64_t *device);
+
+/* Name of the backend of the most recent search (before any search, the one auto prefers for
+ * large searches): "opencl", "cpu-sha-ni" or "cpu-portable". */
 const char *mine_backend_name(const struct mine *m);
 
 /* One line describing the device: OpenCL platform and device names, or CPU model, thread
- * count and path. For HDF5 attributes and run output. */
+ * count and path (auto with both: the two, "+"-joined). For HDF5 attributes and run output. */
 const char *mine_device_desc(const struct mine *m);
 
 /* Why auto did not take OpenCL, or why it left it mid-run ("" when neither happened). */
 const char *mine_note(const struct mine *m);
 
-/* CPU worker threads in use (1 for the OpenCL backend's host side). */
+/* CPU worker threads of the most recent search's backend (1 for OpenCL's host side). */
 unsigned mine_threads(const struct mine *m);
 
 /* One OpenCL device as `setm devices` lists it. */

@@ -39,6 +39,7 @@ struct cpu_job {
     uint64_t count;
     _Atomic uint64_t next; /* first offset of the next unclaimed chunk */
     _Atomic uint64_t best; /* lowest hit so far, MINE_NONE when none */
+    atomic_int stopped;    /* a worker saw the stop flag: the answer is void */
 };
 
 static void cpu_model(char *out, size_t len)
@@ -70,8 +71,12 @@ static void *cpu_worker(void *arg)
 
     for (;;) {
         uint64_t b = atomic_fetch_add(&j->next, CPU_CHUNK);
-        if (b >= j->count || b >= atomic_load(&j->best))
+        if (b >= j->count || b >= atomic_load(&j->best) || atomic_load(&j->stopped))
             break;
+        if (mine_work_stopped(j->w)) {
+            atomic_store(&j->stopped, 1);
+            break;
+        }
         uint64_t end = b + CPU_CHUNK < j->count ? b + CPU_CHUNK : j->count;
         uint64_t hit = j->scan(j->w, b, end);
         if (hit != MINE_NONE) {
@@ -92,13 +97,21 @@ int mine_cpu_search(void *cpu, const struct mine_work *w, uint64_t count, uint64
     pthread_t tid[256];
     unsigned extra = 0, want;
 
-    (void)e;
+    *first = MINE_NONE;
     if (c->threads == 1 || count <= CPU_CHUNK) {
-        *first = c->scan(w, 0, count);
+        /* Chunk by chunk, so that a stop request is seen within a chunk's time. */
+        for (uint64_t b = 0; b < count; b += CPU_CHUNK) {
+            if (mine_work_stopped(w))
+                return err_set(e, ERR_INTERRUPTED, "nonce search stopped by a signal");
+            *first = c->scan(w, b, count - b < CPU_CHUNK ? count : b + CPU_CHUNK);
+            if (*first != MINE_NONE)
+                break;
+        }
         return 0;
     }
     atomic_init(&j.next, 0);
     atomic_init(&j.best, MINE_NONE);
+    atomic_init(&j.stopped, 0);
     want = c->threads - 1;
     if (want > sizeof tid / sizeof tid[0])
         want = sizeof tid / sizeof tid[0];
@@ -109,6 +122,10 @@ int mine_cpu_search(void *cpu, const struct mine_work *w, uint64_t count, uint64
     cpu_worker(&j);
     for (unsigned i = 0; i < extra; i++)
         pthread_join(tid[i], NULL);
+    if (atomic_load(&j.stopped)) {
+        *first = MINE_NONE;
+        return err_set(e, ERR_INTERRUPTED, "nonce search stopped by a signal");
+    }
     *first = atomic_load(&j.best);
     return 0;
 }
@@ -182,3 +199,27 @@ unsigned mine_cpu_threads(const struct mine_cpu *c)
 {
     return c->threads;
 }
+
+static const char *cpu_ops_name(const void *c)
+{
+    return mine_cpu_name(c);
+}
+
+static const char *cpu_ops_desc(const void *c)
+{
+    return mine_cpu_desc(c);
+}
+
+static unsigned cpu_ops_threads(const void *c)
+{
+    return mine_cpu_threads(c);
+}
+
+static void cpu_ops_free(void *c)
+{
+    mine_cpu_free(c);
+}
+
+const struct mine_backend_ops mine_cpu_ops = {
+    "cpu", "CPU threads over a SHA-NI or portable C scan, lowest offset by chunk claims",
+    mine_cpu_search, cpu_ops_name, cpu_ops_desc, cpu_ops_threads, cpu_ops_free};

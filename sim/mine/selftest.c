@@ -9,7 +9,7 @@
 
 #include "mine/backend.h"
 
-#include "../../kernels/sha256.cl"
+#include "sha256.cl"
 
 /* Bitcoin block 0: version 1, zero previous hash, its Merkle root, time 1231006505, bits
  * 0x1d00ffff, nonce 2083236893 (0x7c2bac1d). */

@@ -536,7 +536,8 @@ int sim_run(const struct cfg *cfg, const struct sim_opts *opts, struct sim_summa
                                  NULL,
                                  on_trade_rejected,
                                  on_chain_sign,
-                                 on_trade_final};
+                                 on_trade_final,
+                                 opts->stop};
         s.market = mkt_new(cfg, s.eng, s.agents, s.reg, &mh, e);
         if (!s.market) {
             rc = e->code;

@@ -23,12 +23,6 @@ floor_of() {
     esac
 }
 
-# Known exception, to be dropped once SHA-256 moves below sim/chain (issue 14, the mining part):
-# sim/mine uses chain/sha256.h.
-is_exception() { # FROM_MODULE INCLUDE
-    [ "$1" = mine ] && [ "$2" = chain/sha256.h ]
-}
-
 check_tree() { # ROOT -> exit status
     root=$1
     bad=0
@@ -83,9 +77,6 @@ check_tree() { # ROOT -> exit status
                 echo "$f:$line: includes \"$inc\": not a module of the floor table"
                 bad=1
             elif [ "$tfloor" -ge "$ffloor" ]; then
-                if is_exception "$from" "$inc"; then
-                    continue
-                fi
                 if [ "$tfloor" -eq "$ffloor" ]; then
                     why="sideways, same floor"
                 else

@@ -1,13 +1,13 @@
 /*
- * chain/sha256 — host SHA-256: streaming and padding around the shared rounds in
+ * crypto/sha256 — host SHA-256: streaming and padding around the shared rounds in
  * kernels/sha256.cl. Invariant: between calls, c->fill < 64 and c->state holds the compression of
  * every complete block absorbed so far.
  */
-#include "chain/sha256.h"
+#include "crypto/sha256.h"
 
 #include <string.h>
 
-#include "../../kernels/sha256.cl"
+#include "sha256.cl"
 
 static void sha256_block(uint32_t state[8], const unsigned char *p)
 {
@@ -17,24 +17,24 @@ static void sha256_block(uint32_t state[8], const unsigned char *p)
     sha256_compress(state, w);
 }
 
-void chain_sha256_iv(uint32_t state[8])
+void crypto_sha256_iv(uint32_t state[8])
 {
     sha256_init(state);
 }
 
-void chain_sha256_compress(uint32_t state[8], const unsigned char block[CHAIN_SHA256_BLOCK])
+void crypto_sha256_compress(uint32_t state[8], const unsigned char block[CRYPTO_SHA256_BLOCK])
 {
     sha256_block(state, block);
 }
 
-void chain_sha256_init(struct chain_sha256 *c)
+void crypto_sha256_init(struct crypto_sha256 *c)
 {
     sha256_init(c->state);
     c->bytes = 0;
     c->fill = 0;
 }
 
-void chain_sha256_update(struct chain_sha256 *c, const void *data, size_t len)
+void crypto_sha256_update(struct crypto_sha256 *c, const void *data, size_t len)
 {
     const unsigned char *p = data;
 
@@ -42,19 +42,19 @@ void chain_sha256_update(struct chain_sha256 *c, const void *data, size_t len)
         return; /* data may be NULL, which memcpy must never see */
     c->bytes += len;
     if (c->fill) {
-        size_t take = CHAIN_SHA256_BLOCK - c->fill;
+        size_t take = CRYPTO_SHA256_BLOCK - c->fill;
         if (take > len)
             take = len;
         memcpy(c->buf + c->fill, p, take);
         c->fill += take;
         p += take;
         len -= take;
-        if (c->fill < CHAIN_SHA256_BLOCK)
+        if (c->fill < CRYPTO_SHA256_BLOCK)
             return;
         sha256_block(c->state, c->buf);
         c->fill = 0;
     }
-    for (; len >= CHAIN_SHA256_BLOCK; p += CHAIN_SHA256_BLOCK, len -= CHAIN_SHA256_BLOCK)
+    for (; len >= CRYPTO_SHA256_BLOCK; p += CRYPTO_SHA256_BLOCK, len -= CRYPTO_SHA256_BLOCK)
         sha256_block(c->state, p);
     if (len) {
         memcpy(c->buf, p, len);
@@ -62,14 +62,14 @@ void chain_sha256_update(struct chain_sha256 *c, const void *data, size_t len)
     }
 }
 
-void chain_sha256_final(struct chain_sha256 *c, unsigned char out[CHAIN_SHA256_LEN])
+void crypto_sha256_final(struct crypto_sha256 *c, unsigned char out[CRYPTO_SHA256_LEN])
 {
     uint64_t bits = c->bytes * 8;
 
     /* 0x80, zeros up to 56 mod 64, then the bit length as a big-endian 64-bit number. */
     c->buf[c->fill++] = 0x80;
     if (c->fill > 56) {
-        memset(c->buf + c->fill, 0, CHAIN_SHA256_BLOCK - c->fill);
+        memset(c->buf + c->fill, 0, CRYPTO_SHA256_BLOCK - c->fill);
         sha256_block(c->state, c->buf);
         c->fill = 0;
     }
@@ -86,17 +86,17 @@ void chain_sha256_final(struct chain_sha256 *c, unsigned char out[CHAIN_SHA256_L
     c->fill = 0;
 }
 
-void chain_sha256(const void *data, size_t len, unsigned char out[CHAIN_SHA256_LEN])
+void crypto_sha256(const void *data, size_t len, unsigned char out[CRYPTO_SHA256_LEN])
 {
-    struct chain_sha256 c;
-    chain_sha256_init(&c);
-    chain_sha256_update(&c, data, len);
-    chain_sha256_final(&c, out);
+    struct crypto_sha256 c;
+    crypto_sha256_init(&c);
+    crypto_sha256_update(&c, data, len);
+    crypto_sha256_final(&c, out);
 }
 
-void chain_sha256d(const void *data, size_t len, unsigned char out[CHAIN_SHA256_LEN])
+void crypto_sha256d(const void *data, size_t len, unsigned char out[CRYPTO_SHA256_LEN])
 {
-    unsigned char first[CHAIN_SHA256_LEN];
-    chain_sha256(data, len, first);
-    chain_sha256(first, sizeof first, out);
+    unsigned char first[CRYPTO_SHA256_LEN];
+    crypto_sha256(data, len, first);
+    crypto_sha256(first, sizeof first, out);
 }
