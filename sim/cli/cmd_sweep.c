@@ -239,6 +239,8 @@ static void progress_draw(struct sweep_cli *c, int force)
             "##############################", width - filled, "", done, total, c->n_running);
     if (c->n_failed)
         fprintf(stderr, "  %zu failed", c->n_failed);
+    if (c->n_done_now > 0 && elapsed > 0)
+        fprintf(stderr, "  %.3g runs/min", (double)c->n_done_now / elapsed * 60.0);
     fprintf(stderr, "  ETA %s", eta);
     fflush(stderr);
 }
