@@ -98,8 +98,10 @@ $(VENV_OK): analysis/requirements.txt analysis/pyproject.toml
 	@[ -x $(VPY) ] || $(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); echo "venv: $(PYTHON) -m venv \
 	failed: on Debian install python3-venv (make deps), then run make again"; exit 1; }
 	@echo "venv: installing analysis/requirements.txt into $(VENV) (first use only)"
-	@$(VPY) -m pip install -q --disable-pip-version-check -r analysis/requirements.txt
-	@$(VPY) -m pip install -q --disable-pip-version-check --no-deps -e analysis
+	@$(VPY) -m pip install -q --disable-pip-version-check -r analysis/requirements.txt && \
+	 $(VPY) -m pip install -q --disable-pip-version-check --no-deps -e analysis || { \
+	 echo "venv: pip could not install analysis/requirements.txt into $(VENV) (no network? \
+	see pip's message above); run make again to retry"; exit 1; }
 	@touch $@
 
 venv: $(VENV_OK)
@@ -128,9 +130,11 @@ plots: $(SETM) $(VENV_OK)
 	$(VENV)/bin/setm-plot run $(PLOT_RUN) -o out/plots --only prices,latency,blocks,energy
 	$(VENV)/bin/setm-plot run out/attacks_demo.h5 -o out/plots --only attacks
 
-run: deps $(SETM)
+# The run, then its one-page HTML report (setm report: figures, summary, verify) beside it.
+run: deps $(SETM) $(VENV_OK)
 	@mkdir -p out
 	$(SETM) run $(SCENARIO)
+	@$(SETM) report $(PLOT_RUN)
 
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
