@@ -60,7 +60,7 @@ all: $(SETM)
 help:
 	@echo "make            build bin/setm"
 	@echo "make deps       install the Debian packages setm needs (as root), or print the command"
-	@echo "make run        deps + build + run $(SCENARIO) (SCENARIO=... to change)"
+	@echo "make run        deps + build + run $(SCENARIO) (SCENARIO=... to change) + its HTML report"
 	@echo "make test       build and run every test (cmocka, then pytest in .venv)"
 	@echo "make venv       make .venv (Python analysis tools) from analysis/requirements.txt"
 	@echo "make asan       the whole test suite under AddressSanitizer + UBSan"

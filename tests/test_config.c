@@ -281,6 +281,16 @@ static void test_config_error_unknown_section(void **state)
                  "bad.ini:5:", "unknown section [markte]");
 }
 
+/* A section two edits from a known one (a swap: "markte") names it; a far one gets no guess. */
+static void test_config_error_unknown_section_names_closest(void **state)
+{
+    struct fx *f = *state;
+    expect_error(f, "[markte]\nx = 1\n", ERR_CONFIG, "bad.ini:2:",
+                 "unknown section [markte]: did you mean [market]?");
+    assert_int_equal(cfg_set(&f->cfg, "qqqqqq.x=1", &f->e), ERR_CONFIG);
+    assert_null(strstr(f->e.msg, "did you mean"));
+}
+
 static void test_config_error_unknown_key_lists_known(void **state)
 {
     expect_error(*state, "[market]\nslot_minute = 15\n", ERR_CONFIG, "bad.ini:2:",
@@ -667,6 +677,7 @@ int main(void)
         T(test_config_error_unknown_section),
         T(test_config_error_unknown_key_lists_known),
         T(test_config_error_unknown_key_names_closest),
+        T(test_config_error_unknown_section_names_closest),
         T(test_config_error_unknown_key_names_its_section),
         T(test_config_error_unknown_key_far_from_all_no_guess),
         T(test_config_error_not_an_integer),

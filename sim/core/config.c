@@ -867,10 +867,20 @@ static const char *section_target(struct load_ctx *c, const char *section, const
         return PROFILE_SECTION;
     }
     if (!section_known(section) || !strcmp(section, PROFILE_SECTION)) {
+        const char *best = NULL;
+        size_t bestd = 2; /* at most two edits away */
+        for (size_t i = 0; i < NKEYS; i++) {
+            size_t d = name_distance(section, keys[i].section);
+            if (strcmp(keys[i].section, PROFILE_SECTION) && strcmp(keys[i].section, AGENT_SECTION) &&
+                d <= bestd && (!best || d < bestd)) {
+                best = keys[i].section;
+                bestd = d;
+            }
+        }
         fail(c, ERR_CONFIG,
-             "unknown section [%s] (known: scenario, sim, market, network, mine, output, chain, weather, "
-             "grid, population, attacks, type.TYPE, agent.NAME, sweep)",
-             section);
+             "unknown section [%s]%s%s%s (known: scenario, sim, market, network, mine, output, "
+             "chain, weather, grid, population, attacks, type.TYPE, agent.NAME, sweep)",
+             section, best ? ": did you mean [" : "", best ? best : "", best ? "]?" : "");
         return NULL;
     }
     return section;
