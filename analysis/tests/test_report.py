@@ -235,3 +235,21 @@ def test_report_without_python_environment_says_what_to_do(plain_run_file, tmp_p
     p = report(plain_run_file, env=env)
     assert p.returncode == 2
     assert "make venv" in p.stderr and "no-python" in p.stderr
+
+
+def test_report_stops_within_a_second_leaving_nothing(plain_run_file, tmp_path):
+    import signal
+    import time
+    src = tmp_path / "r.h5"
+    shutil.copy(plain_run_file, src)
+    p = subprocess.Popen([setm_bin(), "report", str(src)], cwd=ROOT, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, start_new_session=True)
+    time.sleep(3)  # inside verify or the figures by now
+    assert p.poll() is None, "the report finished before the stop request: test cannot tell"
+    t0 = time.monotonic()
+    os.killpg(p.pid, signal.SIGINT)  # as Ctrl-C does: the whole foreground process group
+    out, err = p.communicate(timeout=30)
+    assert time.monotonic() - t0 < 1.0
+    assert p.returncode == 130, err
+    assert "interrupted" in err
+    assert sorted(os.listdir(tmp_path)) == ["r.h5"]
