@@ -47,7 +47,7 @@ table{border-collapse:collapse;font-size:.9em} td,th{border:1px solid #ddd;paddi
 th{background:#f4f4f4;text-align:left} td.num{text-align:right;font-variant-numeric:tabular-nums}
 .ok{color:#0a0;font-weight:bold} .bad{color:#c00;font-weight:bold}
 figure{margin:1em 0} figure img{max-width:100%;border:1px solid #eee}
-pre{background:#f8f8f8;padding:.6em;overflow:auto;font-size:.85em}
+pre{background:#f8f8f8;padding:.6em;overflow:auto;font-size:.85em;white-space:pre-wrap}
 .err{background:#fee;border:1px solid #c00;padding:.5em}
 .grid figure{display:inline-block;width:48%;vertical-align:top;margin:.5em .5%}
 """
@@ -68,7 +68,8 @@ def _num(v):
 
 
 def _table(header, rows):
-    out = ["<table><tr>" + "".join(f"<th>{_esc(h)}</th>" for h in header) + "</tr>"]
+    out = ["<table>" + ("<tr>" + "".join(f"<th>{_esc(h)}</th>" for h in header) + "</tr>"
+                        if any(header) else "")]
     for r in rows:
         cells = []
         for v in r:
@@ -142,12 +143,6 @@ def run_page(path, setm):
     if rc != 0:
         problems.append(f"setm verify: {text.splitlines()[-1] if text else rc}")
     parts.append("<h2 id=\"verify\">Verify</h2>" + _verify_html(rc, text))
-    parts.append("<h2 id=\"summary\">Summary</h2>" + _table(
-        ["name", "value", "units"],
-        [[k, v, run.summary_units.get(k, "")] for k, v in sorted(run.summary.items())]))
-    parts.append("<h2 id=\"tables\">Tables</h2>" + _table(
-        ["table", "rows", "columns"],
-        [[t, run.table(t).nrows, ", ".join(run.table(t))] for t in run.tables()]))
     parts.append("<h2 id=\"figures\">Figures</h2>")
     with tempfile.TemporaryDirectory(prefix="setm-report-") as tmp:
         for name in RUN_FIGURES:
@@ -159,6 +154,12 @@ def run_page(path, setm):
             except Exception:  # one broken figure must not hide the others
                 problems.append(f"figure {name} failed")
                 parts.append(_error_figure(name, name, traceback.format_exc()))
+    parts.append("<h2 id=\"summary\">Summary</h2>" + _table(
+        ["name", "value", "units"],
+        [[k, v, run.summary_units.get(k, "")] for k, v in sorted(run.summary.items())]))
+    parts.append("<h2 id=\"tables\">Tables</h2>" + _table(
+        ["table", "rows", "columns"],
+        [[t, run.table(t).nrows, ", ".join(run.table(t))] for t in run.tables()]))
     parts.append("<h2 id=\"scenario\">Scenario (resolved; `setm run` on it reproduces the run)"
                  f"</h2><pre>{_esc(a.get('scenario', ''))}</pre>")
     return _page(f"setm run: {run.name}, seed {a.get('seed', '?')}", "\n".join(parts)), problems
