@@ -18,7 +18,6 @@ used as metrics too.
 """
 
 import argparse
-import math
 import os
 import sys
 
