@@ -8,7 +8,7 @@ VERSION   := 0.1.0
 PKGS      := gsl hdf5 inih libsodium OpenCL
 TEST_PKGS := cmocka
 DEB_PKGS  := libgsl-dev libhdf5-dev libinih-dev libcmocka-dev ocl-icd-opencl-dev opencl-headers \
-             pocl-opencl-icd libsodium-dev pkg-config
+             pocl-opencl-icd libsodium-dev pkg-config python3 python3-venv chromium
 
 MODE      ?= rel
 # make MPI=1: `setm sweep` shares runs over MPI ranks (mpicc, -DSETM_MPI); objects and the binary
@@ -22,7 +22,8 @@ BUILD     := build/$(MODE)
 CC        ?= cc
 # pkg-config is only asked when building, so `make deps` works on a machine without the libraries.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# HDF5's .pc file leaves out its high-level library (dimension scales, sim/io/h5.c).
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lhdf5_hl
 TEST_CFLAGS = $(shell pkg-config --cflags $(TEST_PKGS) 2>/dev/null)
 TEST_LIBS   = $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
 
@@ -48,16 +49,23 @@ TEST_BIN  := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 SETM      := $(if $(filter rel,$(MODE)),bin/setm,$(BUILD)/setm)
 
 SCENARIO  ?= scenarios/case_study.ini
+# The analysis tools run in a project-local virtual environment made on first use from
+# analysis/requirements.txt plus the analysis package itself (analysis/pyproject.toml); PYTHON is
+# the interpreter that creates it (Debian's python3 needs python3-venv: `make deps`).
 PYTHON    ?= python3
+VENV      ?= .venv
+VPY       := $(VENV)/bin/python
+VENV_OK   := $(VENV)/.setm-installed
 
-.PHONY: all deps run test test-c test-py test-layers golden asan tsan bench plots clean help config-docs fuzz gpu-check gpu-pack
+.PHONY: all deps run test test-c test-py test-layers golden asan tsan bench plots clean help config-docs fuzz gpu-check gpu-pack venv
 all: $(SETM)
 
 help:
 	@echo "make            build bin/setm"
 	@echo "make deps       install the Debian packages setm needs (as root), or print the command"
-	@echo "make run        deps + build + run $(SCENARIO) (SCENARIO=... to change)"
-	@echo "make test       build and run every test (cmocka; pytest when present)"
+	@echo "make run        deps + build + run $(SCENARIO) (SCENARIO=... to change) + its HTML report"
+	@echo "make test       build and run every test (cmocka, then pytest in .venv)"
+	@echo "make venv       make .venv (Python analysis tools) from analysis/requirements.txt"
 	@echo "make asan       the whole test suite under AddressSanitizer + UBSan"
 	@echo "make golden     rewrite tests/golden/*.txt after an intended change of behaviour"
 	@echo "make tsan       the threaded suites (worker pool, thread-count determinism) under ThreadSanitizer"
@@ -91,12 +99,22 @@ $(BUILD)/tests/%: tests/%.c $(LIB)
 test-c: $(SETM) $(TEST_BIN)
 	@SETM_BIN=$(abspath $(SETM)) SETM_SOURCE_DIR=$(CURDIR) sh tests/run.sh $(TEST_BIN)
 
-test-py: $(SETM)
-	@if $(PYTHON) -c 'import pytest, h5py, numpy, matplotlib' 2>/dev/null && [ -d analysis/tests ]; then \
-	    SETM_BIN=$(abspath $(SETM)) $(PYTHON) -m pytest -q analysis/tests; \
-	elif [ -n "$(SETM_REQUIRE_PY)" ]; then \
-	    echo "pytest: python3 with pytest, h5py, numpy, matplotlib required (SETM_REQUIRE_PY is set)"; exit 1; \
-	else echo "pytest: skipped (python3 with pytest, h5py, numpy, matplotlib not found)"; fi
+$(VENV_OK): analysis/requirements.txt analysis/pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "venv: no $(PYTHON) on PATH: \
+	install python3 and python3-venv (make deps), or name an interpreter: make PYTHON=..."; exit 1; }
+	@[ -x $(VPY) ] || $(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); echo "venv: $(PYTHON) -m venv \
+	failed: on Debian install python3-venv (make deps), then run make again"; exit 1; }
+	@echo "venv: installing analysis/requirements.txt into $(VENV) (first use only)"
+	@$(VPY) -m pip install -q --disable-pip-version-check -r analysis/requirements.txt && \
+	 $(VPY) -m pip install -q --disable-pip-version-check --no-deps -e analysis || { \
+	 echo "venv: pip could not install analysis/requirements.txt into $(VENV) (no network? \
+	see pip's message above); run make again to retry"; exit 1; }
+	@touch $@
+
+venv: $(VENV_OK)
+
+test-py: $(SETM) $(VENV_OK)
+	@SETM_BIN=$(abspath $(SETM)) $(VPY) -m pytest -q analysis/tests
 
 test: test-layers test-c test-py
 
@@ -138,16 +156,18 @@ gpu-pack: $(SETM)
 # The analysis figures (analysis/SCHEMA.md, README "Analysis"): the default scenario's run, and
 # the attack demo for attacks.png.
 PLOT_RUN  := out/$(basename $(notdir $(SCENARIO))).h5
-plots: $(SETM)
+plots: $(SETM) $(VENV_OK)
 	@mkdir -p out/plots
 	$(SETM) run $(SCENARIO) -o $(PLOT_RUN) --quiet
 	$(SETM) run scenarios/attacks_demo.ini -o out/attacks_demo.h5 --quiet
-	$(PYTHON) analysis/plot_all.py $(PLOT_RUN) -o out/plots --only prices,latency,blocks,energy
-	$(PYTHON) analysis/plot_all.py out/attacks_demo.h5 -o out/plots --only attacks
+	$(VENV)/bin/setm-plot run $(PLOT_RUN) -o out/plots --only prices,latency,blocks,energy
+	$(VENV)/bin/setm-plot run out/attacks_demo.h5 -o out/plots --only attacks
 
-run: deps $(SETM)
+# The run, then its one-page HTML report (setm report: figures, summary, verify) beside it.
+run: deps $(SETM) $(VENV_OK)
 	@mkdir -p out
 	$(SETM) run $(SCENARIO)
+	@$(SETM) report $(PLOT_RUN)
 
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
@@ -190,8 +210,8 @@ clean:
 # The validation suite (analysis/validate.py; README "Validation"): experiments against theory
 # and published results; exit 1 on any FAIL.  validate-quick is the CI subset (< 2 minutes).
 .PHONY: validate validate-quick
-validate: $(SETM)
-	SETM_BIN=$(abspath $(SETM)) $(PYTHON) analysis/validate.py -o out/validate
+validate: $(SETM) $(VENV_OK)
+	SETM_BIN=$(abspath $(SETM)) $(VPY) analysis/validate.py -o out/validate
 
-validate-quick: $(SETM)
-	SETM_BIN=$(abspath $(SETM)) $(PYTHON) analysis/validate.py --quick -o out/validate-quick
+validate-quick: $(SETM) $(VENV_OK)
+	SETM_BIN=$(abspath $(SETM)) $(VPY) analysis/validate.py --quick -o out/validate-quick

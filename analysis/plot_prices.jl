@@ -12,15 +12,22 @@
 # UTF-8) String.  NaN marks a round without trades or a missing side of the book.
 #
 # UNTESTED: no Julia on the machine this was written on; written against HDF5.jl's documented
-# API (h5open, read, read_attribute, haskey) and Plots.jl.
+# API (h5open, read, read_attribute, haskey) and Plots.jl.  What it reads is a tested contract:
+# analysis/tests/test_julia_layout.py checks, on real run files, that every column named in a
+# load_table call below is a 1-D contiguous or chunked dataset of a plain numeric type (deflate
+# and shuffle filters only, which HDF5.jl decodes without plugins) and that the root attributes
+# read here are scalar Int64 / String.  Reading a new column means adding it to that call.
 
 using HDF5
 using Plots
 
-function load_table(f, name)
+function load_table(f, name, cols)
     haskey(f, name) || error("$(f.filename): no table /$name (tables: $(join(keys(f), ", ")))")
     g = f[name]
-    Dict(col => read(g, col) for col in keys(g))
+    for col in cols
+        haskey(g, col) || error("$(f.filename): table /$name has no column $col")
+    end
+    Dict(col => read(g, col) for col in cols)
 end
 
 function main(args)
@@ -32,7 +39,8 @@ function main(args)
 
     rounds, slots, name, seed = h5open(path, "r") do f
         read_attribute(f, "complete") == 1 || @warn "$path: run did not complete"
-        (load_table(f, "rounds"), load_table(f, "slots"),
+        (load_table(f, "rounds", ["t", "round", "price", "best_bid", "best_ask"]),
+         load_table(f, "slots", ["t_start", "t_end", "mean_price"]),
          read_attribute(f, "scenario_name"), read_attribute(f, "seed"))
     end
 

@@ -18,128 +18,38 @@ used as metrics too.
 """
 
 import argparse
-import math
 import os
 import sys
 
-import h5py
 import numpy as np
+
+import setm_h5
 
 __all__ = ["SweepError", "load_sweep", "aggregate", "t_quantile", "draw", "plot", "main"]
 
 
-class SweepError(Exception):
-    """The sweep file lacks what was asked for (a column, the file itself)."""
-
-
-def _decode(a):
-    if a.dtype.kind == "S":
-        return np.char.decode(a, "utf-8")
-    return a
+# One error type for every loader (analysis/setm_h5.py): SweepError is its old name here.
+SweepError = setm_h5.SetmH5Error
 
 
 def load_sweep(path):
     """Return {column name: numpy array} for /runs and /summary together (a /summary column keeps
     its name unless /runs has the same one, then it becomes 'summary/NAME'), plus 'units' (name ->
-    units) and 'keys' (the swept keys, in sweep order)."""
-    if not os.path.exists(path):
-        raise SweepError(f"{path}: no such file")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as e:
-        raise SweepError(f"{path}: not a readable HDF5 file ({e})") from None
-    with f:
-        if "runs" not in f:
-            raise SweepError(f"{path}: no /runs table (is this a sweep.h5 from setm sweep?)")
-        cols, units = {}, {}
-        for name, d in f["runs"].items():
-            cols[name] = _decode(d[()])
-            units[name] = _attr(d, "units")
-        if "summary" in f and isinstance(f["summary"], h5py.Group):
-            for name, d in f["summary"].items():
-                key = name if name not in cols else "summary/" + name
-                cols[key] = d[()]
-                units[key] = _attr(d, "units")
-        keys = _attr(f, "keys")
-    return {"cols": cols, "units": units, "keys": [k for k in keys.split(",") if k]}
+    units) and 'keys' (the swept keys, in sweep order).  Reads through setm_h5.open_sweep (a
+    folder holding sweep.h5 works too); a missing or broken file raises SweepError (SetmH5Error)."""
+    sw = setm_h5.open_sweep(path)
+    return {"cols": sw.frame(), "units": dict(sw.units), "keys": list(sw.params), "path": sw.path}
 
 
-def _attr(obj, name):
-    v = obj.attrs.get(name, "")
-    return v.decode() if isinstance(v, bytes) else str(v)
-
-
-# Two-sided Student t quantiles for 95 % (df 1..30); beyond 30 the normal value is close enough.
-_T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
-        2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060,
-        2.056, 2.052, 2.048, 2.045, 2.042]
-
-
-def t_quantile(level, df):
-    """Two-sided Student t quantile for confidence `level` and `df` degrees of freedom: scipy when
-    present, else an exact table for 95 % and a Cornish-Fisher expansion for other levels."""
-    if df < 1:
-        return math.nan
-    try:
-        from scipy import stats
-        return float(stats.t.ppf(0.5 + level / 2, df))
-    except ImportError:
-        pass
-    if abs(level - 0.95) < 1e-12:
-        return _T95[df - 1] if df <= len(_T95) else 1.960
-    z = _norm_ppf(0.5 + level / 2)
-    v = float(df)
-    return (z + (z**3 + z) / (4 * v) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * v**2)
-            + (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / (384 * v**3))
-
-
-def _norm_ppf(p):
-    # Acklam's rational approximation (|error| < 1.2e-9), enough for interval widths.
-    a = [-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02,
-         1.383577518672690e+02, -3.066479806614716e+01, 2.506628277459239e+00]
-    b = [-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02,
-         6.680131188771972e+01, -1.328068155288572e+01]
-    c = [-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00,
-         -2.549732539343734e+00, 4.374664141464968e+00, 2.938163982698783e+00]
-    d = [7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
-         3.754408661907416e+00]
-    if p < 0.02425:
-        q = math.sqrt(-2 * math.log(p))
-        return (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / \
-            ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1)
-    if p > 1 - 0.02425:
-        return -_norm_ppf(1 - p)
-    q = p - 0.5
-    r = q * q
-    return (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q / \
-        (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1)
-
-
-def aggregate(x, y, level=0.95):
-    """Pool y by distinct x (NaN y dropped).  Returns (xs, mean, half-width, n) arrays, xs sorted;
-    the half-width is NaN where n < 2."""
-    x = np.asarray(x)
-    y = np.asarray(y, dtype=float)
-    keep = ~np.isnan(y)
-    x, y = x[keep], y[keep]
-    xs = np.unique(x)
-    mean = np.empty(len(xs))
-    half = np.empty(len(xs))
-    n = np.empty(len(xs), dtype=int)
-    for i, v in enumerate(xs):
-        s = y[x == v]
-        n[i] = len(s)
-        mean[i] = s.mean()
-        half[i] = (t_quantile(level, len(s) - 1) * s.std(ddof=1) / math.sqrt(len(s))
-                   if len(s) > 1 else math.nan)
-    return xs, mean, half, n
+from setm_stats import aggregate, t_quantile  # noqa: E402  (re-exported: the old home)
 
 
 def _column(data, name, what):
     cols = data["cols"]
     if name in cols:
         return cols[name]
-    raise SweepError(f"no {what} '{name}' in the sweep (available: {', '.join(sorted(cols))})")
+    raise SweepError(data.get("path"), f"no {what} '{name}' in the sweep (available: "
+                     f"{', '.join(sorted(cols))})")
 
 
 def draw(ax, data, param, metric, group=None, level=0.95, select=None, label=None,
@@ -210,7 +120,9 @@ def plot(data, param, metric, group=None, level=0.95, logx=False, logy=False, ou
     return fig, rows
 
 
-def main(argv=None):
+def main(argv=None, outdir=None):
+    """The command line; `outdir` (setm-plot sweep -o DIR) is the folder of the default file
+    name instead of the sweep's own."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("sweep", help="DIR/sweep.h5 written by setm sweep")
     ap.add_argument("-p", "--param", help="swept key on the x axis (default: the first)")
@@ -227,7 +139,7 @@ def main(argv=None):
         param = a.param or (data["keys"][0] if data["keys"] else None)
         if not param:
             raise SweepError(f"{a.sweep}: the sweep has no swept key; name one with --param")
-        out = a.output or os.path.join(os.path.dirname(a.sweep) or ".",
+        out = a.output or os.path.join(outdir or os.path.dirname(a.sweep) or ".",
                                        f"{a.metric}_vs_{param}.png".replace("/", "_"))
         _, rows = plot(data, param, a.metric, a.group, a.level, a.logx, a.logy, out)
     except SweepError as e:

@@ -19,6 +19,17 @@ Nothing here knows the column names: tables and columns are discovered, so table
     sweep.frame()                         # /runs and /summary columns side by side, one row per run
     sweep.run(0).table("trades")          # follows the external link /files/run-0000
 
+pandas and xarray (imported only when asked for):
+
+    run.dataframe("trades")               # pandas.DataFrame, units in df.attrs["units"]
+    run.dataset()                         # xarray.Dataset: every table, dimension per table
+    sweep.dataframe()                     # one row per run: swept keys, seed, status, summaries
+    sweep.dataset()                       # xarray.Dataset: summaries over (swept keys..., rep)
+
+Each table group also holds a netCDF-4 dimension scale ``row`` (no data; attached to every
+column) so ``xarray.open_dataset(path, group="trades", engine="h5netcdf")`` works without this
+module; the loader skips it (``is_dimension``).
+
 Every failure to read is a SetmH5Error whose message names the file and what is wrong or
 missing (not an HDF5 file, truncated, no such table, ...).
 """
@@ -30,17 +41,25 @@ import h5py
 import numpy as np
 
 __all__ = ["SetmH5Error", "Table", "Run", "Sweep", "open_run", "open_sweep", "open_any",
-           "decode"]
+           "decode", "is_dimension"]
 
 
 class SetmH5Error(Exception):
     """A setm HDF5 file could not be read as expected.  ``path`` is the file, ``what`` the
     missing or broken part (a table, a column, an attribute), or None for the file itself."""
 
-    def __init__(self, path, message, what=None):
-        self.path = str(path)
+    def __init__(self, path, message=None, what=None):
+        if message is None:  # SetmH5Error("message"): a failure not tied to one file
+            path, message = None, path
+        self.path = None if path is None else str(path)
         self.what = what
-        super().__init__(f"{self.path}: {message}")
+        super().__init__(f"{self.path}: {message}" if self.path else message)
+
+
+def is_dimension(ds):
+    """True for an HDF5 dimension scale (the ``row`` dataset of each table), which is not a
+    column."""
+    return decode(ds.attrs.get("CLASS", b"")) == "DIMENSION_SCALE"
 
 
 def decode(value):
@@ -74,6 +93,25 @@ class Table(dict):
 
     def __repr__(self):
         return f"<Table /{self.name}: {self.nrows} rows, columns {list(self)}>"
+
+    def dataframe(self):
+        """The table as a pandas.DataFrame (one column per column, file order); ``df.attrs``
+        holds ``units`` and ``descriptions``."""
+        import pandas as pd
+        df = pd.DataFrame(dict(self))
+        df.attrs["table"] = self.name
+        df.attrs["units"] = dict(self.units)
+        df.attrs["descriptions"] = dict(self.descriptions)
+        return df
+
+    def dataset(self, dim=None):
+        """The table as an xarray.Dataset along one dimension (``dim``, default the table's
+        name); each variable carries ``units`` and ``description`` attributes."""
+        import xarray as xr
+        dim = dim or self.name
+        return xr.Dataset({c: xr.Variable((dim,), v, {"units": self.units[c],
+                                                        "description": self.descriptions[c]})
+                           for c, v in self.items()})
 
 
 def _open(path):
@@ -119,6 +157,8 @@ def _read_table(path, root, name):
     n = None
     for col in grp:
         ds = grp[col]
+        if isinstance(ds, h5py.Dataset) and is_dimension(ds):
+            continue
         if not isinstance(ds, h5py.Dataset) or ds.ndim != 1:
             raise SetmH5Error(path, f"/{name}/{col} is not a 1-D column", what=f"{name}/{col}")
         try:
@@ -188,6 +228,23 @@ class Run:
 
     __getitem__ = table
 
+    def dataframe(self, name):
+        """Table `name` as a pandas.DataFrame (see Table.dataframe)."""
+        return self.table(name).dataframe()
+
+    def dataset(self):
+        """The whole run as one xarray.Dataset: variable ``TABLE.COLUMN`` along dimension
+        ``TABLE`` for every table, ``summary.NAME`` scalars, and the root attributes
+        (scenario, seed, version, ...) as ``attrs``."""
+        import xarray as xr
+        ds = xr.Dataset(attrs=dict(self.attrs))
+        for t in self._tables:
+            for c, v in self.table(t).dataset().items():
+                ds[f"{t}.{c}"] = v
+        for k, v in self.summary.items():
+            ds[f"summary.{k}"] = xr.Variable((), v, {"units": self.summary_units[k]})
+        return ds
+
     def column(self, table, col):
         t = self.table(table)
         if col not in t:
@@ -217,11 +274,15 @@ class Sweep:
         self.dir = os.path.dirname(os.path.abspath(self.path))
         with _open(self.path) as f:
             self.attrs = _attrs(self.path, f)
-            if "n_runs" not in self.attrs:
-                raise SetmH5Error(self.path, "not a sweep file (no root attribute 'n_runs')",
-                                  what="n_runs")
+            if "runs" not in f:
+                raise SetmH5Error(self.path, "not a sweep file (no /runs table: is this a "
+                                  "sweep.h5 from setm sweep?)", what="runs")
             self.runs = _read_table(self.path, f, "runs")
-            self.summaries = _read_table(self.path, f, "summary")
+            self.summaries = (_read_table(self.path, f, "summary") if "summary" in f else
+                              Table("summary", {}, {}, {}))
+            self.units = dict(self.runs.units)
+            for k, u in self.summaries.units.items():
+                self.units[f"summary/{k}" if k in self.runs else k] = u
             self._links = {}
             if "files" in f:
                 for k in f["files"]:
@@ -244,6 +305,36 @@ class Sweep:
         for k, v in self.summaries.items():
             out[f"summary/{k}" if k in out else k] = v
         return out
+
+    def dataframe(self):
+        """One row per run (pandas.DataFrame): the /runs columns (run, point, rep, seed, the
+        swept keys, status, ...) then the /summary columns, named as in frame(); ``df.attrs``
+        holds ``units`` and ``params`` (the swept keys)."""
+        import pandas as pd
+        df = pd.DataFrame(self.frame())
+        df.attrs["units"] = dict(self.units)
+        df.attrs["params"] = list(self.params)
+        return df
+
+    def dataset(self):
+        """The sweep as an xarray.Dataset whose coordinates are the swept keys and ``rep`` (the
+        repetition, one seed each): every /summary metric and /runs column is an array over
+        (key1, key2, ..., rep), NaN where a combination was not run.  A sweep whose runs do not
+        form such a grid (two runs with the same keys and rep) stays along dimension ``run``
+        with the keys as coordinates."""
+        df = self.dataframe()
+        index = [k for k in self.params if k in df] + (["rep"] if "rep" in df else [])
+        units = df.attrs["units"]
+        if index and not df.duplicated(index).any():
+            ds = df.set_index(index).to_xarray()
+        else:
+            ds = df.set_index("run" if "run" in df else df.index).to_xarray()
+            ds = ds.set_coords([k for k in self.params if k in ds])
+        for k in ds.variables:
+            if units.get(k):
+                ds[k].attrs["units"] = units[k]
+        ds.attrs.update({k: v for k, v in self.attrs.items() if not isinstance(v, np.ndarray)})
+        return ds
 
     def run_path(self, i):
         """Path of run `i`'s file, from its external link /files/run-NNNN (relative names are

@@ -281,10 +281,45 @@ static void test_config_error_unknown_section(void **state)
                  "bad.ini:5:", "unknown section [markte]");
 }
 
+/* A section two edits from a known one (a swap: "markte") names it; a far one gets no guess. */
+static void test_config_error_unknown_section_names_closest(void **state)
+{
+    struct fx *f = *state;
+    expect_error(f, "[markte]\nx = 1\n", ERR_CONFIG, "bad.ini:2:",
+                 "unknown section [markte]: did you mean [market]?");
+    assert_int_equal(cfg_set(&f->cfg, "qqqqqq.x=1", &f->e), ERR_CONFIG);
+    assert_null(strstr(f->e.msg, "did you mean"));
+}
+
 static void test_config_error_unknown_key_lists_known(void **state)
 {
     expect_error(*state, "[market]\nslot_minute = 15\n", ERR_CONFIG, "bad.ini:2:",
-                 "unknown key 'slot_minute' in [market] (known: slot_minutes, rounds_per_slot, mechanism");
+                 "(known: slot_minutes, rounds_per_slot, mechanism");
+}
+
+/* The key at the smallest edit distance is named: one edit (slot_minute), two (round_per_slots). */
+static void test_config_error_unknown_key_names_closest(void **state)
+{
+    expect_error(*state, "[market]\nslot_minute = 15\n", ERR_CONFIG, "bad.ini:2:",
+                 "unknown key 'slot_minute' in [market]: did you mean 'slot_minutes'?");
+    expect_error(*state, "[market]\nround_per_slots = 3\n", ERR_CONFIG, "bad.ini:2:",
+                 "did you mean 'rounds_per_slot'?");
+}
+
+/* A key of another section given under the wrong one names the section that has it. */
+static void test_config_error_unknown_key_names_its_section(void **state)
+{
+    expect_error(*state, "[market]\ndifficulty_bits = 8\n", ERR_CONFIG, "bad.ini:2:",
+                 "unknown key 'difficulty_bits' in [market]: did you mean [chain] difficulty_bits?");
+}
+
+/* Nothing close: no guess, only the list of known keys. */
+static void test_config_error_unknown_key_far_from_all_no_guess(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(cfg_set(&f->cfg, "market.zzzzzzzz=3", &f->e), ERR_CONFIG);
+    assert_null(strstr(f->e.msg, "did you mean"));
+    assert_non_null(strstr(f->e.msg, "unknown key 'zzzzzzzz' in [market] (known:"));
 }
 
 static void test_config_error_not_an_integer(void **state)
@@ -641,6 +676,10 @@ int main(void)
         T(test_config_set_errors),
         T(test_config_error_unknown_section),
         T(test_config_error_unknown_key_lists_known),
+        T(test_config_error_unknown_key_names_closest),
+        T(test_config_error_unknown_section_names_closest),
+        T(test_config_error_unknown_key_names_its_section),
+        T(test_config_error_unknown_key_far_from_all_no_guess),
         T(test_config_error_not_an_integer),
         T(test_config_error_out_of_range_names_unit),
         T(test_config_error_not_a_number),

@@ -11,6 +11,7 @@
 
 #include "cli_harness.h"
 #include <hdf5.h>
+#include <hdf5_hl.h>
 
 #include "io/h5.h"
 
@@ -200,6 +201,58 @@ static void test_h5_round_trip_all_column_types(void **state)
     free(names);
 }
 
+/* netCDF-4 convention (what xarray's h5netcdf engine reads): each table holds a dimension scale
+ * "row", as long as the columns, whose NAME marks a dimension without a variable and ends in the
+ * length; every column has it as dimension 0; it stores no data. */
+static void test_h5_table_columns_share_a_row_dimension_scale(void **state)
+{
+    struct fx *f = *state;
+    enum { N = 150 }; /* two full chunks of 64 and a partial one */
+    struct h5_file *h = h5_file_create(f->path, &f->e);
+    struct h5_table *t;
+    hid_t file, dim;
+    hsize_t dims[1];
+    char name[128], want[128];
+
+    assert_non_null(h);
+    assert_int_equal(h5_file_set_layout(h, 64, 4, &f->e), 0);
+    t = h5_table_new(h, "things", cols, 7, &f->e);
+    assert_non_null(t);
+    for (int i = 0; i < N; i++) {
+        struct row r;
+        make_row(&r, i);
+        assert_int_equal(h5_table_append(t, &r, &f->e), 0);
+    }
+    assert_int_equal(h5_file_commit(h, &f->e), 0);
+
+    file = H5Fopen(f->path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    assert_true(file >= 0);
+    dim = H5Dopen2(file, "/things/" H5_ROW_DIM, H5P_DEFAULT);
+    assert_true(dim >= 0);
+    assert_true(H5DSis_scale(dim) > 0);
+    {
+        hid_t sp = H5Dget_space(dim);
+        H5Sget_simple_extent_dims(sp, dims, NULL);
+        H5Sclose(sp);
+    }
+    assert_int_equal(dims[0], N);
+    assert_true(H5DSget_scale_name(dim, name, sizeof name) > 0);
+    snprintf(want, sizeof want, "This is a netCDF dimension but not a netCDF variable.%10d", N);
+    assert_string_equal(name, want);
+    assert_int_equal(H5Dget_storage_size(dim), 0);
+    for (size_t i = 0; i < 7; i++) {
+        char path[64];
+        hid_t d;
+        snprintf(path, sizeof path, "/things/%s", cols[i].name);
+        d = H5Dopen2(file, path, H5P_DEFAULT);
+        assert_true(d >= 0);
+        assert_int_equal(H5DSis_attached(d, dim, 0), 1);
+        H5Dclose(d);
+    }
+    H5Dclose(dim);
+    H5Fclose(file);
+}
+
 static void test_h5_abort_leaves_no_file(void **state)
 {
     struct fx *f = *state;
@@ -317,6 +370,7 @@ int main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(test_h5_round_trip_all_column_types),
+        T(test_h5_table_columns_share_a_row_dimension_scale),
         T(test_h5_abort_leaves_no_file),
         T(test_h5_commit_replaces_previous_file),
         T(test_h5_unwritable_directory_is_an_error),

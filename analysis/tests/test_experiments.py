@@ -62,8 +62,9 @@ def tiny(tmp_path, name, sweep, sets=()):
 
 def raw(path):
     with h5py.File(path, "r") as f:
-        cols = {k: f["runs"][k][()] for k in f["runs"]}
-        cols.update({k: f["summary"][k][()] for k in f["summary"]})
+        cols = {k: f["runs"][k][()] for k in f["runs"] if not setm_h5.is_dimension(f["runs"][k])}
+        cols.update({k: f["summary"][k][()] for k in f["summary"]
+                     if not setm_h5.is_dimension(f["summary"][k])})
     return {k: np.char.decode(v) if v.dtype.kind == "S" else v for k, v in cols.items()}
 
 

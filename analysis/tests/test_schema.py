@@ -11,6 +11,12 @@ import pytest
 
 from conftest import ANALYSIS
 
+
+def columns(group):
+    """(name, dataset) of a table group's columns: the netCDF dimension scale ``row`` that each
+    table also holds (analysis/SCHEMA.md, Conventions) is not one."""
+    return [(c, d) for c, d in group.items() if d.attrs.get("CLASS", b"") != b"DIMENSION_SCALE"]
+
 SCHEMA = os.path.join(ANALYSIS, "SCHEMA.md")
 NUMERIC = {"int32", "int64", "uint8", "uint32", "uint64", "float64"}
 
@@ -137,7 +143,7 @@ def test_run_tables_match(schema, run_file):
                    and (has_chain(f) or not schema["run"]["tables"][t]["chain"])}
         assert not missing, f"tables in SCHEMA.md but not written: {sorted(missing)}"
         for t in sorted(written):
-            cols = {c: (dtype_name(ds.dtype), units(ds)) for c, ds in f[t].items()}
+            cols = {c: (dtype_name(ds.dtype), units(ds)) for c, ds in columns(f[t])}
             compare(f"/{t}", schema["run"]["tables"][t]["columns"], cols)
 
 
@@ -155,7 +161,7 @@ def test_optional_tables_are_optional(schema, plain_run_file):
 
 def test_run_summary_matches(schema, run_file):
     with h5py.File(run_file, "r") as f:
-        written = {k: (dtype_name(ds.dtype), units(ds)) for k, ds in f["summary"].items()}
+        written = {k: (dtype_name(ds.dtype), units(ds)) for k, ds in columns(f["summary"])}
         assert all(ds.shape == () for ds in f["summary"].values())
         chain = has_chain(f)
     compare("/summary", expected(schema["run"], "summary", chain), written)
@@ -166,7 +172,7 @@ def test_every_column_has_a_description(run_file):
         for t in f:
             if t == "summary":
                 continue
-            for c, ds in f[t].items():
+            for c, ds in columns(f[t]):
                 d = ds.attrs.get("description", b"")
                 assert len(d) > 0, f"/{t}/{c} has no description attribute"
 
@@ -187,7 +193,7 @@ def test_layout_is_plain_vectors(run_file, sweep_dir):
                 if t == "files":
                     continue
                 lengths = set()
-                for c, ds in f[t].items():
+                for c, ds in columns(f[t]):
                     assert dtype_name(ds.dtype) in NUMERIC | {"string"}, f"/{t}/{c}: {ds.dtype}"
                     if t == "summary" and ds.ndim == 0:
                         continue
@@ -203,7 +209,7 @@ def test_sweep_matches(schema, sweep_dir, run_file):
         assert set(f) == set(sw["tables"]) | {"summary"}, sorted(f)
         keys = [k for k in f.attrs["keys"].split(",") if k]
         assert keys, "the test sweep sweeps one key"
-        cols = {c: (dtype_name(ds.dtype), units(ds)) for c, ds in f["runs"].items()}
+        cols = {c: (dtype_name(ds.dtype), units(ds)) for c, ds in columns(f["runs"])}
         documented = dict(sw["tables"]["runs"]["columns"])
         generic = documented.pop("<key>")
         for k in keys:
@@ -212,8 +218,8 @@ def test_sweep_matches(schema, sweep_dir, run_file):
         compare("sweep.h5 /runs", documented, cols)
         # /summary: one float64 column per run /summary scalar, with its units.
         with h5py.File(run_file, "r") as r:
-            expect = {k: ("float64", units(ds)) for k, ds in r["summary"].items()}
-        got = {k: (dtype_name(ds.dtype), units(ds)) for k, ds in f["summary"].items()}
+            expect = {k: ("float64", units(ds)) for k, ds in columns(r["summary"])}
+        got = {k: (dtype_name(ds.dtype), units(ds)) for k, ds in columns(f["summary"])}
         compare("sweep.h5 /summary", expect, got)
         ok = [i for i, s in enumerate(f["runs/status"][:]) if s == b"ok"]
         assert len(f["files"]) == len(ok)

@@ -11,6 +11,7 @@
 int cli_run(int argc, char **argv);
 int cli_sweep(int argc, char **argv);
 int cli_verify(int argc, char **argv);
+int cli_report(int argc, char **argv);
 int cli_mine(int argc, char **argv);
 int cli_bench(int argc, char **argv);
 int cli_devices(int argc, char **argv);

@@ -1,11 +1,13 @@
 /* cmd_run — `setm run SCENARIO`: load and check the scenario, run it, report where the output went. */
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -34,22 +36,64 @@ static void on_signal(int sig)
     run_stop_requested = 1;
 }
 
-struct progress {
-    int enabled;
-    int last; /* last percentage drawn */
+/* The keys `setm run --help` lists with their compiled defaults (cfg_key_get), most used first. */
+static const char *const help_keys[][2] = {
+    {"scenario", "seed"},       {"sim", "days"},            {"population", "count"},
+    {"market", "mechanism"},    {"market", "strategy"},     {"market", "rounds_per_slot"},
+    {"market", "slot_minutes"}, {"chain", "nodes"},         {"chain", "difficulty_bits"},
+    {"chain", "block_interval_s"}, {"mine", "backend"},     {"attacks", "tamper_rate"},
 };
 
+static void print_help_keys(void)
+{
+    struct cfg_key_info k;
+    printf("\nmost used --set keys (compiled default; every key: configs/defaults.ini):\n");
+    for (size_t h = 0; h < sizeof help_keys / sizeof help_keys[0]; h++)
+        for (size_t i = 0; i < cfg_key_count(); i++) {
+            cfg_key_get(i, &k);
+            if (strcmp(k.section, help_keys[h][0]) || strcmp(k.name, help_keys[h][1]))
+                continue;
+            char key[64];
+            snprintf(key, sizeof key, "%s.%s", k.section, k.name);
+            printf("  %-26s %-14s %s%s%s%s\n", key, k.def[0] ? k.def : "\"\"", k.help,
+                   k.unit[0] ? " [" : "", k.unit, k.unit[0] ? "]" : "");
+        }
+}
+
+struct progress {
+    int enabled;
+    int last;      /* last permille drawn */
+    double t0;     /* wall clock at the start, s */
+    double days;   /* simulated days of the whole run */
+};
+
+static double wall_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Bar, percentage, rate in simulated days per wall second and the time left at that rate. */
 static void draw_progress(double fraction, void *vctx)
 {
     struct progress *p = vctx;
-    int pct = (int)(fraction * 100.0);
-    int width = 40, filled = (int)(fraction * width);
-    if (!p->enabled || pct == p->last)
+    int pm = (int)(fraction * 1000.0);
+    int width = 30, filled = (int)(fraction * width);
+    double el = wall_s() - p->t0;
+    char eta[32] = "--:--:--";
+    if (!p->enabled || pm == p->last)
         return;
-    p->last = pct;
-    fprintf(stderr, "\r[%.*s%*s] %3d%%", filled, "########################################",
-            width - filled, "", pct);
-    if (pct >= 100)
+    p->last = pm;
+    if (fraction > 0 && el > 0) {
+        double left = el / fraction * (1.0 - fraction);
+        snprintf(eta, sizeof eta, "%d:%02d:%02d", (int)(left / 3600), (int)fmod(left / 60, 60),
+                 (int)fmod(left, 60));
+    }
+    fprintf(stderr, "\r\033[K[%.*s%*s] %5.1f%%  %.3g sim-days/s  ETA %s", filled,
+            "##############################", width - filled, "", fraction * 100.0,
+            el > 0 ? fraction * p->days / el : 0.0, eta);
+    if (pm >= 1000)
         fputc('\n', stderr);
     fflush(stderr);
 }
@@ -82,7 +126,7 @@ int cli_run(int argc, char **argv)
     char outbuf[4096];
     struct sim_summary sum;
     struct sim_opts so;
-    struct progress prog = {0, -1};
+    struct progress prog = {0, -1, 0, 0};
 
     sets = calloc((size_t)argc, sizeof *sets);
     if (!sets)
@@ -98,6 +142,7 @@ int cli_run(int argc, char **argv)
         case 'q': quiet = 1; break;
         case 'h':
             fputs(run_usage, stdout);
+            print_help_keys();
             free(sets);
             return 0;
         default:
@@ -162,6 +207,8 @@ int cli_run(int argc, char **argv)
     so.output = output;
     so.scenario_path = scenario;
     prog.enabled = !quiet && isatty(STDERR_FILENO);
+    prog.t0 = wall_s();
+    prog.days = cfg.sim.days;
     so.progress = draw_progress;
     so.progress_ctx = &prog;
     so.stop = &run_stop_requested;

@@ -108,6 +108,8 @@ static void progress_draw(struct sweep_cli *c, int force)
             "##############################", width - filled, "", done, total, r->n_running);
     if (r->n_failed)
         fprintf(stderr, "  %zu failed", r->n_failed);
+    if (r->n_done_now > 0 && elapsed > 0)
+        fprintf(stderr, "  %.3g runs/min", (double)r->n_done_now / elapsed * 60.0);
     fprintf(stderr, "  ETA %s", eta);
     fflush(stderr);
 }

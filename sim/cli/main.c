@@ -17,6 +17,7 @@ static const struct {
     {"run", cli_run, "run one scenario and write its HDF5 output"},
     {"sweep", cli_sweep, "run a scenario's [sweep] over local workers (or MPI ranks)"},
     {"verify", cli_verify, "re-check every block, Merkle root and balance in an output file"},
+    {"report", cli_report, "one self-contained HTML page of a run or sweep (figures, verify)"},
     {"mine", cli_mine, "search nonces for an 80-byte block header"},
     {"bench", cli_bench, "throughput benchmarks: engine, agents, market, mine"},
     {"devices", cli_devices, "list OpenCL platforms and devices"},

@@ -472,6 +472,60 @@ static const struct key_def *key_find(const char *section, const char *name)
     return NULL;
 }
 
+/* Levenshtein distance of two short names (longer than 63 bytes: a large number). */
+static size_t name_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b), row[64];
+    if (la >= 64 || lb >= 64)
+        return 1000;
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+/* " did you mean ...?" for an unknown key `name` of schema section `schema` (`agent`: [agent.NAME]
+ * keys count too) into buf: the closest key of that section within a third of the name's length
+ * (at least 2 edits), else the section that has a key of exactly that name; "" when neither. */
+static void key_suggest(const char *schema, int agent, const char *name, char *buf, size_t cap)
+{
+    const struct key_def *best = NULL;
+    size_t bestd = strlen(name) / 3 > 2 ? strlen(name) / 3 : 2;
+    buf[0] = '\0';
+    for (size_t i = 0; i < NKEYS; i++) {
+        size_t d;
+        if (strcmp(keys[i].section, schema) && !(agent && !strcmp(keys[i].section, AGENT_SECTION)))
+            continue;
+        d = name_distance(name, keys[i].name);
+        if (d <= bestd && (!best || d < bestd)) {
+            best = &keys[i];
+            bestd = d;
+        }
+    }
+    if (best) {
+        snprintf(buf, cap, ": did you mean '%s'?", best->name);
+        return;
+    }
+    for (size_t i = 0; i < NKEYS; i++)
+        if (!strcmp(keys[i].name, name) && strcmp(keys[i].section, AGENT_SECTION) &&
+            strcmp(keys[i].section, PROFILE_SECTION)) {
+            snprintf(buf, cap, ": did you mean [%s] %s?", keys[i].section, name);
+            return;
+        }
+}
+
 static int section_known(const char *section)
 {
     for (size_t i = 0; i < NKEYS; i++)
@@ -839,10 +893,20 @@ static const char *section_target(struct load_ctx *c, const char *section, const
         return PROFILE_SECTION;
     }
     if (!section_known(section) || !strcmp(section, PROFILE_SECTION)) {
+        const char *best = NULL;
+        size_t bestd = 2; /* at most two edits away */
+        for (size_t i = 0; i < NKEYS; i++) {
+            size_t d = name_distance(section, keys[i].section);
+            if (strcmp(keys[i].section, PROFILE_SECTION) && strcmp(keys[i].section, AGENT_SECTION) &&
+                d <= bestd && (!best || d < bestd)) {
+                best = keys[i].section;
+                bestd = d;
+            }
+        }
         fail(c, ERR_CONFIG,
-             "unknown section [%s] (known: scenario, sim, market, network, mine, output, chain, weather, "
-             "grid, population, attacks, type.TYPE, agent.NAME, sweep)",
-             section);
+             "unknown section [%s]%s%s%s (known: scenario, sim, market, network, mine, output, "
+             "chain, weather, grid, population, attacks, type.TYPE, agent.NAME, sweep)",
+             section, best ? ": did you mean [" : "", best ? best : "", best ? "]?" : "");
         return NULL;
     }
     return section;
@@ -876,7 +940,7 @@ static int apply_key(struct load_ctx *c, const char *section, const char *name, 
         return 0;
     k = key_find(schema, name);
     if (!k) {
-        char known[600];
+        char known[600], hint[160];
         size_t len = 0;
         int agent = !strcmp(schema, PROFILE_SECTION) && !strncmp(section, "agent.", 6);
         known[0] = '\0';
@@ -886,7 +950,9 @@ static int apply_key(struct load_ctx *c, const char *section, const char *name, 
                 len < sizeof known)
                 len += (size_t)snprintf(known + len, sizeof known - len, "%s%s",
                                         len ? ", " : "", keys[i].name);
-        return fail(c, ERR_CONFIG, "unknown key '%s' in [%s] (known: %s)", name, section, known);
+        key_suggest(schema, agent, name, hint, sizeof hint);
+        return fail(c, ERR_CONFIG, "unknown key '%s' in [%s]%s (known: %s)", name, section,
+                    hint[0] ? hint : "", known);
     }
     if (c->reader) { /* within one file a key may appear once; --set has no reader */
         int dup = seen_add(c, section, name);

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <hdf5.h>
+#include <hdf5_hl.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -38,6 +39,7 @@ struct h5_table {
     size_t ncols;
     hid_t group;
     hid_t *dsets;     /* one per column */
+    hid_t dim;        /* the table's dimension scale /NAME/row (netCDF-4 dimension, no data) */
     hid_t *types;     /* memory = file type per column (string types are created, others borrowed) */
     unsigned char **bufs;
     size_t *elem;     /* element size per column */
@@ -322,6 +324,8 @@ static void table_free(struct h5_table *t)
         if (t->bufs)
             free(t->bufs[i]);
     }
+    if (t->dim > 0)
+        H5Dclose(t->dim);
     if (t->group > 0)
         H5Gclose(t->group);
     free(t->dsets);
@@ -340,6 +344,28 @@ int h5_file_set_layout(struct h5_file *f, size_t chunk_rows, int deflate, struct
     f->chunk_rows = chunk_rows;
     f->deflate = deflate;
     return 0;
+}
+
+/* netCDF-4's mark of a dimension without a coordinate variable, then the length in %10u. */
+#define H5_NC_DIM_ONLY "This is a netCDF dimension but not a netCDF variable."
+
+static int table_dim_name(struct h5_table *t, uint64_t rows)
+{
+    char name[96];
+    snprintf(name, sizeof name, "%s%10llu", H5_NC_DIM_ONLY, (unsigned long long)rows);
+    if (H5Aexists(t->dim, "NAME") > 0 && H5Adelete(t->dim, "NAME") < 0)
+        return -1;
+    return H5DSset_scale(t->dim, name) < 0 ? -1 : 0;
+}
+
+/* The table's one dimension, as netCDF-4 (and so xarray/h5netcdf) expects it: a dataset
+ * H5_ROW_DIM marked as a dimension scale with no data of its own (its chunks are never written,
+ * so it takes no space), attached to every column and grown with them. */
+static int table_dim_create(struct h5_table *t, hid_t space, hid_t dcpl)
+{
+    t->dim = H5Dcreate2(t->group, H5_ROW_DIM, H5T_IEEE_F32BE, space, H5P_DEFAULT, dcpl,
+                        H5P_DEFAULT);
+    return t->dim < 0 ? -1 : table_dim_name(t, 0);
 }
 
 struct h5_table *h5_table_new(struct h5_file *f, const char *name, const struct h5_col *cols,
@@ -364,6 +390,7 @@ struct h5_table *h5_table_new(struct h5_file *f, const char *name, const struct 
     t->ncols = ncols;
     t->chunk_rows = chunk_rows;
     t->group = -1;
+    t->dim = -1;
     t->dsets = calloc(ncols, sizeof *t->dsets);
     t->types = calloc(ncols, sizeof *t->types);
     t->bufs = calloc(ncols, sizeof *t->bufs);
@@ -385,7 +412,11 @@ struct h5_table *h5_table_new(struct h5_file *f, const char *name, const struct 
     dcpl = H5Pcreate(H5P_DATASET_CREATE);
     chunk[0] = chunk_rows;
     if (space < 0 || dcpl < 0 || H5Pset_chunk(dcpl, 1, chunk) < 0 ||
-        (deflate > 0 && (H5Pset_shuffle(dcpl) < 0 || H5Pset_deflate(dcpl, (unsigned)deflate) < 0))) {
+        table_dim_create(t, space, dcpl) < 0) {
+        err_set(e, ERR_IO, "%s: cannot create dimension /%s/%s", f->final_path, name, H5_ROW_DIM);
+        goto fail;
+    }
+    if (deflate > 0 && (H5Pset_shuffle(dcpl) < 0 || H5Pset_deflate(dcpl, (unsigned)deflate) < 0)) {
         err_set(e, ERR_IO, "%s: cannot set up storage of table /%s", f->final_path, name);
         goto fail;
     }
@@ -406,7 +437,8 @@ struct h5_table *h5_table_new(struct h5_file *f, const char *name, const struct 
                 H5Pclose(dapl);
         }
         if (t->dsets[i] < 0 || attr_write_str(t->dsets[i], "units", cols[i].units) < 0 ||
-            attr_write_str(t->dsets[i], "description", cols[i].description) < 0)
+            attr_write_str(t->dsets[i], "description", cols[i].description) < 0 ||
+            H5DSattach_scale(t->dsets[i], t->dim, 0) < 0)
             goto col_fail;
         continue;
     col_fail:
@@ -456,6 +488,9 @@ int h5_table_flush(struct h5_table *t, struct err *e)
             return err_set(e, ERR_IO, "%s: cannot write column /%s/%s: %s",
                            t->file->final_path, t->name, t->cols[i].name, why(errnum));
     }
+    if (H5Dset_extent(t->dim, newsize) < 0 || table_dim_name(t, newsize[0]) < 0)
+        return err_set(e, ERR_IO, "%s: cannot grow dimension /%s/%s", t->file->final_path,
+                       t->name, H5_ROW_DIM);
     t->written += t->buffered;
     t->buffered = 0;
     return 0;

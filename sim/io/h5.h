@@ -34,6 +34,11 @@ enum h5_type {
     H5_COL_STR  /* char[size], NUL-padded fixed-length string */
 };
 
+/* Every table group also holds this netCDF-4 dimension scale (no data, grown with the rows) and
+ * each column is attached to it, so netCDF readers (xarray with h5netcdf) open a table as is.
+ * Readers that list columns skip it: its CLASS attribute is "DIMENSION_SCALE". */
+#define H5_ROW_DIM "row"
+
 /* One column: where its value sits in the caller's row struct, and what it means. */
 struct h5_col {
     const char *name;
