@@ -918,7 +918,9 @@ static void test_mine_auto_probes_device_on_demand(void **state)
     mine_header_from_hex(GENESIS_HEX, h, NULL);
     mine_opts_init(&o);
     o.kernel_dir = dir;
-    o.probe_s = 0.05;
+    /* 0.5 s: the 50 small searches below (12,800 nonces in all) stay under it even when a busy
+     * machine stretches each past the 1 ms launch cost, so that they count */
+    o.probe_s = 0.5;
     m = mine_new(&o, &e);
     assert_non_null(m);
     for (int k = 0; k < 50; k++) { /* 50 searches of ~256 nonces: microseconds each */
@@ -929,8 +931,8 @@ static void test_mine_auto_probes_device_on_demand(void **state)
     assert_string_equal(mine_note(m), "");
     assert_null(strstr(mine_device_desc(m), " + "));
     memset(t, 0, sizeof t);
-    t[0] = 1; /* unreachable: 2^22 nonces, far above 0.05 s of CPU */
-    assert_int_equal(mine_search(m, h, t, 0, UINT64_C(1) << 22, &r, &e), ERR_NOSOLUTION);
+    t[0] = 1; /* unreachable: 2^25 nonces, above 0.5 s of CPU even at 50 M/s */
+    assert_int_equal(mine_search(m, h, t, 0, UINT64_C(1) << 25, &r, &e), ERR_NOSOLUTION);
     assert_non_null(strstr(mine_note(m), "OpenCL not used"));
     assert_true(!strncmp(mine_backend_name(m), "cpu-", 4));
     mine_free(m);
@@ -940,7 +942,7 @@ static void test_mine_auto_probes_device_on_demand(void **state)
     o.kernel_dir = NULL;
     m = mine_new(&o, &e);
     assert_non_null(m);
-    assert_int_equal(mine_search(m, h, t, 0, UINT64_C(1) << 22, &r, &e), ERR_NOSOLUTION);
+    assert_int_equal(mine_search(m, h, t, 0, UINT64_C(1) << 25, &r, &e), ERR_NOSOLUTION);
     assert_non_null(strstr(mine_device_desc(m), " + "));
     assert_int_equal(mine_search(m, h, t, 0, 1, &r, &e), ERR_NOSOLUTION);
     assert_true(!strncmp(mine_backend_name(m), "cpu-", 4));
