@@ -730,6 +730,70 @@ static void test_mine_opencl_builtins_kernel_agrees(void **state)
     unsetenv("SETM_CL_BUILTINS");
 }
 
+/* Searches on an OpenCL backend built under the environment `var`=`val` with `width` nonces per
+ * vector agree with the brute force: random headers, an easy target (many winners per launch, so
+ * the lowest must be chosen across work-items and across one work-item's vectors) and ranges that
+ * are not multiples of the nonces per work-item. `want` must appear in the description. */
+static void assert_opencl_env_agrees(const char *var, const char *val, unsigned width,
+                                     const char *want, uint64_t seed)
+{
+    struct mine_opts o;
+    struct err e = {0};
+    struct mine *m;
+
+    setenv(var, val, 1);
+    mine_opts_init(&o);
+    o.backend = MINE_BACKEND_OPENCL;
+    o.cl_vector = width;
+    m = mine_new(&o, &e);
+    unsetenv(var);
+    if (!m)
+        fail_msg("%s=%s width %u: %s", var, val, width, e.msg);
+    if (!strstr(mine_device_desc(m), want))
+        fail_msg("'%s' not in '%s'", want, mine_device_desc(m));
+    for (int i = 0; i < 6; i++) {
+        unsigned char h[MINE_HEADER_LEN], t[MINE_TARGET_LEN];
+        struct mine_result r;
+        for (int j = 0; j < MINE_HEADER_LEN; j += 8) {
+            uint64_t x = next_rand(&seed);
+            memcpy(h + j, &x, 8);
+        }
+        easy_target(t, i % 2 ? 0x00ffffffU : 0x000fffffU);
+        uint32_t start = (uint32_t)next_rand(&seed);
+        uint64_t count = 1 + next_rand(&seed) % 30000;
+        uint64_t expect = brute_first(h, t, start, count);
+        int rc = mine_search(m, h, t, start, count, &r, &e);
+        if (expect == UINT64_MAX) {
+            assert_int_equal(rc, ERR_NOSOLUTION);
+        } else {
+            assert_int_equal(rc, 0);
+            assert_int_equal(r.nonce, start + (uint32_t)expect);
+        }
+    }
+    mine_free(m);
+}
+
+/* Several vectors per work-item (SETM_CL_ITERS=3: an odd count, so launches end mid-work-item):
+ * the kernel's (work-item, vector, lane) mapping still yields the lowest winning nonce. */
+static void test_mine_opencl_iters_per_item_agree(void **state)
+{
+    (void)state;
+    if (skip_opencl())
+        skip();
+    assert_opencl_env_agrees("SETM_CL_ITERS", "3", 1, "3 nonces per work-item", 0x17e45ULL);
+    assert_opencl_env_agrees("SETM_CL_ITERS", "3", 8, "24 nonces per work-item", 0x17e46ULL);
+}
+
+/* The per-device calibration (forced on PoCL's CPU device) picks a geometry that still passes
+ * the self-test and agrees with the brute force, and says so in the description. */
+static void test_mine_opencl_calibrated_geometry_agrees(void **state)
+{
+    (void)state;
+    if (skip_opencl())
+        skip();
+    assert_opencl_env_agrees("SETM_CL_CALIBRATE", "1", 0, "calibrated", 0xca11b4a7eULL);
+}
+
 /* ---- (time roll, nonce) searches ---- */
 
 /* Brute force in (roll, nonce) order: offset o is time + o / span with nonce start + o % span. */
@@ -1243,6 +1307,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_mine_names_and_descriptions),
         cmocka_unit_test(test_mine_auto_takes_opencl),
         cmocka_unit_test(test_mine_opencl_builtins_kernel_agrees),
+        cmocka_unit_test(test_mine_opencl_iters_per_item_agree),
+        cmocka_unit_test(test_mine_opencl_calibrated_geometry_agrees),
         cmocka_unit_test(test_mine_rolled_search_lowest_roll_then_nonce),
         cmocka_unit_test(test_mine_rolled_search_none_counts_all),
         cmocka_unit_test(test_mine_rolled_search_bounds),
