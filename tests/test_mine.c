@@ -976,6 +976,7 @@ static void test_mine_auto_probes_device_on_demand(void **state)
     (void)state;
     if (skip_opencl())
         skip();
+    setenv("SETM_AUTO_CPU_DEVICES", "1", 1); /* PoCL's CPU device counts as a candidate */
     make_tmpdir(dir, sizeof dir);
     write_file(dir, "sha256.cl", "#error broken\n");
     write_file(dir, "sha256d_search.cl", "#error broken\n");
@@ -1009,6 +1010,7 @@ static void test_mine_auto_probes_device_on_demand(void **state)
     assert_int_equal(mine_search(m, h, t, 0, 1, &r, &e), ERR_NOSOLUTION);
     assert_true(!strncmp(mine_backend_name(m), "cpu-", 4));
     mine_free(m);
+    unsetenv("SETM_AUTO_CPU_DEVICES");
     remove_tmpdir(dir);
 }
 
@@ -1022,6 +1024,7 @@ static void test_mine_auto_expected_work_hint(void **state)
     (void)state;
     if (skip_opencl())
         skip();
+    setenv("SETM_AUTO_CPU_DEVICES", "1", 1); /* PoCL's CPU device counts as a candidate */
     mine_opts_init(&o);
     o.probe_s = 0.05;
     o.expected_nonces = 1e12; /* hours of CPU */
@@ -1034,6 +1037,55 @@ static void test_mine_auto_expected_work_hint(void **state)
     assert_non_null(m);
     assert_null(strstr(mine_device_desc(m), " + "));
     mine_free(m);
+    unsetenv("SETM_AUTO_CPU_DEVICES");
+}
+
+/* auto beside the SHA-NI path with only CPU OpenCL devices (PoCL): the device shares the CPU's
+ * cores and is slower, so auto never builds it, however much work comes: a broken kernel
+ * directory stays unnoticed (a build would fail and leave a note). SETM_AUTO_CPU_DEVICES=1 or a
+ * named platform brings the probe back (and the note, so the build really was what was skipped). */
+static void test_mine_auto_skips_cpu_devices_beside_sha_ni(void **state)
+{
+    char dir[256];
+    unsigned char h[MINE_HEADER_LEN], t[MINE_TARGET_LEN];
+    struct mine_opts o;
+    struct mine_result r;
+    struct err e = {0};
+    struct mine *m;
+    (void)state;
+    if (skip_opencl() || !mine_shani_available() || mine_ocl_has_accelerator(NULL, NULL))
+        skip();
+    make_tmpdir(dir, sizeof dir);
+    write_file(dir, "sha256.cl", "#error broken\n");
+    write_file(dir, "sha256d_search.cl", "#error broken\n");
+    mine_header_from_hex(GENESIS_HEX, h, NULL);
+    memset(t, 0, sizeof t);
+    t[0] = 1; /* unreachable */
+    mine_opts_init(&o);
+    o.kernel_dir = dir;
+    o.probe_s = 0.05;
+    o.expected_nonces = 1e12; /* hours of CPU */
+    m = mine_new(&o, &e);
+    assert_non_null(m);
+    assert_int_equal(mine_search(m, h, t, 0, UINT64_C(1) << 22, &r, &e), ERR_NOSOLUTION);
+    assert_string_equal(mine_note(m), "");
+    assert_null(strstr(mine_device_desc(m), " + "));
+    assert_string_equal(mine_backend_name(m), "cpu-sha-ni");
+    mine_free(m);
+
+    o.platform = "Portable Computing Language"; /* named by the user: probed */
+    m = mine_new(&o, &e);
+    assert_non_null(m);
+    assert_non_null(strstr(mine_note(m), "OpenCL not used"));
+    mine_free(m);
+    o.platform = NULL;
+    setenv("SETM_AUTO_CPU_DEVICES", "1", 1);
+    m = mine_new(&o, &e);
+    unsetenv("SETM_AUTO_CPU_DEVICES");
+    assert_non_null(m);
+    assert_non_null(strstr(mine_note(m), "OpenCL not used"));
+    mine_free(m);
+    remove_tmpdir(dir);
 }
 
 /* The expected time of a search is expected attempts / measured rate: 2^10 times the work
@@ -1315,6 +1367,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_mine_stop_ends_search_within_a_second),
         cmocka_unit_test(test_mine_auto_probes_device_on_demand),
         cmocka_unit_test(test_mine_auto_expected_work_hint),
+        cmocka_unit_test(test_mine_auto_skips_cpu_devices_beside_sha_ni),
         cmocka_unit_test(test_mine_expected_seconds_scale_with_target),
         cmocka_unit_test(test_mine_option_parsing),
         cmocka_unit_test(test_mine_cpu_path_env),

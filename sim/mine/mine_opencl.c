@@ -248,6 +248,39 @@ cleanup:
     return rc;
 }
 
+int mine_ocl_has_accelerator(const char *platform, const char *device)
+{
+    cl_platform_id *plats = NULL;
+    cl_uint np = 0;
+    unsigned global_idx = 0;
+    int found = 0;
+
+    if (ocl_platforms(&plats, &np, NULL))
+        return 0;
+    /* The same selector rules as mine_ocl_new: an index counts every device of the selected
+     * platforms in the loader's order (within the platform when one is named). */
+    for (cl_uint pi = 0; pi < np && !found; pi++) {
+        char pname[96];
+        cl_device_id *devs = NULL;
+        cl_uint nd = 0;
+        ocl_str(NULL, plats[pi], CL_PLATFORM_NAME, pname, sizeof pname);
+        if (!ocl_match(platform, pi, pname))
+            continue;
+        if (ocl_devices(plats[pi], &devs, &nd, NULL))
+            continue;
+        for (cl_uint di = 0; di < nd && !found; di++, global_idx++) {
+            char dname[96];
+            ocl_str(devs[di], NULL, CL_DEVICE_NAME, dname, sizeof dname);
+            if (ocl_match(device, platform && *platform ? di : global_idx, dname) &&
+                strcmp(ocl_type(devs[di]), "CPU") != 0)
+                found = 1;
+        }
+        free(devs);
+    }
+    free(plats);
+    return found;
+}
+
 /* Read dir/name whole into a NUL-terminated malloc'd buffer. 0 or ERR_DEVICE / ERR_NOMEM. */
 static int ocl_read_source(const char *dir, const char *name, char **text, size_t *len,
                            struct err *e)
