@@ -1329,6 +1329,7 @@ static void test_mine_gpu_check_quick(void **state)
         fail_msg("check.sh --quick failed:\n%s", all);
     assert_non_null(strstr(all, "gpu-check: device: "));
     assert_non_null(strstr(all, "gpu-check: bench: opencl "));
+    assert_non_null(strstr(all, "work-group ")); /* the kernel's geometry in the bench line */
     assert_non_null(strstr(all, "gpu-check: search36: block 125552 nonce 2504433986, hash "
                                 "00000000000000001e8d6829a8a21adc5d38d0a473b144b6765798e61f98bd1d"));
     assert_non_null(strstr(all, "gpu-check: tips: "));
