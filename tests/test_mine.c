@@ -730,6 +730,70 @@ static void test_mine_opencl_builtins_kernel_agrees(void **state)
     unsetenv("SETM_CL_BUILTINS");
 }
 
+/* Searches on an OpenCL backend built under the environment `var`=`val` with `width` nonces per
+ * vector agree with the brute force: random headers, an easy target (many winners per launch, so
+ * the lowest must be chosen across work-items and across one work-item's vectors) and ranges that
+ * are not multiples of the nonces per work-item. `want` must appear in the description. */
+static void assert_opencl_env_agrees(const char *var, const char *val, unsigned width,
+                                     const char *want, uint64_t seed)
+{
+    struct mine_opts o;
+    struct err e = {0};
+    struct mine *m;
+
+    setenv(var, val, 1);
+    mine_opts_init(&o);
+    o.backend = MINE_BACKEND_OPENCL;
+    o.cl_vector = width;
+    m = mine_new(&o, &e);
+    unsetenv(var);
+    if (!m)
+        fail_msg("%s=%s width %u: %s", var, val, width, e.msg);
+    if (!strstr(mine_device_desc(m), want))
+        fail_msg("'%s' not in '%s'", want, mine_device_desc(m));
+    for (int i = 0; i < 6; i++) {
+        unsigned char h[MINE_HEADER_LEN], t[MINE_TARGET_LEN];
+        struct mine_result r;
+        for (int j = 0; j < MINE_HEADER_LEN; j += 8) {
+            uint64_t x = next_rand(&seed);
+            memcpy(h + j, &x, 8);
+        }
+        easy_target(t, i % 2 ? 0x00ffffffU : 0x000fffffU);
+        uint32_t start = (uint32_t)next_rand(&seed);
+        uint64_t count = 1 + next_rand(&seed) % 30000;
+        uint64_t expect = brute_first(h, t, start, count);
+        int rc = mine_search(m, h, t, start, count, &r, &e);
+        if (expect == UINT64_MAX) {
+            assert_int_equal(rc, ERR_NOSOLUTION);
+        } else {
+            assert_int_equal(rc, 0);
+            assert_int_equal(r.nonce, start + (uint32_t)expect);
+        }
+    }
+    mine_free(m);
+}
+
+/* Several vectors per work-item (SETM_CL_ITERS=3: an odd count, so launches end mid-work-item):
+ * the kernel's (work-item, vector, lane) mapping still yields the lowest winning nonce. */
+static void test_mine_opencl_iters_per_item_agree(void **state)
+{
+    (void)state;
+    if (skip_opencl())
+        skip();
+    assert_opencl_env_agrees("SETM_CL_ITERS", "3", 1, "3 nonces per work-item", 0x17e45ULL);
+    assert_opencl_env_agrees("SETM_CL_ITERS", "3", 8, "24 nonces per work-item", 0x17e46ULL);
+}
+
+/* The per-device calibration (forced on PoCL's CPU device) picks a geometry that still passes
+ * the self-test and agrees with the brute force, and says so in the description. */
+static void test_mine_opencl_calibrated_geometry_agrees(void **state)
+{
+    (void)state;
+    if (skip_opencl())
+        skip();
+    assert_opencl_env_agrees("SETM_CL_CALIBRATE", "1", 0, "calibrated", 0xca11b4a7eULL);
+}
+
 /* ---- (time roll, nonce) searches ---- */
 
 /* Brute force in (roll, nonce) order: offset o is time + o / span with nonce start + o % span. */
@@ -912,6 +976,7 @@ static void test_mine_auto_probes_device_on_demand(void **state)
     (void)state;
     if (skip_opencl())
         skip();
+    setenv("SETM_AUTO_CPU_DEVICES", "1", 1); /* PoCL's CPU device counts as a candidate */
     make_tmpdir(dir, sizeof dir);
     write_file(dir, "sha256.cl", "#error broken\n");
     write_file(dir, "sha256d_search.cl", "#error broken\n");
@@ -919,7 +984,7 @@ static void test_mine_auto_probes_device_on_demand(void **state)
     mine_opts_init(&o);
     o.kernel_dir = dir;
     /* 0.5 s: the 50 small searches below (12,800 nonces in all) stay under it even when a busy
-     * machine stretches each past the 1 ms launch cost, so that they count */
+     * machine stretches each past the 1 ms launch cost, so that they count (asan and thread start-up included) */
     o.probe_s = 0.5;
     m = mine_new(&o, &e);
     assert_non_null(m);
@@ -947,6 +1012,7 @@ static void test_mine_auto_probes_device_on_demand(void **state)
     assert_int_equal(mine_search(m, h, t, 0, 1, &r, &e), ERR_NOSOLUTION);
     assert_true(!strncmp(mine_backend_name(m), "cpu-", 4));
     mine_free(m);
+    unsetenv("SETM_AUTO_CPU_DEVICES");
     remove_tmpdir(dir);
 }
 
@@ -960,6 +1026,7 @@ static void test_mine_auto_expected_work_hint(void **state)
     (void)state;
     if (skip_opencl())
         skip();
+    setenv("SETM_AUTO_CPU_DEVICES", "1", 1); /* PoCL's CPU device counts as a candidate */
     mine_opts_init(&o);
     o.probe_s = 0.05;
     o.expected_nonces = 1e12; /* hours of CPU */
@@ -972,6 +1039,55 @@ static void test_mine_auto_expected_work_hint(void **state)
     assert_non_null(m);
     assert_null(strstr(mine_device_desc(m), " + "));
     mine_free(m);
+    unsetenv("SETM_AUTO_CPU_DEVICES");
+}
+
+/* auto beside the SHA-NI path with only CPU OpenCL devices (PoCL): the device shares the CPU's
+ * cores and is slower, so auto never builds it, however much work comes: a broken kernel
+ * directory stays unnoticed (a build would fail and leave a note). SETM_AUTO_CPU_DEVICES=1 or a
+ * named platform brings the probe back (and the note, so the build really was what was skipped). */
+static void test_mine_auto_skips_cpu_devices_beside_sha_ni(void **state)
+{
+    char dir[256];
+    unsigned char h[MINE_HEADER_LEN], t[MINE_TARGET_LEN];
+    struct mine_opts o;
+    struct mine_result r;
+    struct err e = {0};
+    struct mine *m;
+    (void)state;
+    if (skip_opencl() || !mine_shani_available() || mine_ocl_has_accelerator(NULL, NULL))
+        skip();
+    make_tmpdir(dir, sizeof dir);
+    write_file(dir, "sha256.cl", "#error broken\n");
+    write_file(dir, "sha256d_search.cl", "#error broken\n");
+    mine_header_from_hex(GENESIS_HEX, h, NULL);
+    memset(t, 0, sizeof t);
+    t[0] = 1; /* unreachable */
+    mine_opts_init(&o);
+    o.kernel_dir = dir;
+    o.probe_s = 0.05;
+    o.expected_nonces = 1e12; /* hours of CPU */
+    m = mine_new(&o, &e);
+    assert_non_null(m);
+    assert_int_equal(mine_search(m, h, t, 0, UINT64_C(1) << 22, &r, &e), ERR_NOSOLUTION);
+    assert_string_equal(mine_note(m), "");
+    assert_null(strstr(mine_device_desc(m), " + "));
+    assert_string_equal(mine_backend_name(m), "cpu-sha-ni");
+    mine_free(m);
+
+    o.platform = "Portable Computing Language"; /* named by the user: probed */
+    m = mine_new(&o, &e);
+    assert_non_null(m);
+    assert_non_null(strstr(mine_note(m), "OpenCL not used"));
+    mine_free(m);
+    o.platform = NULL;
+    setenv("SETM_AUTO_CPU_DEVICES", "1", 1);
+    m = mine_new(&o, &e);
+    unsetenv("SETM_AUTO_CPU_DEVICES");
+    assert_non_null(m);
+    assert_non_null(strstr(mine_note(m), "OpenCL not used"));
+    mine_free(m);
+    remove_tmpdir(dir);
 }
 
 /* The expected time of a search is expected attempts / measured rate: 2^10 times the work
@@ -1215,6 +1331,7 @@ static void test_mine_gpu_check_quick(void **state)
         fail_msg("check.sh --quick failed:\n%s", all);
     assert_non_null(strstr(all, "gpu-check: device: "));
     assert_non_null(strstr(all, "gpu-check: bench: opencl "));
+    assert_non_null(strstr(all, "work-group ")); /* the kernel's geometry in the bench line */
     assert_non_null(strstr(all, "gpu-check: search36: block 125552 nonce 2504433986, hash "
                                 "00000000000000001e8d6829a8a21adc5d38d0a473b144b6765798e61f98bd1d"));
     assert_non_null(strstr(all, "gpu-check: tips: "));
@@ -1245,12 +1362,15 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_mine_names_and_descriptions),
         cmocka_unit_test(test_mine_auto_takes_opencl),
         cmocka_unit_test(test_mine_opencl_builtins_kernel_agrees),
+        cmocka_unit_test(test_mine_opencl_iters_per_item_agree),
+        cmocka_unit_test(test_mine_opencl_calibrated_geometry_agrees),
         cmocka_unit_test(test_mine_rolled_search_lowest_roll_then_nonce),
         cmocka_unit_test(test_mine_rolled_search_none_counts_all),
         cmocka_unit_test(test_mine_rolled_search_bounds),
         cmocka_unit_test(test_mine_stop_ends_search_within_a_second),
         cmocka_unit_test(test_mine_auto_probes_device_on_demand),
         cmocka_unit_test(test_mine_auto_expected_work_hint),
+        cmocka_unit_test(test_mine_auto_skips_cpu_devices_beside_sha_ni),
         cmocka_unit_test(test_mine_expected_seconds_scale_with_target),
         cmocka_unit_test(test_mine_option_parsing),
         cmocka_unit_test(test_mine_cpu_path_env),

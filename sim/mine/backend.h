@@ -103,5 +103,8 @@ void mine_ocl_free(struct mine_ocl *o);
 int mine_ocl_search(void *ocl, const struct mine_work *w, uint64_t count, uint64_t *first,
                     struct err *e);
 const char *mine_ocl_desc(const struct mine_ocl *o);
+/* 1 when a selected OpenCL device is a GPU or accelerator (not a CPU device), from the device
+ * list alone: nothing is built. 0 also when there is no OpenCL platform. */
+int mine_ocl_has_accelerator(const char *platform, const char *device);
 
 #endif

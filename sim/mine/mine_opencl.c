@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <CL/cl.h>
 
@@ -25,8 +26,8 @@
 enum {
     PRE_MID = 0,
     PRE_S3 = 8,
-    PRE_T1 = 16,
-    PRE_T2 = 17,
+    PRE_E4 = 16,
+    PRE_A4 = 17,
     PRE_W16 = 18,
     PRE_W17 = 19,
     PRE_W18 = 20,
@@ -34,6 +35,7 @@ enum {
     PRE_START = 22,
     PRE_TARGET = 24,
     PRE_TAIL = 32,
+    PRE_H4 = 35,
     PRE_LEN = 36
 };
 
@@ -48,9 +50,11 @@ struct mine_ocl {
     cl_mem pre;               /* PRE_LEN words, rewritten per search */
     cl_mem best;              /* one word: lowest winning offset of a launch */
     size_t local;             /* work-group size, 0 = the runtime's choice */
-    unsigned vw;              /* nonces per work-item (the kernel's VW) */
+    unsigned vw;              /* nonces per vector (the kernel's VW) */
+    unsigned iters;           /* vectors per work-item (the kernel's `iters`), >= 1 */
+    int calibrated;           /* local and iters come from ocl_calibrate */
     int builtins;             /* kernel built with rotate/bitselect (SETM_CL_BUILTINS) */
-    uint64_t batch_max;       /* work-items per launch at most */
+    uint64_t batch_max;       /* nonces per launch at most */
     char desc[MINE_DESC_MAX]; /* "platform: device (type, N CUs)" */
 };
 
@@ -244,6 +248,39 @@ cleanup:
     return rc;
 }
 
+int mine_ocl_has_accelerator(const char *platform, const char *device)
+{
+    cl_platform_id *plats = NULL;
+    cl_uint np = 0;
+    unsigned global_idx = 0;
+    int found = 0;
+
+    if (ocl_platforms(&plats, &np, NULL))
+        return 0;
+    /* The same selector rules as mine_ocl_new: an index counts every device of the selected
+     * platforms in the loader's order (within the platform when one is named). */
+    for (cl_uint pi = 0; pi < np && !found; pi++) {
+        char pname[96];
+        cl_device_id *devs = NULL;
+        cl_uint nd = 0;
+        ocl_str(NULL, plats[pi], CL_PLATFORM_NAME, pname, sizeof pname);
+        if (!ocl_match(platform, pi, pname))
+            continue;
+        if (ocl_devices(plats[pi], &devs, &nd, NULL))
+            continue;
+        for (cl_uint di = 0; di < nd && !found; di++, global_idx++) {
+            char dname[96];
+            ocl_str(devs[di], NULL, CL_DEVICE_NAME, dname, sizeof dname);
+            if (ocl_match(device, platform && *platform ? di : global_idx, dname) &&
+                strcmp(ocl_type(devs[di]), "CPU") != 0)
+                found = 1;
+        }
+        free(devs);
+    }
+    free(plats);
+    return found;
+}
+
 /* Read dir/name whole into a NUL-terminated malloc'd buffer. 0 or ERR_DEVICE / ERR_NOMEM. */
 static int ocl_read_source(const char *dir, const char *name, char **text, size_t *len,
                            struct err *e)
@@ -360,24 +397,40 @@ static void ocl_geometry(struct mine_ocl *o, cl_device_id dev)
                              sizeof mult, &mult, NULL);
     if (cu == 0)
         cu = 1;
-    if (type & CL_DEVICE_TYPE_CPU) {
+    if (o->calibrated) {
+        /* local and iters from ocl_calibrate; only the launch size follows */
+    } else if (type & CL_DEVICE_TYPE_CPU) {
         /* With explicit vectors a work-group of one: the runtime then has no work-item loop to
          * vectorise again (PoCL ran this kernel 8x slower with its own choice of local size).
          * Without, the preferred multiple; a fixed size also keeps PoCL from compiling the
          * kernel again for every new launch size. */
         o->local = o->vw > 1 ? 1 : (mult && mult <= kwg ? mult : 1);
-        o->batch_max = (uint64_t)cu << 16; /* ~50 ms at PoCL rates: a stop is seen soon */
     } else {
         size_t l = mult ? mult * 4 : 64;
         while (l > 256 || l > kwg)
             l /= 2;
         o->local = l ? l : 1;
-        o->batch_max = (uint64_t)cu * o->local * 2048;
     }
+    if (type & CL_DEVICE_TYPE_CPU)
+        o->batch_max = (uint64_t)cu << 16; /* ~50 ms at PoCL rates: a stop is seen soon */
+    else
+        o->batch_max = (uint64_t)cu * o->local * 2048 * o->vw * o->iters;
     if (o->batch_max < OCL_FIRST_BATCH)
         o->batch_max = OCL_FIRST_BATCH;
     if (o->batch_max > (UINT64_C(1) << 30))
         o->batch_max = UINT64_C(1) << 30;
+}
+
+/* Work-items of a launch over n nonces: n / (VW * iters) rounded up, then up to a whole number of
+ * work-groups (the kernel ignores offsets past n). */
+static size_t ocl_global(const struct mine_ocl *o, uint64_t n)
+{
+    uint64_t per = (uint64_t)o->vw * o->iters;
+    size_t global = (size_t)((n + per - 1) / per);
+
+    if (o->local)
+        global = (global + o->local - 1) / o->local * o->local;
+    return global ? global : (o->local ? o->local : 1);
 }
 
 /* Host precomputation of pre[] (see sha256d_search.cl). */
@@ -400,8 +453,15 @@ static void ocl_precompute(const struct mine_work *w, cl_uint pre[PRE_LEN])
     pre[PRE_S3 + 5] = f;
     pre[PRE_S3 + 6] = g;
     pre[PRE_S3 + 7] = h;
-    pre[PRE_T1] = h + SHA256_BSIG1(e) + SHA256_CH(e, f, g) + sha256_k[3];
-    pre[PRE_T2] = SHA256_BSIG0(a) + SHA256_MAJ(a, b, c);
+    /* Round 3 without its message word W3 (the nonce's): e and a after it are E4 and A4 plus W3.
+     * Round 4's h (g after round 2) comes with K4 and W4 (the padding bit) already added. */
+    {
+        sha256_u32 t1 = h + SHA256_BSIG1(e) + SHA256_CH(e, f, g) + sha256_k[3];
+        sha256_u32 t2 = SHA256_BSIG0(a) + SHA256_MAJ(a, b, c);
+        pre[PRE_E4] = d + t1;
+        pre[PRE_A4] = t1 + t2;
+        pre[PRE_H4] = g + sha256_k[4] + 0x80000000U;
+    }
     /* W16 = s1(W14) + W9 + s0(W1) + W0 and W17 = s1(W15) + W10 + s0(W2) + W1, with W9, W10,
      * W14 zero and W15 = 640; W18 and W19 lack s0(W3) and W3, which the kernel adds. */
     w16 = SHA256_SSIG0(w->tail[1]) + w->tail[0];
@@ -435,10 +495,8 @@ int mine_ocl_search(void *ocl, const struct mine_work *w, uint64_t count, uint64
         if (mine_work_stopped(w))
             return err_set(e, ERR_INTERRUPTED, "nonce search stopped by a signal");
         cl_uint none = 0xffffffffU, got = 0, cbase = (cl_uint)base, cn = (cl_uint)n;
-        size_t global = (size_t)((n + o->vw - 1) / o->vw);
+        size_t global = ocl_global(o, n);
 
-        if (o->local)
-            global = (global + o->local - 1) / o->local * o->local;
         if ((rc = clEnqueueWriteBuffer(o->queue, o->best, CL_FALSE, 0, sizeof none, &none, 0, NULL,
                                        NULL)) != CL_SUCCESS ||
             (rc = clSetKernelArg(o->kernel, 1, sizeof cbase, &cbase)) != CL_SUCCESS ||
@@ -473,17 +531,127 @@ int mine_ocl_search(void *ocl, const struct mine_work *w, uint64_t count, uint64
 static int ocl_warm(struct mine_ocl *o, struct err *e)
 {
     cl_uint zero = 0;
-    size_t global = (size_t)((o->batch_max + o->vw - 1) / o->vw);
+    size_t global = ocl_global(o, o->batch_max);
     cl_int rc;
 
-    if (o->local)
-        global = (global + o->local - 1) / o->local * o->local;
     if ((rc = clSetKernelArg(o->kernel, 1, sizeof zero, &zero)) != CL_SUCCESS ||
         (rc = clSetKernelArg(o->kernel, 2, sizeof zero, &zero)) != CL_SUCCESS ||
         (rc = clEnqueueNDRangeKernel(o->queue, o->kernel, 1, NULL, &global,
                                      o->local ? &o->local : NULL, 0, NULL, NULL)) != CL_SUCCESS ||
         (rc = clFinish(o->queue)) != CL_SUCCESS)
         return CL_FAIL(e, rc, "warm-up launch");
+    return 0;
+}
+
+static double ocl_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* One launch over offsets [0, n) at the current local and iters, timed to its end. */
+static int ocl_timed(struct mine_ocl *o, uint64_t n, double *sec, struct err *e)
+{
+    cl_uint zero = 0, cn = (cl_uint)n, it = o->iters;
+    size_t global = ocl_global(o, n);
+    double t0 = ocl_now();
+    cl_int rc;
+
+    if ((rc = clSetKernelArg(o->kernel, 1, sizeof zero, &zero)) != CL_SUCCESS ||
+        (rc = clSetKernelArg(o->kernel, 2, sizeof cn, &cn)) != CL_SUCCESS ||
+        (rc = clSetKernelArg(o->kernel, 4, sizeof it, &it)) != CL_SUCCESS ||
+        (rc = clEnqueueNDRangeKernel(o->queue, o->kernel, 1, NULL, &global,
+                                     o->local ? &o->local : NULL, 0, NULL, NULL)) != CL_SUCCESS ||
+        (rc = clFinish(o->queue)) != CL_SUCCESS)
+        return CL_FAIL(e, rc, "calibration launch");
+    *sec = ocl_now() - t0;
+    return 0;
+}
+
+/* Per-device choice of the work-group size and of the vectors per work-item (`iters`) from a short
+ * calibration: the same search (an unreachable target, so every nonce runs to the early-reject
+ * test) is timed at each candidate and the fastest nonces per second wins. Candidates: work-groups
+ * of 1, 2, 4, 8 and 16 times the kernel's preferred multiple (up to the kernel's maximum and
+ * 1024) and 1, 2, 4 or 8 vectors per work-item. The launch is first grown until the default
+ * geometry needs 4 ms, so launch overhead does not decide; each work-group size gets one untimed
+ * launch first (a runtime may compile per size). Done on GPUs and accelerators; CPU devices keep
+ * their measured geometry (PoCL compiles the kernel again per launch shape, which would cost more
+ * than any gain) unless SETM_CL_CALIBRATE=1 forces it; SETM_CL_CALIBRATE=0 skips it everywhere.
+ * SETM_CL_ITERS=N fixes the vectors per work-item (1..64) and skips the calibration. */
+static int ocl_calibrate(struct mine_ocl *o, cl_device_id dev, struct err *e)
+{
+    static const unsigned iter_cand[] = {1, 2, 4, 8};
+    const char *force = getenv("SETM_CL_CALIBRATE");
+    const char *fixed = getenv("SETM_CL_ITERS");
+    cl_device_type type = 0;
+    size_t kwg = 1, mult = 1, locals[5], best_local = o->local;
+    unsigned nl = 0, best_iters = 1;
+    double best_rate = 0, sec = 0;
+    uint64_t n = UINT64_C(1) << 14;
+    struct mine_work w;
+    cl_uint pre[PRE_LEN];
+    cl_int crc;
+    int rc;
+
+    o->iters = 1;
+    if (fixed && *fixed) {
+        unsigned long v = strtoul(fixed, NULL, 10);
+        o->iters = v >= 1 && v <= 64 ? (unsigned)v : 1;
+        return 0;
+    }
+    clGetDeviceInfo(dev, CL_DEVICE_TYPE, sizeof type, &type, NULL);
+    if (force && *force ? !strcmp(force, "0") : (type & CL_DEVICE_TYPE_CPU) != 0)
+        return 0;
+    clGetKernelWorkGroupInfo(o->kernel, dev, CL_KERNEL_WORK_GROUP_SIZE, sizeof kwg, &kwg, NULL);
+    clGetKernelWorkGroupInfo(o->kernel, dev, CL_KERNEL_PREFERRED_WORK_GROUP_SIZE_MULTIPLE,
+                             sizeof mult, &mult, NULL);
+    if (!mult)
+        mult = 1;
+    if (type & CL_DEVICE_TYPE_CPU)
+        locals[nl++] = o->local; /* PoCL: the vector kernel wants work-groups of one */
+    else
+        for (size_t l = mult; l <= kwg && l <= 1024 && nl < 5; l *= 2)
+            locals[nl++] = l;
+    if (!nl)
+        return 0;
+
+    memset(&w, 0, sizeof w); /* target 0: no nonce can win */
+    ocl_precompute(&w, pre);
+    if ((crc = clEnqueueWriteBuffer(o->queue, o->pre, CL_TRUE, 0, sizeof pre, pre, 0, NULL,
+                                    NULL)) != CL_SUCCESS)
+        return CL_FAIL(e, crc, "calibration: clEnqueueWriteBuffer");
+    if ((rc = ocl_timed(o, n, &sec, e)))
+        return rc;
+    while (n < (UINT64_C(1) << 30)) {
+        if ((rc = ocl_timed(o, n, &sec, e)))
+            return rc;
+        if (sec >= 0.004)
+            break;
+        n *= 2;
+    }
+    for (unsigned li = 0; li < nl; li++) {
+        o->local = locals[li];
+        o->iters = 1;
+        if ((rc = ocl_timed(o, n, &sec, e)))
+            return rc;
+        for (size_t k = 0; k < sizeof iter_cand / sizeof iter_cand[0]; k++) {
+            o->iters = iter_cand[k];
+            if ((type & CL_DEVICE_TYPE_CPU) && o->iters > 4)
+                break;
+            if ((rc = ocl_timed(o, n, &sec, e)))
+                return rc;
+            double rate = (double)n / (sec > 1e-9 ? sec : 1e-9);
+            if (rate > best_rate) {
+                best_rate = rate;
+                best_local = o->local;
+                best_iters = o->iters;
+            }
+        }
+    }
+    o->local = best_local;
+    o->iters = best_iters;
+    o->calibrated = 1;
     return 0;
 }
 
@@ -526,9 +694,19 @@ static int ocl_setup(struct mine_ocl *o, cl_platform_id plat, cl_device_id dev, 
                     (crc = clSetKernelArg(o->kernel, 3, sizeof o->best, &o->best)) != CL_SUCCESS))
             rc = CL_FAIL(e, crc, "clSetKernelArg");
         if (!rc) {
+            o->calibrated = 0;
+            o->iters = 1;
             ocl_geometry(o, dev);
-            rc = mine_selftest(mine_ocl_search, o, e);
+            rc = ocl_calibrate(o, dev, e);
         }
+        if (!rc) {
+            cl_uint it = o->iters;
+            ocl_geometry(o, dev);
+            if ((crc = clSetKernelArg(o->kernel, 4, sizeof it, &it)) != CL_SUCCESS)
+                rc = CL_FAIL(e, crc, "clSetKernelArg");
+        }
+        if (!rc)
+            rc = mine_selftest(mine_ocl_search, o, e);
         if (!rc)
             rc = ocl_warm(o, e);
         if (!rc || !o->builtins || rc == ERR_NOMEM)
@@ -622,8 +800,11 @@ struct mine_ocl *mine_ocl_new(const char *platform, const char *device, const ch
                 if (ocl_setup(o, plats[pi], devs[di], dir, vw, &de) == 0) {
                     clGetDeviceInfo(devs[di], CL_DEVICE_MAX_COMPUTE_UNITS, sizeof cu, &cu, NULL);
                     snprintf(o->desc, sizeof o->desc,
-                             "%.80s: %.80s (%s, %u compute units, %u nonce%s per work-item%s)", pname,
-                             dname, type, (unsigned)cu, o->vw, o->vw == 1 ? "" : "s",
+                             "%.60s: %.60s (%s, %u compute units, %u nonce%s per work-item, "
+                             "work-group %zu%s%s)",
+                             pname, dname, type, (unsigned)cu, o->vw * o->iters,
+                             o->vw * o->iters == 1 ? "" : "s", o->local,
+                             o->calibrated ? " calibrated" : "",
                              o->builtins ? ", rotate/bitselect" : "");
                     free(devs);
                     free(plats);

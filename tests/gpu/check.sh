@@ -85,7 +85,8 @@ if timeout 150 "$setm" bench mine $bench_args > "$tmp/bench.txt" 2>&1; then
     ocl=$(awk '/^bench mine path=opencl / {for (i = 1; i <= NF; i++) if ($i ~ /^mnonce_s=/) {sub(/mnonce_s=/, "", $i); print $i}}' "$tmp/bench.txt")
     cpu=$(awk '/^bench mine path=cpu-sha-ni threads=/ && !/threads=1 / {for (i = 1; i <= NF; i++) if ($i ~ /^mnonce_s=/) {sub(/mnonce_s=/, "", $i); print $i}}' "$tmp/bench.txt")
     autol=$(grep '^bench mine auto ' "$tmp/bench.txt" | sed 's/^bench mine auto //' | tr '\n' ';')
-    say "bench: opencl ${ocl:-?} Mnonce/s, cpu sha-ni all threads ${cpu:-?} Mnonce/s; auto: $autol"
+    geom=$(grep -m1 '^# opencl: ' "$tmp/bench.txt" | sed 's/.*(//; s/)$//')
+    say "bench: opencl ${ocl:-?} Mnonce/s (${geom:-?}), cpu sha-ni all threads ${cpu:-?} Mnonce/s; auto: $autol"
     [ -n "$ocl" ] || fail=1
 else
     bad "bench: setm bench mine failed or timed out: $(tail -3 "$tmp/bench.txt" | tr '\n' ' ')"
