@@ -3,11 +3,13 @@
  * mine_cpu_new and kept across searches) over one scan path (portable C from kernels/sha256.cl,
  * or SHA-NI from mine_shani.c).
  *
- * A search is one pool batch whose item k is the k-th chunk of CPU_CHUNK offsets; the pool's
- * threads claim items in ascending order, an item scans its chunk only up to the chunk's first
- * hit, publishes it with an atomic minimum and stops the batch.  Invariant giving the lowest
- * offset for any thread count: the pool runs every item below the lowest stopping item to
- * completion (pool.h), so every chunk below the final best was scanned and held no hit.
+ * A search scans its first CPU_HEAD offsets in the caller (an easy search ends there without
+ * waking a thread), then is one pool batch whose item k is the k-th chunk of CPU_CHUNK offsets
+ * after them; the pool's threads claim items in ascending order, an item scans its chunk only up
+ * to the chunk's first hit, publishes it with an atomic minimum and stops the batch.  Invariant
+ * giving the lowest offset for any thread count: the head holds no hit when the batch starts,
+ * and the pool runs every item below the lowest stopping item to completion (pool.h), so every
+ * chunk below the final best was scanned and held no hit.
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -23,6 +25,9 @@
 #endif
 
 #define CPU_CHUNK 16384 /* offsets per claim: ~1 ms of SHA-NI work, so claims cost nothing */
+#define CPU_HEAD 4096   /* offsets scanned by the caller alone before the pool wakes: an easy
+                           search ends there without waking a thread (waking costs more than
+                           the search, and auto learns the CPU's rate from search times) */
 
 typedef uint64_t (*scan_fn)(const struct mine_work *w, uint64_t begin, uint64_t end);
 
@@ -39,6 +44,7 @@ struct cpu_job {
     const struct mine_work *w;
     scan_fn scan;
     uint64_t count;
+    uint64_t base;         /* item k covers [base + k * CPU_CHUNK, ...) */
     _Atomic uint64_t best; /* lowest hit so far, MINE_NONE when none */
 };
 
@@ -70,7 +76,7 @@ static void cpu_model(char *out, size_t len)
 static int cpu_chunk(void *ctx, size_t k)
 {
     struct cpu_job *j = ctx;
-    const uint64_t b = (uint64_t)k * CPU_CHUNK;
+    const uint64_t b = j->base + (uint64_t)k * CPU_CHUNK;
     const uint64_t end = b + CPU_CHUNK < j->count ? b + CPU_CHUNK : j->count;
     uint64_t hit, cur;
     if (mine_work_stopped(j->w))
@@ -95,9 +101,18 @@ int mine_cpu_search(void *cpu, const struct mine_work *w, uint64_t count, uint64
     *first = MINE_NONE;
     if (count == 0)
         return 0;
+    if (mine_work_stopped(w))
+        return err_set(e, ERR_INTERRUPTED, "nonce search stopped by a signal");
+    /* the head alone, here: the lowest offsets, so a hit in it is the answer */
+    j.base = count < CPU_HEAD ? count : CPU_HEAD;
+    *first = c->scan(w, 0, j.base);
+    if (*first != MINE_NONE || j.base == count)
+        return 0;
     atomic_init(&j.best, MINE_NONE);
-    /* chunk by chunk, also on one thread, so that a stop request is seen within a chunk's time */
-    rc = pool_run(c->workers, (size_t)((count + CPU_CHUNK - 1) / CPU_CHUNK), cpu_chunk, &j, &at);
+    /* the rest chunk by chunk on the pool (also on one thread, so that a stop request is seen
+     * within a chunk's time); every offset below base was scanned without a hit */
+    rc = pool_run(c->workers, (size_t)((count - j.base + CPU_CHUNK - 1) / CPU_CHUNK), cpu_chunk,
+                  &j, &at);
     if (rc == ERR_INTERRUPTED)
         return err_set(e, ERR_INTERRUPTED, "nonce search stopped by a signal");
     if (rc == 1)
