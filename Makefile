@@ -131,7 +131,7 @@ asan:
 	@$(MAKE) --no-print-directory MODE=asan test-c
 
 # The suites that run code on several threads, under ThreadSanitizer (objects in build/tsan).
-TSAN_TESTS := test_pool test_chain_node
+TSAN_TESTS := test_pool test_chain_node test_verify
 tsan:
 	@$(MAKE) --no-print-directory MODE=tsan $(TSAN_TESTS:%=build/tsan/tests/%)
 	@for t in $(TSAN_TESTS); do \

@@ -603,7 +603,7 @@ static void test_chain_one_pseudonym_is_one_address(void **state)
  * every Merkle root and signature checks. */
 static void verify_file(const struct cfg *cfg, const char *path, int64_t *stale_out)
 {
-    struct chain_verify_opts o = {cfg, CHAIN_VERIFY_CHAIN_ONLY};
+    struct chain_verify_opts o = {.cfg = cfg, .flags = CHAIN_VERIFY_CHAIN_ONLY, .threads = 0};
     struct chain_verify_report rep;
     struct err e = {0};
     if (chain_verify_file(path, &o, &rep, &e))

@@ -450,6 +450,62 @@ static void test_mine_names_and_descriptions(void **state)
     assert_int_equal(mine_threads(fx->m[1]), 2);
 }
 
+/* The thread ids of this process, sorted ascending, from /proc/self/task; returns the count. */
+static size_t task_ids(long *ids, size_t cap)
+{
+    char cmd[64];
+    size_t n = 0;
+    FILE *f;
+    snprintf(cmd, sizeof cmd, "ls /proc/%ld/task | sort -n", (long)getpid());
+    f = popen(cmd, "r");
+    assert_non_null(f);
+    while (n < cap && fscanf(f, "%ld", &ids[n]) == 1)
+        n++;
+    pclose(f);
+    return n;
+}
+
+/* The CPU backend starts its threads once (threads - 1 workers beside the caller) and keeps the
+ * same ones across searches: the process's set of thread ids after mine_new is the set after
+ * ten multi-chunk searches, and each search still returns the lowest offset. */
+static void test_mine_cpu_threads_started_once(void **state)
+{
+    unsigned char target[MINE_TARGET_LEN];
+    long before[64], after_new[64], after_search[64];
+    size_t n0, n1, n2;
+    struct mine_opts o;
+    struct err e = {0};
+    struct mine *m;
+    (void)state;
+    assert_int_equal(mine_target_from_bits(0x1f01ffffU, target, NULL), 0); /* ~1 in 2^15 */
+    mine_opts_init(&o);
+    o.backend = MINE_BACKEND_CPU;
+    o.threads = 4;
+    n0 = task_ids(before, 64);
+    m = mine_new(&o, &e);
+    assert_non_null(m);
+    n1 = task_ids(after_new, 64);
+    assert_int_equal(n1, n0 + 3);
+    for (int k = 0; k < 10; k++) {
+        unsigned char h[MINE_HEADER_LEN];
+        struct mine_result r;
+        uint64_t want;
+        memset(h, 0, sizeof h);
+        h[0] = (unsigned char)k;
+        h[1] = 0x5a;
+        want = brute_first(h, target, 0, 100000);
+        assert_int_equal(mine_search(m, h, target, 0, 100000, &r, &e), want == UINT64_MAX
+                                                                            ? ERR_NOSOLUTION : 0);
+        if (want != UINT64_MAX)
+            assert_int_equal(r.nonce, (uint32_t)want);
+    }
+    n2 = task_ids(after_search, 64);
+    assert_int_equal(n2, n1);
+    assert_memory_equal(after_search, after_new, n1 * sizeof *after_new);
+    mine_free(m);
+    assert_int_equal(task_ids(after_search, 64), n0);
+}
+
 /* auto takes a working OpenCL device (PoCL here) and says nothing about falling back. */
 static void test_mine_auto_takes_opencl(void **state)
 {
@@ -1360,6 +1416,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_mine_range_ends_at_max_nonce),
         cmocka_unit_test(test_mine_count_bounds),
         cmocka_unit_test(test_mine_names_and_descriptions),
+        cmocka_unit_test(test_mine_cpu_threads_started_once),
         cmocka_unit_test(test_mine_auto_takes_opencl),
         cmocka_unit_test(test_mine_opencl_builtins_kernel_agrees),
         cmocka_unit_test(test_mine_opencl_iters_per_item_agree),

@@ -456,7 +456,7 @@ static void test_verify_overdrawn_wallet_fails(void **state)
 {
     struct fx *f = *state;
     struct chain_verify_report rep;
-    struct chain_verify_opts o = {NULL, 0};
+    struct chain_verify_opts o = {.cfg = NULL, .flags = 0, .threads = 0};
     struct err e = {0};
     char *text = NULL;
     struct h5_reader *r;
@@ -786,6 +786,145 @@ static void test_verify_edited_scenario_fails(void **state)
 
 /* ---- bad input ----------------------------------------------------------------------------- */
 
+/* Every single-part transaction's last signature forged (txids repaired): many blocks fail the
+ * signature rule, and the one named must be the first in height order (then /blocks row order)
+ * that holds a forged transaction, with the same message for 1, 2, 3 and 8 threads. */
+static void test_verify_first_failure_same_for_any_thread_count(void **state)
+{
+    struct fx *f = *state;
+    hid_t file = open_copy(f, f->attacked_run);
+    size_t n, elem, e2, want = (size_t)-1;
+    int32_t *parts = read_all(file, "/transactions/parts", &n, &e2);
+    char(*txid)[65] = read_all(file, "/transactions/txid", &n, &e2);
+    char(*blk)[65] = read_all(file, "/transactions/block", &n, &e2);
+    char *enc = read_all(file, "/transactions/encoding", &n, &elem);
+    char first_msg[ERR_MSG_MAX] = "";
+    struct blocks b;
+    size_t forged = 0;
+    blocks_read(file, &b);
+    for (size_t row = 0; row < n; row++) {
+        unsigned char bytes[512], id[32];
+        char *hex = enc + row * elem;
+        const size_t digits = strlen(hex), len = digits / 2;
+        if (parts[row] != 1)
+            continue;
+        hex[digits - 3] = hex[digits - 3] == 'a' ? 'b' : 'a';
+        for (size_t i = 0; i < len; i++) {
+            unsigned int x;
+            assert_int_equal(sscanf(hex + 2 * i, "%2x", &x), 1);
+            bytes[i] = (unsigned char)x;
+        }
+        chain_txid(bytes, len, id);
+        mine_hash_to_hex(id, txid[row]);
+        forged++;
+        for (size_t i = 0; i < b.n; i++)
+            if (!strcmp(b.hash[i], blk[row]) &&
+                (want == (size_t)-1 || b.height[i] < b.height[want] ||
+                 (b.height[i] == b.height[want] && i < want)))
+                want = i;
+    }
+    assert_true(forged > 10);
+    assert_true(want != (size_t)-1);
+    write_all(file, "/transactions/encoding", enc, n);
+    write_all(file, "/transactions/txid", txid, n);
+    H5Fclose(file);
+    close_all();
+    for (int threads = 1; threads <= 8; threads += threads < 3 ? 1 : 5) {
+        struct chain_verify_opts o = {.cfg = NULL, .flags = 0, .threads = threads};
+        struct chain_verify_report rep;
+        struct err e = {0};
+        assert_int_equal(chain_verify_file(f->copy, &o, &rep, &e), ERR_VERIFY);
+        assert_non_null(strstr(e.msg, "signature"));
+        assert_string_equal(rep.fail_block, b.hash[want]);
+        assert_int_equal(rep.fail_height, b.height[want]);
+        if (threads == 1)
+            snprintf(first_msg, sizeof first_msg, "%s", e.msg);
+        assert_string_equal(e.msg, first_msg);
+    }
+    blocks_free(&b);
+    free(enc);
+    free(txid);
+    free(blk);
+    free(parts);
+}
+
+/* A broken link (a cheap rule) in a block above a forged signature: the signature, lower in
+ * height order, is the failure named; and with the link broken below it, the link is. */
+static void test_verify_lower_failure_wins_across_rules(void **state)
+{
+    struct fx *f = *state;
+    struct blocks b;
+    hid_t file = open_copy(f, f->attacked_run);
+    size_t n, elem, e2, row = 0, sig_blk = (size_t)-1, top = 0;
+    int32_t *parts = read_all(file, "/transactions/parts", &n, &e2);
+    char(*txid)[65] = read_all(file, "/transactions/txid", &n, &e2);
+    char(*blk)[65] = read_all(file, "/transactions/block", &n, &e2);
+    char *enc = read_all(file, "/transactions/encoding", &n, &elem);
+    unsigned char bytes[512], id[32];
+    char *hex;
+    size_t digits;
+    blocks_read(file, &b);
+    while (row < n && parts[row] != 1)
+        row++;
+    assert_true(row < n);
+    hex = enc + row * elem;
+    digits = strlen(hex);
+    hex[digits - 3] = hex[digits - 3] == 'a' ? 'b' : 'a';
+    for (size_t i = 0; i < digits / 2; i++) {
+        unsigned int x;
+        assert_int_equal(sscanf(hex + 2 * i, "%2x", &x), 1);
+        bytes[i] = (unsigned char)x;
+    }
+    chain_txid(bytes, digits / 2, id);
+    mine_hash_to_hex(id, txid[row]);
+    for (size_t i = 0; i < b.n; i++) {
+        if (!strcmp(b.hash[i], blk[row]))
+            sig_blk = i;
+        if (b.height[i] > b.height[top])
+            top = i;
+    }
+    assert_true(sig_blk != (size_t)-1);
+    assert_true(b.height[top] > b.height[sig_blk]);
+    write_all(file, "/transactions/encoding", enc, n);
+    write_all(file, "/transactions/txid", txid, n);
+    H5Fclose(file);
+    /* the highest block's chainwork changed: a cheap rule, above the forged signature */
+    file = H5Fopen(f->copy, H5F_ACC_RDWR, H5P_DEFAULT);
+    assert_true(file >= 0);
+    bump(file, "/blocks/chainwork", top, 1e6);
+    H5Fclose(file);
+    close_all();
+    for (int threads = 1; threads <= 2; threads++) {
+        struct chain_verify_opts o = {.cfg = NULL, .flags = 0, .threads = threads};
+        struct chain_verify_report rep;
+        struct err e = {0};
+        assert_int_equal(chain_verify_file(f->copy, &o, &rep, &e), ERR_VERIFY);
+        assert_non_null(strstr(e.msg, "signature"));
+        assert_string_equal(rep.fail_block, b.hash[sig_blk]);
+    }
+    /* genesis's chainwork changed too: the lowest failure is now that cheap rule, at height 0 */
+    file = H5Fopen(f->copy, H5F_ACC_RDWR, H5P_DEFAULT);
+    assert_true(file >= 0);
+    for (size_t i = 0; i < b.n; i++)
+        if (b.height[i] == 0)
+            bump(file, "/blocks/chainwork", i, 1e6);
+    H5Fclose(file);
+    close_all();
+    for (int threads = 1; threads <= 2; threads++) {
+        struct chain_verify_opts o = {.cfg = NULL, .flags = 0, .threads = threads};
+        struct chain_verify_report rep;
+        struct err e = {0};
+        assert_int_equal(chain_verify_file(f->copy, &o, &rep, &e), ERR_VERIFY);
+        assert_non_null(strstr(e.msg, "chainwork"));
+        assert_int_equal(rep.fail_height, 0);
+    }
+    blocks_free(&b);
+    free(enc);
+    free(txid);
+    free(blk);
+    free(parts);
+}
+
 static void test_verify_truncated_file_is_bad_input(void **state)
 {
     struct fx *f = *state;
@@ -979,6 +1118,8 @@ int main(void)
         cmocka_unit_test(test_verify_changed_trade_seller_fails),
         cmocka_unit_test(test_verify_changed_encoding_byte_fails),
         cmocka_unit_test(test_verify_forged_signature_fails),
+        cmocka_unit_test(test_verify_first_failure_same_for_any_thread_count),
+        cmocka_unit_test(test_verify_lower_failure_wins_across_rules),
         cmocka_unit_test(test_verify_removed_block_fails),
         cmocka_unit_test(test_verify_main_chain_from_genesis),
         cmocka_unit_test(test_verify_overdrawn_wallet_fails),

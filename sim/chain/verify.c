@@ -30,6 +30,7 @@
 #include "chain/block.h"
 #include "chain/chain.h"
 #include "chain/tx.h"
+#include "core/pool.h"
 #include "io/h5.h"
 #include "mine/pow.h"
 
@@ -70,6 +71,7 @@ struct vblock {
     unsigned char hdr[MINE_HEADER_LEN], hash[MINE_HASH_LEN];
     size_t parent; /* row of the parent, NO_ROW for genesis */
     uint32_t bits;
+    uint32_t want; /* bits the difficulty rule gives it (pass 3) */
     double work;
     size_t tx0, ntx; /* its transactions: vtx[order[tx0 .. tx0+ntx)] */
 };
@@ -110,6 +112,7 @@ struct verifier {
     uint8_t *pk_set;
     int64_t n_agents;
     struct chain_verify_report *rep;
+    struct pool *workers; /* pass 3's block checks; owned */
     struct err *e;
 };
 
@@ -547,122 +550,172 @@ static int check_block_columns(struct verifier *v, size_t i)
     return 0;
 }
 
+/* One block's stateless check (chain_block_check: Merkle root, every signature, duplicates) as
+ * a pool item: item o is the o-th block in height order.  Each item reads only what the
+ * sequential pass fixed (parent, bits wanted) and writes nothing; a failure stops the batch, and
+ * pool_run() names the lowest failing item, whose message the caller re-derives alone. */
+struct block_batch {
+    struct verifier *v;
+    const size_t *order;
+    const unsigned char **txp; /* every encoding, in tx_order order */
+    const size_t *txl;
+};
+
+static int block_check_one(const struct block_batch *bb, size_t i, const char **rule,
+                           struct err *e)
+{
+    const struct verifier *v = bb->v;
+    const struct vblock *x = &v->vb[i];
+    struct chain_block_view view;
+    view.header = x->hdr;
+    view.n_tx = x->ntx;
+    view.tx = bb->txp + x->tx0;
+    view.tx_len = bb->txl + x->tx0;
+    return chain_block_check(&view, v->vb[x->parent].hash, x->want, rule, e);
+}
+
+static int block_check_task(void *ctx, size_t o)
+{
+    const struct block_batch *bb = ctx;
+    const size_t i = bb->order[o];
+    struct err le = {0};
+    if (bb->v->vb[i].parent == NO_ROW)
+        return 0;
+    return block_check_one(bb, i, NULL, &le) ? 1 : 0;
+}
+
+/* Pass 3 in two steps that report what one sequential walk in height order would: first the
+ * cheap rules of every block (links, bits, work, columns, genesis identity) in order, stopping at
+ * the first block that breaks one; then the blocks before that one get chain_block_check on the
+ * pool, and the lowest of them that fails, if any, is the failure reported. */
 static int check_tree(struct verifier *v, size_t *order)
 {
     static const unsigned char zero[MINE_HASH_LEN];
-    const unsigned char **txp = NULL;
-    size_t *txl = NULL, genesis = NO_ROW;
-    int rc = 0;
+    struct block_batch bb = {v, order, NULL, NULL};
+    size_t genesis = NO_ROW, n_ok = 0, at = 0;
+    struct err saved = {0};
+    int rc = 0, rc_walk = 0;
     for (size_t i = 0; i < v->b.n; i++)
         order[i] = i;
     qsort_r(order, v->b.n, sizeof *order, cmp_height_rows, v);
-    txp = malloc((v->nvt + 1) * sizeof *txp);
-    txl = malloc((v->nvt + 1) * sizeof *txl);
-    if (!txp || !txl) {
+    bb.txp = malloc((v->nvt + 1) * sizeof *bb.txp);
+    bb.txl = malloc((v->nvt + 1) * sizeof *bb.txl);
+    if (!bb.txp || !bb.txl) {
         rc = err_set(v->e, ERR_NOMEM, "verify: out of memory");
         goto out;
     }
-    for (size_t o = 0; o < v->b.n; o++) {
-        const size_t i = order[o];
+    for (size_t k = 0; k < v->nvt; k++) {
+        const struct vtx *t = &v->vt[v->tx_order[k]];
+        ((const unsigned char **)bb.txp)[k] = t->enc;
+        ((size_t *)bb.txl)[k] = t->len;
+    }
+    for (; n_ok < v->b.n && !rc_walk; n_ok += !rc_walk) {
+        const size_t i = order[n_ok];
         struct vblock *x = &v->vb[i];
-        struct chain_block_view view;
-        const char *rule = NULL;
-        struct err le = {0};
         uint32_t want;
-        const unsigned char *prev = zero;
         if (v->b.height[i] == 0) {
             if (genesis != NO_ROW) {
-                rc = fail_block(v, i, "a second block at height 0");
-                goto out;
+                rc_walk = fail_block(v, i, "a second block at height 0");
+                break;
             }
             genesis = i;
             x->parent = NO_ROW;
             if (memcmp(x->hdr + MINE_HDR_PREV, zero, MINE_HASH_LEN)) {
-                rc = fail_block(v, i, "genesis has a previous hash");
-                goto out;
+                rc_walk = fail_block(v, i, "genesis has a previous hash");
+                break;
             }
             if (x->ntx != 0) {
-                rc = fail_block(v, i, "genesis holds %zu transactions", x->ntx);
-                goto out;
+                rc_walk = fail_block(v, i, "genesis holds %zu transactions", x->ntx);
+                break;
             }
             want = x->bits;
             if (v->cfg && chain_bits_from_zero_bits((int)v->cfg->chain.difficulty_bits, &want,
                                                     NULL)) {
-                rc = fail_block(v, i, "chain.difficulty_bits of the scenario is out of range");
-                goto out;
+                rc_walk = fail_block(v, i, "chain.difficulty_bits of the scenario is out of range");
+                break;
             }
             x->work = chain_bits_work(x->bits);
         } else {
             size_t p = block_find(v, v->b.prev[i]);
             if (p == NO_ROW) {
-                rc = fail_block(v, i, "its previous block %s is not in /blocks", v->b.prev[i]);
-                goto out;
+                rc_walk = fail_block(v, i, "its previous block %s is not in /blocks", v->b.prev[i]);
+                break;
             }
             if (v->b.height[p] != v->b.height[i] - 1) {
-                rc = fail_block(v, i, "its previous block is at height %lld, not %lld",
-                                (long long)v->b.height[p], (long long)v->b.height[i] - 1);
-                goto out;
+                rc_walk = fail_block(v, i, "its previous block is at height %lld, not %lld",
+                                     (long long)v->b.height[p], (long long)v->b.height[i] - 1);
+                break;
             }
             x->parent = p;
-            prev = v->vb[p].hash;
             want = v->cfg ? expected_bits(v, p) : x->bits;
             x->work = v->vb[p].work + chain_bits_work(x->bits);
         }
+        x->want = want;
         if (x->bits != want) {
-            rc = fail_block(v, i, "bits 0x%08x, but the difficulty rule gives 0x%08x", x->bits, want);
-            goto out;
+            rc_walk = fail_block(v, i, "bits 0x%08x, but the difficulty rule gives 0x%08x", x->bits,
+                                 want);
+            break;
         }
         if (!(fabs(x->work - v->b.work[i]) <= 1e-9 * x->work)) {
-            rc = fail_block(v, i, "stored chainwork %.17g, recomputed %.17g", v->b.work[i], x->work);
-            goto out;
+            rc_walk = fail_block(v, i, "stored chainwork %.17g, recomputed %.17g", v->b.work[i],
+                                 x->work);
+            break;
         }
-        if ((rc = check_block_columns(v, i)))
-            goto out;
-        if (x->parent == NO_ROW) { /* genesis: no transactions; its root is the run's identity */
+        if ((rc_walk = check_block_columns(v, i)))
+            break;
+        if (x->parent == NO_ROW && v->id_text) { /* genesis: its root is the run's identity */
             unsigned char id[MINE_HASH_LEN];
             char hex[HEX_HASH];
-            if (!v->id_text)
-                continue;
             chain_identity_root(v->id_text, v->id_seed, v->id_version, id);
             if (memcmp(id, x->hdr + MINE_HDR_MERKLE, MINE_HASH_LEN)) {
                 mine_hash_to_hex(id, hex);
-                rc = fail_block(v, i,
-                                "the genesis block commits to another run: the stored scenario, "
-                                "seed and version hash to %s, the header's merkle_root is %s",
-                                hex, v->b.merkle[i]);
-                goto out;
+                rc_walk = fail_block(v, i,
+                                     "the genesis block commits to another run: the stored "
+                                     "scenario, seed and version hash to %s, the header's "
+                                     "merkle_root is %s",
+                                     hex, v->b.merkle[i]);
+                break;
             }
+        }
+    }
+    if (rc_walk)
+        saved = *v->e;
+    /* blocks order[0 .. n_ok) passed the cheap rules: check them all, in parallel */
+    if (pool_run(v->workers, n_ok, block_check_task, &bb, &at)) {
+        const size_t i = order[at];
+        const char *rule = NULL;
+        struct err le = {0};
+        rc = block_check_one(&bb, i, &rule, &le);
+        if (rc == ERR_VERIFY)
+            rc = fail_block(v, i, "%s", le.msg);
+        else if (rc)
+            err_set(v->e, rc, "verify: %s", le.msg);
+        else /* the pool saw a failure that the re-check does not: cannot happen */
+            rc = err_set(v->e, ERR_RUNTIME, "verify: block %lld checked twice, two answers",
+                         (long long)v->b.height[i]);
+        goto out;
+    }
+    if (rc_walk) {
+        *v->e = saved;
+        rc = rc_walk;
+        goto out;
+    }
+    for (size_t o = 0; o < v->b.n; o++) {
+        const struct vblock *x = &v->vb[order[o]];
+        if (x->parent == NO_ROW)
             continue;
-        }
         for (size_t k = 0; k < x->ntx; k++) {
-            const struct vtx *t = &v->vt[v->tx_order[x->tx0 + k]];
-            txp[k] = t->enc;
-            txl[k] = t->len;
-        }
-        view.header = x->hdr;
-        view.n_tx = x->ntx;
-        view.tx = txp;
-        view.tx_len = txl;
-        if ((rc = chain_block_check(&view, prev, want, &rule, &le))) {
-            if (rc == ERR_VERIFY)
-                rc = fail_block(v, i, "%s", le.msg);
-            else
-                err_set(v->e, rc, "verify: %s", le.msg);
-            goto out;
-        }
-        for (size_t k = 0; k < x->ntx; k++) {
-            const struct vtx *t = &v->vt[v->tx_order[x->tx0 + k]];
-            v->rep->signatures += t->enc[1] == CHAIN_TX_TRADE
-                                      ? 1 + (int64_t)(t->enc[86] | t->enc[87] << 8)
-                                      : 1;
+            const unsigned char *enc = bb.txp[x->tx0 + k];
+            v->rep->signatures += enc[1] == CHAIN_TX_TRADE ? 1 + (int64_t)(enc[86] | enc[87] << 8)
+                                                           : 1;
         }
         v->rep->txs += (int64_t)x->ntx;
     }
     if (genesis == NO_ROW && v->b.n > 0)
         rc = err_set(v->e, ERR_VERIFY, "no genesis block (height 0) in /blocks");
 out:
-    free(txp);
-    free(txl);
+    free((void *)bb.txp);
+    free((void *)bb.txl);
     return rc;
 }
 
@@ -1228,6 +1281,7 @@ static void verifier_fini(struct verifier *v)
     free(v->by_tpub), free(v->id_text), free(v->id_version);
     cfg_fini(&v->cfg_own);
     h5_reader_close(v->r);
+    pool_free(v->workers);
 }
 
 static int verify_run(struct verifier *v, const struct chain_verify_opts *o)
@@ -1305,7 +1359,13 @@ int chain_verify_file(const char *path, const struct chain_verify_opts *opts,
     v.rep = rep;
     v.e = e ? e : &le;
     cfg_init(&v.cfg_own);
-    rc = verify_run(&v, opts);
+    if (opts && (opts->threads < 0 || opts->threads > POOL_MAX_THREADS))
+        rc = err_set(v.e, ERR_USAGE, "verify: threads = %d: expected 0 (every core) to %d",
+                     opts->threads, POOL_MAX_THREADS);
+    else if (!(v.workers = pool_new(opts ? opts->threads : 0, v.e)))
+        rc = v.e->code ? v.e->code : ERR_NOMEM;
+    else
+        rc = verify_run(&v, opts);
     verifier_fini(&v);
     return rc;
 }

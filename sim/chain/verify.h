@@ -50,6 +50,8 @@ struct chain_verify_opts {
                               attribute (in CHAIN_VERIFY_CHAIN_ONLY mode, NULL skips the
                               difficulty-rule checks that need it) */
     unsigned flags;        /* CHAIN_VERIFY_* */
+    int threads;           /* threads checking blocks, the caller's included; 0 = one per core.
+                              The result and the first failure named do not depend on it. */
 };
 
 /* What was checked, and where the first failure is. */

@@ -19,9 +19,10 @@
 
 #include "chain/verify.h"
 #include "cli/cli.h"
+#include "core/pool.h"
 
 static const char verify_usage[] =
-    "usage: setm verify [--quiet] FILE.h5\n"
+    "usage: setm verify [--quiet] [--threads N] [--timeout S] FILE.h5\n"
     "\n"
     "Re-check a finished run from its HDF5 output alone: re-hash every stored 80-byte header and\n"
     "check it meets its target and the difficulty rule, the previous-hash links and that the\n"
@@ -31,16 +32,19 @@ static const char verify_usage[] =
     "the coins along the main chain from chain.initial_coins (no wallet below zero).\n"
     "\n"
     "  --quiet      print nothing when the file verifies\n"
+    "  -j, --threads N  threads checking blocks and signatures, 0 = every core (the default);\n"
+    "               the verdict and the failure named do not depend on it\n"
     "  --timeout S  give up after S seconds (default 60 + 2 per MB of file): exit 2\n"
     "\n"
     "Exit 0 verified, 1 a check failed (the first failing block or transaction is named),\n"
     "2 not a finished setm run file (not HDF5, truncated, a table or column missing, partial).\n";
 
-static int verify_here(const char *path, int quiet)
+static int verify_here(const char *path, int quiet, int threads)
 {
+    struct chain_verify_opts o = {.cfg = NULL, .flags = 0, .threads = threads};
     struct chain_verify_report rep;
     struct err e = {0};
-    int rc = chain_verify_file(path, NULL, &rep, &e);
+    int rc = chain_verify_file(path, &o, &rep, &e);
     if (rc == ERR_VERIFY) {
         fprintf(stderr, "setm verify: %s: FAILED: %s\n", path, e.msg);
         return 1;
@@ -61,15 +65,16 @@ int cli_verify(int argc, char **argv)
 {
     static const struct option longopts[] = {{"quiet", no_argument, NULL, 'q'},
                                              {"timeout", required_argument, NULL, 't'},
+                                             {"threads", required_argument, NULL, 'j'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
-    unsigned long long limit = 0;
+    unsigned long long limit = 0, threads = 0;
     struct stat st;
     int quiet = 0, c, status;
     pid_t pid;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "qhj:", longopts, NULL)) != -1) {
         switch (c) {
         case 'q':
             quiet = 1;
@@ -77,6 +82,12 @@ int cli_verify(int argc, char **argv)
         case 't':
             if (cli_parse_u64(optarg, &limit) || limit < 1 || limit > 86400 * 7)
                 return cli_usage_error("verify", verify_usage, "--timeout: 1..604800 seconds");
+            break;
+        case 'j':
+            if (cli_parse_u64(optarg, &threads) || threads > POOL_MAX_THREADS)
+                return cli_usage_error("verify", verify_usage,
+                                       "--threads %s: expected 0 (every core) to %d", optarg,
+                                       POOL_MAX_THREADS);
             break;
         case 'h':
             fputs(verify_usage, stdout);
@@ -95,10 +106,10 @@ int cli_verify(int argc, char **argv)
     fflush(NULL);
     pid = fork();
     if (pid < 0) /* no process to spare: check here, unguarded */
-        return verify_here(argv[optind], quiet);
+        return verify_here(argv[optind], quiet, (int)threads);
     if (pid == 0) {
         alarm((unsigned)limit);
-        exit(verify_here(argv[optind], quiet));
+        exit(verify_here(argv[optind], quiet, (int)threads));
     }
     while (waitpid(pid, &status, 0) < 0)
         ;

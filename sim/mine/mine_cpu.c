@@ -1,20 +1,23 @@
 /*
- * mine/mine_cpu — the CPU backend: a pool of threads per search over one scan path (portable C
- * from kernels/sha256.cl, or SHA-NI from mine_shani.c).
+ * mine/mine_cpu — the CPU backend: a persistent worker pool (core/pool.h, started once in
+ * mine_cpu_new and kept across searches) over one scan path (portable C from kernels/sha256.cl,
+ * or SHA-NI from mine_shani.c).
  *
- * Threads claim fixed-size chunks of offsets in ascending order from one atomic counter and
- * publish hits with an atomic minimum. A thread stops claiming once the next chunk starts above
- * the best hit, and scans its own chunk only up to the chunk's first hit. Invariant giving the
- * lowest offset for any thread count: every chunk that begins below the final best was claimed
- * and scanned up to its first hit (a chunk is skipped only when a hit below its start exists).
+ * A search scans its first CPU_HEAD offsets in the caller (an easy search ends there without
+ * waking a thread), then is one pool batch whose item k is the k-th chunk of CPU_CHUNK offsets
+ * after them; the pool's threads claim items in ascending order, an item scans its chunk only up
+ * to the chunk's first hit, publishes it with an atomic minimum and stops the batch.  Invariant
+ * giving the lowest offset for any thread count: the head holds no hit when the batch starts,
+ * and the pool runs every item below the lowest stopping item to completion (pool.h), so every
+ * chunk below the final best was scanned and held no hit.
  */
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "core/pool.h"
 #include "mine/backend.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -22,24 +25,27 @@
 #endif
 
 #define CPU_CHUNK 16384 /* offsets per claim: ~1 ms of SHA-NI work, so claims cost nothing */
+#define CPU_HEAD 4096   /* offsets scanned by the caller alone before the pool wakes: an easy
+                           search ends there without waking a thread (waking costs more than
+                           the search, and auto learns the CPU's rate from search times) */
 
 typedef uint64_t (*scan_fn)(const struct mine_work *w, uint64_t begin, uint64_t end);
 
 struct mine_cpu {
-    unsigned threads;         /* workers per search, >= 1 */
+    unsigned threads;         /* threads per search, the caller's included, >= 1 */
+    struct pool *workers;     /* threads - 1 workers, started once; owned */
     scan_fn scan;             /* the path in use */
     const char *name;         /* "cpu-sha-ni" or "cpu-portable" */
     char desc[MINE_DESC_MAX]; /* CPU model, threads, path */
 };
 
-/* One search shared by its workers. */
+/* One search: the batch's context, read-only but for the atomic minimum. */
 struct cpu_job {
     const struct mine_work *w;
     scan_fn scan;
     uint64_t count;
-    _Atomic uint64_t next; /* first offset of the next unclaimed chunk */
+    uint64_t base;         /* item k covers [base + k * CPU_CHUNK, ...) */
     _Atomic uint64_t best; /* lowest hit so far, MINE_NONE when none */
-    atomic_int stopped;    /* a worker saw the stop flag: the answer is void */
 };
 
 static void cpu_model(char *out, size_t len)
@@ -65,28 +71,23 @@ static void cpu_model(char *out, size_t len)
     snprintf(out, len, "CPU");
 }
 
-static void *cpu_worker(void *arg)
+/* Item k: chunk k.  1 when it holds a hit (published in best), ERR_INTERRUPTED on a stop
+ * request, 0 otherwise. */
+static int cpu_chunk(void *ctx, size_t k)
 {
-    struct cpu_job *j = arg;
-
-    for (;;) {
-        uint64_t b = atomic_fetch_add(&j->next, CPU_CHUNK);
-        if (b >= j->count || b >= atomic_load(&j->best) || atomic_load(&j->stopped))
-            break;
-        if (mine_work_stopped(j->w)) {
-            atomic_store(&j->stopped, 1);
-            break;
-        }
-        uint64_t end = b + CPU_CHUNK < j->count ? b + CPU_CHUNK : j->count;
-        uint64_t hit = j->scan(j->w, b, end);
-        if (hit != MINE_NONE) {
-            uint64_t cur = atomic_load(&j->best);
-            while (hit < cur && !atomic_compare_exchange_weak(&j->best, &cur, hit))
-                ;
-            break; /* every chunk this thread could claim next lies above this hit */
-        }
-    }
-    return NULL;
+    struct cpu_job *j = ctx;
+    const uint64_t b = j->base + (uint64_t)k * CPU_CHUNK;
+    const uint64_t end = b + CPU_CHUNK < j->count ? b + CPU_CHUNK : j->count;
+    uint64_t hit, cur;
+    if (mine_work_stopped(j->w))
+        return ERR_INTERRUPTED;
+    hit = j->scan(j->w, b, end);
+    if (hit == MINE_NONE)
+        return 0;
+    cur = atomic_load(&j->best);
+    while (hit < cur && !atomic_compare_exchange_weak(&j->best, &cur, hit))
+        ;
+    return 1;
 }
 
 int mine_cpu_search(void *cpu, const struct mine_work *w, uint64_t count, uint64_t *first,
@@ -94,39 +95,28 @@ int mine_cpu_search(void *cpu, const struct mine_work *w, uint64_t count, uint64
 {
     struct mine_cpu *c = cpu;
     struct cpu_job j = {.w = w, .scan = c->scan, .count = count};
-    pthread_t tid[256];
-    unsigned extra = 0, want;
+    size_t at;
+    int rc;
 
     *first = MINE_NONE;
-    if (c->threads == 1 || count <= CPU_CHUNK) {
-        /* Chunk by chunk, so that a stop request is seen within a chunk's time. */
-        for (uint64_t b = 0; b < count; b += CPU_CHUNK) {
-            if (mine_work_stopped(w))
-                return err_set(e, ERR_INTERRUPTED, "nonce search stopped by a signal");
-            *first = c->scan(w, b, count - b < CPU_CHUNK ? count : b + CPU_CHUNK);
-            if (*first != MINE_NONE)
-                break;
-        }
+    if (count == 0)
         return 0;
-    }
-    atomic_init(&j.next, 0);
-    atomic_init(&j.best, MINE_NONE);
-    atomic_init(&j.stopped, 0);
-    want = c->threads - 1;
-    if (want > sizeof tid / sizeof tid[0])
-        want = sizeof tid / sizeof tid[0];
-    /* The calling thread works too; if a thread cannot be started the others cover its share,
-     * so the answer does not depend on how many start. */
-    while (extra < want && pthread_create(&tid[extra], NULL, cpu_worker, &j) == 0)
-        extra++;
-    cpu_worker(&j);
-    for (unsigned i = 0; i < extra; i++)
-        pthread_join(tid[i], NULL);
-    if (atomic_load(&j.stopped)) {
-        *first = MINE_NONE;
+    if (mine_work_stopped(w))
         return err_set(e, ERR_INTERRUPTED, "nonce search stopped by a signal");
-    }
-    *first = atomic_load(&j.best);
+    /* the head alone, here: the lowest offsets, so a hit in it is the answer */
+    j.base = count < CPU_HEAD ? count : CPU_HEAD;
+    *first = c->scan(w, 0, j.base);
+    if (*first != MINE_NONE || j.base == count)
+        return 0;
+    atomic_init(&j.best, MINE_NONE);
+    /* the rest chunk by chunk on the pool (also on one thread, so that a stop request is seen
+     * within a chunk's time); every offset below base was scanned without a hit */
+    rc = pool_run(c->workers, (size_t)((count - j.base + CPU_CHUNK - 1) / CPU_CHUNK), cpu_chunk,
+                  &j, &at);
+    if (rc == ERR_INTERRUPTED)
+        return err_set(e, ERR_INTERRUPTED, "nonce search stopped by a signal");
+    if (rc == 1)
+        *first = atomic_load(&j.best);
     return 0;
 }
 
@@ -152,6 +142,8 @@ struct mine_cpu *mine_cpu_new(unsigned threads, enum mine_cpu_path path, struct 
         return NULL;
     }
     c->threads = threads;
+    if (!(c->workers = pool_new((int)threads, e)))
+        goto fail;
     cpu_model(model, sizeof model);
 
     if (path != MINE_CPU_PATH_PORTABLE && mine_shani_available()) {
@@ -176,12 +168,15 @@ chosen:
              te.code ? "; SHA-NI disabled: " : "", te.code ? te.msg : "");
     return c;
 fail:
+    pool_free(c->workers);
     free(c);
     return NULL;
 }
 
 void mine_cpu_free(struct mine_cpu *c)
 {
+    if (c)
+        pool_free(c->workers);
     free(c);
 }
 

@@ -1,0 +1,230 @@
+/*
+ * chain/chain_internal — what the files of sim/chain share: struct chain, its records, and the
+ * functions one file of the chain calls in another.  Shared inside sim/chain only (the middle
+ * visibility level, like sim/mine/backend.h); other modules use chain/chain.h.
+ *
+ * The files, one concern each:
+ *   chain.c         life cycle, nodes and the block race (the only file that schedules races)
+ *   chain_ledger.c  wallets, the two ledgers, the txid index and the mempool
+ *   chain_submit.c  transactions in: wire form, admission, batched signature checks
+ *   chain_main.c    the main chain, reorgs and block propagation
+ *   chain_attack.c  attacks: tampered copies, selfish mining, double-spend transfers
+ *   chain_output.c  the /blocks and /transactions tables, finality write-out, the summary
+ *
+ * Data layout and its invariants:
+ *  - blocks[] holds every block ever found (genesis at 0), parent before child, never removed.
+ *    A block's `known`/`connected` bitmasks say which nodes have it and have its whole ancestry.
+ *    Every stored block is valid on its branch (miners only assemble valid templates; altered
+ *    copies are checked and dropped, never stored).
+ *  - txs[] holds one record per transaction that entered the network.  status PENDING means in
+ *    no main-chain block (it is then in the mempool list `pend`, kept in admission order), MAIN
+ *    means in a main-chain block, FINAL in a main-chain block finality_depth deep.  A record's
+ *    encoding is freed once it is FINAL and no unwritten block refers to it; its id, payments
+ *    and flags stay (uniqueness and ledger undo need them).
+ *  - Two ledgers are cursors over the block tree: `work` (moved to whatever branch is being
+ *    validated or extended) and `settled` (kept at the main-chain block `confirmations` deep).
+ *    A ledger at block B holds base balances plus every transaction of B's branch; bit `bit` of
+ *    a tx record's `applied` is set exactly when that ledger's branch contains it.
+ *  - Validity of a block is a pure function of its bytes and its branch, so it is decided once,
+ *    when the block is assembled, and every node takes that verdict; signatures are pure
+ *    functions of a transaction's bytes and are checked once, at admission.  Altered copies are
+ *    re-checked for real by each receiving node (chain_block_check).
+ */
+#ifndef SETM_CHAIN_INTERNAL_H
+#define SETM_CHAIN_INTERNAL_H
+
+#include "chain/chain.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/pool.h"
+#include "core/rng.h"
+
+#define NO_BLOCK (-1)
+
+enum tx_status { TX_PENDING, TX_MAIN, TX_FINAL, TX_REJECTED };
+enum { TXF_FINAL = 1, TXF_CONFIRMED = 2 }; /* trade_final / trade_confirmed already called */
+enum { LEDGER_WORK = 1, LEDGER_SETTLED = 2 }; /* bits of txrec.applied */
+
+struct pay {
+    int64_t agent;
+    int64_t coins;
+};
+
+struct txrec {
+    unsigned char id[CHAIN_TXID_LEN];
+    uint64_t ref;
+    double t_submit;
+    unsigned char *enc; /* canonical encoding; NULL once final and written */
+    double *arrive;     /* per node: when it reaches that node's mempool; NULL once final */
+    struct pay *payv;   /* payments when n_pay > 1 */
+    struct pay pay1;    /* the payment when n_pay == 1 */
+    int64_t payee;
+    uint32_t len;
+    uint32_t n_pay;
+    uint32_t refs; /* blocks not yet written that include it */
+    uint8_t kind, status, applied, flags;
+};
+
+struct blk {
+    unsigned char hdr[MINE_HEADER_LEN];
+    unsigned char hash[MINE_HASH_LEN];
+    int64_t height, parent, first_child, next_sibling;
+    double work; /* chainwork: expected attempts summed from genesis */
+    double t_found, t_pub, prop, wall;
+    double t_settled; /* when the settled ledger last reached it (meaningful while settled) */
+    uint64_t attempts, race_attempts;
+    uint64_t known, connected; /* node bitmasks */
+    uint32_t *txs;
+    uint32_t n_tx, size, bits, nonce_start;
+    int32_t miner;
+    uint8_t published, main, written, settled;
+};
+
+struct flight { /* a pending genuine delivery (tampered copies change no tip: not listed) */
+    int64_t blk;
+    int node;
+    double t;
+};
+
+struct ledger {
+    int64_t *bal;
+    int64_t at; /* block the balances are at */
+    uint8_t bit;
+};
+
+struct race {
+    int active;
+    eng_handle ev;
+    uint64_t serial;
+    int winner;
+    int64_t parent;
+    double t0, rate, work_w; /* network rate R (blocks/s); expected attempts of the winner's block */
+    uint32_t nb[CHAIN_MAX_NODES]; /* each node's next bits when the segment started */
+    uint32_t *tmpl;  /* template transactions */
+    uint32_t n_tmpl;
+    uint32_t size;
+    unsigned char hdr[MINE_HEADER_LEN];
+    uint32_t start;
+    struct mine_result res;
+    double wall;          /* wall seconds searched since the last block was found */
+    uint64_t attempts;    /* nonces tried since the last block was found, this segment's excluded */
+};
+
+/* chain_submit_trades: every signature of a batch of trades, checked on the pool before the
+ * trades are admitted one by one in order.  A signature's validity depends on its bytes alone,
+ * so checking it early changes no outcome; admission reads ok[] instead of verifying again. */
+struct batch_sig {
+    const unsigned char *sig, *pk; /* borrowed from the caller's trades for the call */
+    uint32_t trade;                /* index in the batch: its signing bytes */
+};
+
+struct batch {
+    struct batch_sig *sig;
+    uint8_t *ok;          /* per sig: 1 verifies */
+    size_t *first;        /* per trade: its first entry in sig[]; SIZE_MAX = bytes not built */
+    size_t *off, *len;    /* per trade: its signing bytes in msg */
+    unsigned char *msg;
+    size_t cap_sig, cap_trade, cap_msg;
+};
+
+struct chain {
+    const struct cfg *cfg;
+    struct eng *eng;
+    struct chain_hooks hooks;
+    struct mine *mine;
+    int own_mine;
+    gsl_rng *rng_race, *rng_net, *rng_attack;
+
+    int n_nodes;
+    double share[CHAIN_MAX_NODES];
+    int64_t tip[CHAIN_MAX_NODES];
+    double hash_rate;
+    int selfish;        /* node index, -1 none */
+    int64_t sm_pub;     /* best published block the selfish node has */
+    int sm_race;        /* selfish node is in a tie race (Eyal-Sirer state 0') */
+
+    int64_t n_agents;
+    unsigned char (*pk)[CHAIN_PK_LEN];
+    uint8_t *pk_set;
+    int64_t *base; /* off-chain balances: initial coins and deposits */
+
+    struct blk *blocks;
+    int64_t n_blocks, cap_blocks;
+    int64_t best;
+    int64_t wcur; /* blocks below this index are written out */
+
+    struct txrec *txs;
+    uint32_t n_txs, cap_txs;
+    uint32_t *tx_index; /* open addressing on the txid, entries idx+1 */
+    size_t index_cap;
+
+    uint32_t *pend;
+    size_t n_pend, cap_pend;
+
+    struct flight *fl;
+    size_t n_fl, cap_fl;
+
+    struct ledger work, settled;
+    int64_t *path;
+    size_t cap_path;
+
+    struct race race;
+    unsigned char (*ids)[CHAIN_TXID_LEN]; /* Merkle scratch: 2 * max_block_txs */
+    unsigned char *encbuf;
+    struct chain_tx_party *parties;
+    uint64_t transfer_serial;
+
+    struct h5_table *t_blocks, *t_txs;
+    struct pool *workers; /* borrowed (chain_pool_set): admission's signature checks; NULL = here */
+    struct batch batch;   /* chain_submit_trades' scratch */
+    struct chain_summary sum;
+    struct err *e; /* where handlers put errors: eng_err(eng) */
+};
+
+static inline const struct pay *chain_tx_pays(const struct txrec *r)
+{
+    return r->n_pay == 1 ? &r->pay1 : r->payv;
+}
+
+/* chain.c: helpers, the race, nodes */
+void chain_security(struct chain *c, int64_t who, const char *kind, const char *action, int det);
+double chain_delay_from(const struct chain *c, gsl_rng *r, uint32_t bytes);
+double chain_delay(struct chain *c, uint32_t bytes);
+int chain_grow(void **p, size_t *cap, size_t need, size_t elem);
+int64_t chain_ancestor(const struct chain *c, int64_t b, int64_t height);
+uint32_t chain_next_bits(const struct chain *c, int64_t p);
+int chain_tip_changed(struct chain *c, int node);
+
+/* chain_ledger.c */
+void chain_address_of(const struct chain *c, int64_t agent, uint64_t ref,
+                      unsigned char addr[CHAIN_ADDR_LEN]);
+void chain_block_final_hooks(struct chain *c, const struct blk *b);
+int chain_ledger_goto(struct chain *c, struct ledger *L, int64_t to);
+int64_t chain_index_find(const struct chain *c, const unsigned char id[CHAIN_TXID_LEN]);
+int chain_index_add(struct chain *c, uint32_t i);
+int chain_pend_insert(struct chain *c, uint32_t i);
+int chain_build_template(struct chain *c, int w, int64_t p, double t0);
+
+/* chain_submit.c */
+int chain_tx_add(struct chain *c, const struct chain_tx *tx, size_t len,
+                 const unsigned char id[CHAIN_TXID_LEN], int64_t payee, const struct pay *pays,
+                 uint32_t n_pay, struct err *e);
+
+/* chain_main.c */
+int chain_reorg_path(struct chain *c, int64_t from, int64_t to,
+                     int (*undo)(struct chain *c, struct blk *x, void *ctx), void *ctx, size_t *n);
+int chain_publish(struct chain *c, int64_t i);
+void chain_flight_remove(struct chain *c, int64_t blk, int node);
+
+/* chain_attack.c */
+int chain_tamper_check(struct chain *c, int64_t i, int sender, uint64_t pos, uint32_t mask);
+int chain_selfish_found(struct chain *c);
+int chain_selfish_on_public(struct chain *c);
+int chain_attack_transfer(struct chain *c, int64_t b, struct err *e);
+
+/* chain_output.c */
+int chain_finalize_upto(struct chain *c, int64_t height);
+
+#endif

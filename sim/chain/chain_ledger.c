@@ -1,0 +1,316 @@
+/*
+ * chain_ledger — wallets, the two ledgers, the txid index and the mempool.
+ *
+ * Owns: pseudonym addresses and registered keys; the `work` and `settled` ledgers as cursors over
+ * the block tree (chain_ledger_goto undoes back to the common ancestor and applies forward); the
+ * open-addressing txid index; the admission-ordered mempool and the race template built from it.
+ * Invariant: a ledger at block B holds base balances plus exactly the transactions of B's branch,
+ * and bit L->bit of a record's `applied` is set exactly for those; the mempool list stays sorted
+ * by admission (record index).
+ */
+#include "chain/chain_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto/sha256.h"
+
+/* ---- wallets ---------------------------------------------------------------------------- */
+
+void chain_address_derive(const struct cfg *cfg, int64_t agent, uint64_t ref,
+                          unsigned char addr[CHAIN_ADDR_LEN])
+{
+    const uint64_t seed = (uint64_t)cfg->scenario.seed;
+    unsigned char buf[20], h[CRYPTO_SHA256_LEN];
+    uint64_t secret = rng_stream_key(seed, "chain.wallet", (uint64_t)agent);
+    uint32_t k = (uint32_t)(rng_stream_key(seed, "chain.pseudonym",
+                                           ref * 0x9e3779b97f4a7c15ULL ^ (uint64_t)agent) %
+                            (uint64_t)cfg->chain.pseudonyms);
+    for (int i = 0; i < 8; i++) {
+        buf[i] = (unsigned char)(secret >> (8 * i));
+        buf[8 + i] = (unsigned char)((uint64_t)agent >> (8 * i));
+    }
+    for (int i = 0; i < 4; i++)
+        buf[16 + i] = (unsigned char)(k >> (8 * i));
+    crypto_sha256d(buf, sizeof buf, h);
+    memcpy(addr, h, CHAIN_ADDR_LEN);
+}
+
+void chain_address_of(const struct chain *c, int64_t agent, uint64_t ref,
+                       unsigned char addr[CHAIN_ADDR_LEN])
+{
+    chain_address_derive(c->cfg, agent, ref, addr);
+}
+
+int chain_wallet_address(const struct chain *c, int64_t agent, uint64_t trade_ref,
+                         unsigned char addr[CHAIN_ADDR_LEN], struct err *e)
+{
+    if (agent < 0 || agent >= c->n_agents)
+        return err_set(e, ERR_USAGE, "agent %lld: no such wallet (%lld agents)", (long long)agent,
+                       (long long)c->n_agents);
+    chain_address_of(c, agent, trade_ref, addr);
+    return 0;
+}
+
+int chain_wallet_register(struct chain *c, int64_t agent, const unsigned char pk[CHAIN_PK_LEN],
+                          struct err *e)
+{
+    if (agent < 0 || agent >= c->n_agents)
+        return err_set(e, ERR_USAGE, "agent %lld: no such wallet (%lld agents)", (long long)agent,
+                       (long long)c->n_agents);
+    memcpy(c->pk[agent], pk, CHAIN_PK_LEN);
+    c->pk_set[agent] = 1;
+    return 0;
+}
+
+int chain_wallet_fund(struct chain *c, int64_t agent, int64_t coins, struct err *e)
+{
+    const int64_t lim = INT64_C(1) << 62;
+    if (agent < 0 || agent >= c->n_agents)
+        return err_set(e, ERR_USAGE, "agent %lld: no such wallet (%lld agents)", (long long)agent,
+                       (long long)c->n_agents);
+    if (coins < 0 || coins > lim || c->base[agent] > lim - coins)
+        return err_set(e, ERR_USAGE, "agent %lld: deposit of %lld coins is negative or overflows",
+                       (long long)agent, (long long)coins);
+    c->base[agent] += coins;
+    c->work.bal[agent] += coins;
+    c->settled.bal[agent] += coins;
+    return 0;
+}
+
+/* ---- ledgers ---------------------------------------------------------------------------- */
+
+/* Apply tx i to L if every payer can pay; 1 applied, 0 refused (L unchanged). */
+static int tx_apply_checked(struct chain *c, struct ledger *L, uint32_t i)
+{
+    struct txrec *r = &c->txs[i];
+    const struct pay *p = chain_tx_pays(r);
+    uint32_t k;
+    for (k = 0; k < r->n_pay; k++) {
+        if (L->bal[p[k].agent] < p[k].coins)
+            break;
+        L->bal[p[k].agent] -= p[k].coins;
+        L->bal[r->payee] += p[k].coins;
+    }
+    if (k < r->n_pay) {
+        while (k-- > 0) {
+            L->bal[p[k].agent] += p[k].coins;
+            L->bal[r->payee] -= p[k].coins;
+        }
+        return 0;
+    }
+    r->applied |= L->bit;
+    return 1;
+}
+
+static void tx_unapply(struct chain *c, struct ledger *L, uint32_t i)
+{
+    struct txrec *r = &c->txs[i];
+    const struct pay *p = chain_tx_pays(r);
+    for (uint32_t k = r->n_pay; k-- > 0;) {
+        L->bal[p[k].agent] += p[k].coins;
+        L->bal[r->payee] -= p[k].coins;
+    }
+    r->applied &= (uint8_t)~L->bit;
+}
+
+static void block_settle_hooks(struct chain *c, const struct blk *b)
+{
+    for (uint32_t k = 0; k < b->n_tx; k++) {
+        struct txrec *r = &c->txs[b->txs[k]];
+        if (r->kind == CHAIN_TX_TRADE && !(r->flags & TXF_CONFIRMED)) {
+            r->flags |= TXF_CONFIRMED;
+            if (c->hooks.trade_confirmed)
+                c->hooks.trade_confirmed(c->hooks.ctx, r->ref, eng_now(c->eng), b->height);
+        }
+    }
+}
+
+/* Main-chain block b's inclusions can no longer change (it is final and settled, or the run
+ * ends): report each trade once through trade_final, with the times of this block (a trade
+ * orphaned earlier and re-included reports only its last, main-chain inclusion). */
+void chain_block_final_hooks(struct chain *c, const struct blk *b)
+{
+    const double t_conf = b->settled ? b->t_settled : NAN;
+    for (uint32_t k = 0; k < b->n_tx; k++) {
+        struct txrec *r = &c->txs[b->txs[k]];
+        if (r->kind != CHAIN_TX_TRADE || (r->flags & TXF_FINAL))
+            continue;
+        r->flags |= TXF_FINAL;
+        if (b->settled)
+            c->sum.trades_confirmed++;
+        if (c->hooks.trade_final)
+            c->hooks.trade_final(c->hooks.ctx, r->ref, b->t_found, b->height, t_conf);
+    }
+}
+
+/* One block of L's old branch, passed on the way back to the common ancestor: undo it. */
+static int ledger_undo(struct chain *c, struct blk *x, void *ctx)
+{
+    struct ledger *L = ctx;
+    for (uint32_t k = x->n_tx; k-- > 0;)
+        tx_unapply(c, L, x->txs[k]);
+    if (L->bit == LEDGER_SETTLED && x->settled) {
+        x->settled = 0;
+        c->sum.confirmed_reverted++;
+        chain_security(c, x->miner, "deep_reorg", "confirmed_block_reverted", 1);
+    }
+    return 0;
+}
+
+/* Move L to block `to` along the tree: undo back to the common ancestor, apply forward.  Every
+ * stored block is valid on its branch, so applying cannot fail. */
+int chain_ledger_goto(struct chain *c, struct ledger *L, int64_t to)
+{
+    size_t n;
+    int rc = chain_reorg_path(c, L->at, to, ledger_undo, L, &n);
+    if (rc)
+        return rc;
+    while (n-- > 0) {
+        struct blk *x = &c->blocks[c->path[n]];
+        for (uint32_t k = 0; k < x->n_tx; k++) {
+            int ok = tx_apply_checked(c, L, x->txs[k]);
+            (void)ok;
+        }
+        if (L->bit == LEDGER_SETTLED) {
+            x->settled = 1;
+            x->t_settled = eng_now(c->eng);
+            block_settle_hooks(c, x);
+            if (x->written) /* final before settled (finality_depth < confirmations) */
+                chain_block_final_hooks(c, x);
+        }
+    }
+    L->at = to;
+    return 0;
+}
+
+/* ---- txid index ------------------------------------------------------------------------- */
+
+static uint64_t id_key(const unsigned char id[CHAIN_TXID_LEN])
+{
+    uint64_t k;
+    memcpy(&k, id, sizeof k);
+    return k;
+}
+
+int64_t chain_index_find(const struct chain *c, const unsigned char id[CHAIN_TXID_LEN])
+{
+    size_t m = c->index_cap - 1, h = (size_t)id_key(id) & m;
+    while (c->tx_index[h]) {
+        uint32_t i = c->tx_index[h] - 1;
+        if (!memcmp(c->txs[i].id, id, CHAIN_TXID_LEN))
+            return i;
+        h = (h + 1) & m;
+    }
+    return -1;
+}
+
+static void index_put(uint32_t *tab, size_t cap, const unsigned char id[CHAIN_TXID_LEN], uint32_t i)
+{
+    size_t m = cap - 1, h = (size_t)id_key(id) & m;
+    while (tab[h])
+        h = (h + 1) & m;
+    tab[h] = i + 1;
+}
+
+int chain_index_add(struct chain *c, uint32_t i)
+{
+    if (2 * ((size_t)c->n_txs + 1) > c->index_cap) {
+        size_t cap = c->index_cap * 2;
+        uint32_t *t = calloc(cap, sizeof *t);
+        if (!t)
+            return ERR_NOMEM;
+        for (uint32_t j = 0; j < i; j++)
+            index_put(t, cap, c->txs[j].id, j);
+        free(c->tx_index);
+        c->tx_index = t;
+        c->index_cap = cap;
+    }
+    index_put(c->tx_index, c->index_cap, c->txs[i].id, i);
+    return 0;
+}
+
+/* ---- mempool ---------------------------------------------------------------------------- */
+
+/* Put tx i back in the admission-ordered mempool (a stale block's transactions return). */
+int chain_pend_insert(struct chain *c, uint32_t i)
+{
+    size_t lo = 0, hi = c->n_pend;
+    if (chain_grow((void **)&c->pend, &c->cap_pend, c->n_pend + 1, sizeof *c->pend))
+        return ERR_NOMEM;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (c->pend[mid] < i)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < c->n_pend && c->pend[lo] == i)
+        return 0;
+    memmove(c->pend + lo + 1, c->pend + lo, (c->n_pend - lo) * sizeof *c->pend);
+    c->pend[lo] = i;
+    c->n_pend++;
+    return 0;
+}
+
+static void reject(struct chain *c, uint32_t i, int64_t who, const char *reason)
+{
+    struct txrec *r = &c->txs[i];
+    r->status = TX_REJECTED;
+    c->sum.txs_rejected++;
+    if (!strcmp(reason, "double_spend"))
+        c->sum.double_spends_detected++;
+    chain_security(c, who, reason, "tx_rejected", 1);
+    if (r->kind == CHAIN_TX_TRADE && c->hooks.trade_rejected)
+        c->hooks.trade_rejected(c->hooks.ctx, r->ref, eng_now(c->eng), reason);
+}
+
+/* Fill the race template for node w on block p at time t0: mempool transactions w has heard of,
+ * in admission order, that its branch does not hold and that its branch's balances allow.  A
+ * transaction refused on the main chain's tip is rejected for good; one refused on a side branch
+ * only waits. */
+int chain_build_template(struct chain *c, int w, int64_t p, double t0)
+{
+    struct race *R = &c->race;
+    const uint32_t max = (uint32_t)c->cfg->chain.max_block_txs;
+    size_t keep = 0;
+    int rc = chain_ledger_goto(c, &c->work, p);
+    if (rc)
+        return rc;
+    R->n_tmpl = 0;
+    R->size = MINE_HEADER_LEN;
+    for (size_t k = 0; k < c->n_pend; k++) {
+        uint32_t i = c->pend[k];
+        struct txrec *r = &c->txs[i];
+        if (r->status != TX_PENDING)
+            continue; /* dropped from the list here */
+        c->pend[keep++] = i;
+        if (R->n_tmpl == max || (r->applied & LEDGER_WORK) || r->arrive[w] > t0)
+            continue;
+        if (!tx_apply_checked(c, &c->work, i)) {
+            if (p == c->best) {
+                keep--;
+                reject(c, i, chain_tx_pays(r)[0].agent, "double_spend");
+            }
+            continue;
+        }
+        R->tmpl[R->n_tmpl++] = i;
+        R->size += r->len;
+    }
+    c->n_pend = keep;
+    for (uint32_t k = R->n_tmpl; k-- > 0;)
+        tx_unapply(c, &c->work, R->tmpl[k]);
+    return 0;
+}
+
+int64_t chain_wallet_balance(struct chain *c, int64_t agent, enum chain_balance_kind kind)
+{
+    if (agent < 0 || agent >= c->n_agents)
+        return -1;
+    if (kind == CHAIN_BALANCE_SETTLED)
+        return c->settled.bal[agent];
+    if (chain_ledger_goto(c, &c->work, c->best))
+        return -1;
+    return c->work.bal[agent];
+}
