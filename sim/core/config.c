@@ -5,6 +5,7 @@
  * looking at (the packaged inih is built without line numbers in its callback) and can reject a
  * line longer than inih's buffer instead of letting it be split silently.
  */
+#include "core/grow.h"
 #include "config.h"
 
 #include <assert.h>
@@ -647,14 +648,8 @@ static int sweep_store(struct cfg *cfg, const char *key, const char *value, cons
         if (!strcmp(cfg->sweep[i].key, key))
             s = &cfg->sweep[i];
     if (!s) {
-        if (cfg->n_sweep == cfg->sweep_cap) {
-            size_t cap = cfg->sweep_cap ? 2 * cfg->sweep_cap : 8;
-            struct cfg_sweep_entry *p = realloc(cfg->sweep, cap * sizeof *p);
-            if (!p)
-                return ERR_NOMEM;
-            cfg->sweep = p;
-            cfg->sweep_cap = cap;
-        }
+        if (grow_array(&cfg->sweep, &cfg->sweep_cap, cfg->n_sweep + 1, sizeof *cfg->sweep))
+            return ERR_NOMEM;
         s = &cfg->sweep[cfg->n_sweep++];
         memset(s, 0, sizeof *s);
     }
@@ -798,14 +793,8 @@ static int seen_add(struct load_ctx *c, const char *section, const char *name)
             !strncmp(c->seen[i], section, strlen(section)) && !strcmp(nl + 1, name))
             return 1;
     }
-    if (c->n_seen == c->cap_seen) {
-        size_t cap = c->cap_seen ? 2 * c->cap_seen : 32;
-        char **p = realloc(c->seen, cap * sizeof *p);
-        if (!p)
-            return -1;
-        c->seen = p;
-        c->cap_seen = cap;
-    }
+    if (grow_array(&c->seen, &c->cap_seen, c->n_seen + 1, sizeof *c->seen))
+        return -1;
     s = malloc(len);
     if (!s)
         return -1;
@@ -833,15 +822,9 @@ static struct cfg_agent *agent_group(struct cfg *cfg, const char *name, int *oom
             return &cfg->agents[i];
     if (cfg->n_agents >= CFG_MAX_AGENT_GROUPS)
         return NULL;
-    if (cfg->n_agents == cfg->agents_cap) {
-        size_t cap = cfg->agents_cap ? 2 * cfg->agents_cap : 8;
-        struct cfg_agent *p = realloc(cfg->agents, cap * sizeof *p);
-        if (!p) {
-            *oom = 1;
-            return NULL;
-        }
-        cfg->agents = p;
-        cfg->agents_cap = cap;
+    if (grow_array(&cfg->agents, &cfg->agents_cap, cfg->n_agents + 1, sizeof *cfg->agents)) {
+        *oom = 1;
+        return NULL;
     }
     g = &cfg->agents[cfg->n_agents++];
     memset(g, 0, sizeof *g);

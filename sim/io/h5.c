@@ -11,6 +11,7 @@
  * file it goes to OUT.partial.h5.  Temporary files are OUT.tmp.PID; those of processes that are
  * gone are removed when the same OUT is created again.
  */
+#include "core/grow.h"
 #include "h5.h"
 
 #include <dirent.h>
@@ -899,15 +900,9 @@ static herr_t summary_visit(hid_t group, const char *name, const H5L_info_t *inf
     H5Dclose(d);
     if (!ok)
         return 0;
-    if (it->n == it->cap) {
-        size_t cap = it->cap ? 2 * it->cap : 16;
-        struct h5_scalar *p = realloc(it->v, cap * sizeof *p);
-        if (!p) {
-            it->oom = 1;
-            return -1;
-        }
-        it->v = p;
-        it->cap = cap;
+    if (grow_array(&it->v, &it->cap, it->n + 1, sizeof *it->v)) {
+        it->oom = 1;
+        return -1;
     }
     it->v[it->n++] = sc;
     return 0;
