@@ -1043,25 +1043,6 @@ static int parse_pass(struct load_ctx *c, const char *text, int collect_use)
     return c->rc;
 }
 
-/* A scenario that cannot be opened is the user's to fix (exit 2), unless the system itself
- * failed (out of descriptors or memory, an I/O error). */
-static int open_error_code(int errnum)
-{
-    switch (errnum) {
-    case ENOENT:
-    case ENOTDIR:
-        return ERR_NOTFOUND;
-    case EACCES:
-    case EPERM:
-    case ELOOP:
-    case ENAMETOOLONG:
-    case EISDIR:
-        return ERR_CONFIG;
-    default:
-        return ERR_IO;
-    }
-}
-
 static char *slurp(const char *path, struct err *e)
 {
     FILE *f;
@@ -1074,7 +1055,7 @@ static char *slurp(const char *path, struct err *e)
     }
     f = fopen(path, "rb");
     if (!f) {
-        err_set(e, open_error_code(errno), "%s: cannot open: %s", path, strerror(errno));
+        err_set(e, err_open_code(errno, ERR_CONFIG), "%s: cannot open: %s", path, strerror(errno));
         return NULL;
     }
     if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
@@ -1157,7 +1138,7 @@ static int load_path(struct cfg *cfg, const char *path, struct use_stack *st, st
     int rc;
 
     if (!realpath(path, real))
-        return err_set(e, open_error_code(errno), "%s: cannot open: %s", path, strerror(errno));
+        return err_set(e, err_open_code(errno, ERR_CONFIG), "%s: cannot open: %s", path, strerror(errno));
     for (int i = 0; i < st->depth; i++)
         if (!strcmp(st->paths[i], real))
             return err_set(e, ERR_CONFIG, "%s: 'use' cycle: this file includes itself", path);
