@@ -417,6 +417,23 @@ static void test_cli_bench_engine(void **state)
     assert_int_equal(tu_run(f, "bench", NULL), 2);
 }
 
+/* Every bench with options answers --help on stdout (exit 0), and names an unknown option or a
+ * stray argument before any work (exit 2). */
+static void test_cli_bench_options_help_and_strays(void **state)
+{
+    struct tu_fx *f = *state;
+    const char *benches[] = {"scale", "engine", "agents"};
+    for (size_t i = 0; i < sizeof benches / sizeof benches[0]; i++) {
+        assert_int_equal(tu_run(f, "bench", benches[i], "--help", NULL), 0);
+        assert_non_null(strstr(f->out, "usage: setm bench"));
+        assert_int_equal(tu_run(f, "bench", benches[i], "--bogus", NULL), 2);
+        assert_non_null(strstr(f->errtxt, "unknown option '--bogus'"));
+        assert_int_equal(tu_run(f, "bench", benches[i], "stray", NULL), 2);
+        assert_non_null(strstr(f->errtxt, "unexpected argument 'stray'"));
+        assert_null(strstr(f->out, "wall"));
+    }
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -438,6 +455,7 @@ int main(void)
         T(test_cli_run_signal_stops_nonce_search_within_a_second),
         T(test_cli_run_difficulty_beyond_roll_space_refused),
         T(test_cli_bench_engine),
+        T(test_cli_bench_options_help_and_strays),
     };
     return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
 }

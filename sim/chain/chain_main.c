@@ -4,8 +4,8 @@
  * Owns: the walk back to the common ancestor that every branch switch uses (chain_reorg_path),
  * making a block the main-chain tip (old branch out, new branch in, settled ledger moved, final
  * blocks written), and publishing a block: its deliveries to every node, perhaps a tampered copy.
- * Invariant: c->best is the stored block with the most work seen by the network (first published
- * wins ties); a reorg never reaches a written (final) block — that is an error, not a silent
+ * Invariant: c->best is the published block with the most work (the first published wins ties;
+ * withheld blocks count once published); a reorg never reaches a written (final) block — that is an error, not a silent
  * rewrite; fl[] lists exactly the genuine deliveries still pending.
  */
 #include "chain/chain_internal.h"
