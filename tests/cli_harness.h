@@ -143,20 +143,29 @@ static inline int tu_fx_teardown(void **state)
 }
 
 #ifdef CMOCKA_H_
+/* tu_run for any fixture: `setm` with the NULL-terminated arguments in ap, stdout/stderr into
+ * out/err; the exit code (a failure to start, or a death by signal, fails the test). */
+static inline int tu_vrun(const char *dir, char *out, size_t outn, char *err, size_t errn,
+                          va_list ap)
+{
+    pid_t pid = tu_start(dir, ap);
+    int rc;
+    assert_true(pid > 0);
+    rc = tu_finish(dir, pid, out, outn, err, errn);
+    if (rc >= 128)
+        fail_msg("setm died with signal %d", rc - 128);
+    return rc;
+}
+
 /* Run `setm` with the NULL-terminated arguments; stdout/stderr into f->out/f->errtxt; the exit
  * code (a failure to start, or a death by signal, fails the test). */
 static inline int tu_run(struct tu_fx *f, ...)
 {
     va_list ap;
-    pid_t pid;
     int rc;
     va_start(ap, f);
-    pid = tu_start(f->dir, ap);
+    rc = tu_vrun(f->dir, f->out, sizeof f->out, f->errtxt, sizeof f->errtxt, ap);
     va_end(ap);
-    assert_true(pid > 0);
-    rc = tu_finish(f->dir, pid, f->out, sizeof f->out, f->errtxt, sizeof f->errtxt);
-    if (rc >= 128)
-        fail_msg("setm died with signal %d", rc - 128);
     return rc;
 }
 
