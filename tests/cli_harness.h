@@ -3,6 +3,10 @@
  * test, the binary's path ($SETM_BIN, else the source tree's bin/setm), spawning it with stdout
  * and stderr captured to files in that folder, and small file helpers.  Header-only (static
  * inline), for tests only.
+ *
+ * The fixture of the CLI suites (struct tu_fx, tu_fx_setup / tu_fx_teardown, tu_run, tu_fx_put)
+ * is here too: a suite's setup is one line, `return tu_fx_setup(state, "tag");`.  tu_run and
+ * tu_fx_put assert, so include cmocka.h before this header to have them.
  */
 #ifndef SETM_TESTS_CLI_HARNESS_H
 #define SETM_TESTS_CLI_HARNESS_H
@@ -107,5 +111,71 @@ static inline int tu_finish(const char *dir, pid_t pid, char *out, size_t outn, 
     tu_slurp(errp, err, errn);
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
+
+/* ---- the CLI suites' fixture ---------------------------------------------------------------- */
+
+struct tu_fx {
+    char dir[64];        /* the test's temporary folder, removed by tu_fx_teardown */
+    char out[16384];     /* the last run's stdout */
+    char errtxt[16384];  /* the last run's stderr */
+};
+
+/* A fresh fixture in *state with the folder /tmp/setm-test-TAG-XXXXXX; 0 or -1. */
+static inline int tu_fx_setup(void **state, const char *tag)
+{
+    struct tu_fx *f = calloc(1, sizeof *f);
+    if (!f || tu_mkdtemp(f->dir, tag) != 0) {
+        free(f);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+/* Remove the folder and free the fixture; 0 or -1. */
+static inline int tu_fx_teardown(void **state)
+{
+    struct tu_fx *f = *state;
+    if (tu_rmrf(f->dir) != 0)
+        return -1;
+    free(f);
+    return 0;
+}
+
+#ifdef CMOCKA_H_
+/* tu_run for any fixture: `setm` with the NULL-terminated arguments in ap, stdout/stderr into
+ * out/err; the exit code (a failure to start, or a death by signal, fails the test). */
+static inline int tu_vrun(const char *dir, char *out, size_t outn, char *err, size_t errn,
+                          va_list ap)
+{
+    pid_t pid = tu_start(dir, ap);
+    int rc;
+    assert_true(pid > 0);
+    rc = tu_finish(dir, pid, out, outn, err, errn);
+    if (rc >= 128)
+        fail_msg("setm died with signal %d", rc - 128);
+    return rc;
+}
+
+/* Run `setm` with the NULL-terminated arguments; stdout/stderr into f->out/f->errtxt; the exit
+ * code (a failure to start, or a death by signal, fails the test). */
+static inline int tu_run(struct tu_fx *f, ...)
+{
+    va_list ap;
+    int rc;
+    va_start(ap, f);
+    rc = tu_vrun(f->dir, f->out, sizeof f->out, f->errtxt, sizeof f->errtxt, ap);
+    va_end(ap);
+    return rc;
+}
+
+/* Write text to f->dir/name; its path in buf[n] (returned). */
+static inline char *tu_fx_put(struct tu_fx *f, const char *name, const char *text, char *buf,
+                              size_t n)
+{
+    assert_int_equal(tu_put(f->dir, name, text, buf, n), 0);
+    return buf;
+}
+#endif
 
 #endif

@@ -19,48 +19,10 @@
 
 #include "cli_harness.h"
 
-struct fx {
-    char dir[64];
-    char out[8192];
-    char errtxt[8192];
-};
+static int setup(void **state) { return tu_fx_setup(state, "cli"); }
+static int teardown(void **state) { return tu_fx_teardown(state); }
 
-static int setup(void **state)
-{
-    struct fx *f = calloc(1, sizeof *f);
-    if (!f || tu_mkdtemp(f->dir, "cli") != 0)
-        return -1;
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fx *f = *state;
-    if (tu_rmrf(f->dir) != 0)
-        return -1;
-    free(f);
-    return 0;
-}
-
-/* Run setm with the NULL-terminated arguments; capture stdout/stderr; return the exit code
- * (a death by signal fails the test). */
-static int run(struct fx *f, ...)
-{
-    va_list ap;
-    pid_t pid;
-    int rc;
-    va_start(ap, f);
-    pid = tu_start(f->dir, ap);
-    va_end(ap);
-    assert_true(pid > 0);
-    rc = tu_finish(f->dir, pid, f->out, sizeof f->out, f->errtxt, sizeof f->errtxt);
-    if (rc >= 128)
-        fail_msg("setm died with signal %d", rc - 128);
-    return rc;
-}
-
-static char *put(struct fx *f, const char *name, const char *text)
+static char *put(struct tu_fx *f, const char *name, const char *text)
 {
     static char path[256];
     assert_int_equal(tu_put(f->dir, name, text, path, sizeof path), 0);
@@ -74,27 +36,27 @@ static const char small[] = "[scenario]\nname = small\nseed = 5\n[sim]\ndays = 0
 
 static void test_cli_no_arguments_is_usage_error(void **state)
 {
-    struct fx *f = *state;
-    assert_int_equal(run(f, NULL), 2);
+    struct tu_fx *f = *state;
+    assert_int_equal(tu_run(f, NULL), 2);
     assert_non_null(strstr(f->errtxt, "usage: setm"));
 }
 
 static void test_cli_help_and_version(void **state)
 {
-    struct fx *f = *state;
-    assert_int_equal(run(f, "--help", NULL), 0);
+    struct tu_fx *f = *state;
+    assert_int_equal(tu_run(f, "--help", NULL), 0);
     assert_non_null(strstr(f->out, "run"));
     assert_non_null(strstr(f->out, "exit codes"));
-    assert_int_equal(run(f, "--version", NULL), 0);
+    assert_int_equal(tu_run(f, "--version", NULL), 0);
     assert_non_null(strstr(f->out, "setm " SETM_VERSION));
 }
 
 static void test_cli_every_subcommand_has_help(void **state)
 {
-    struct fx *f = *state;
+    struct tu_fx *f = *state;
     const char *cmds[] = {"run", "sweep", "verify", "mine", "bench", "devices"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
-        if (run(f, cmds[i], "--help", NULL) != 0)
+        if (tu_run(f, cmds[i], "--help", NULL) != 0)
             fail_msg("setm %s --help did not exit 0: %s", cmds[i], f->errtxt);
         assert_non_null(strstr(f->out, "usage"));
     }
@@ -102,33 +64,33 @@ static void test_cli_every_subcommand_has_help(void **state)
 
 static void test_cli_unknown_command_is_usage_error(void **state)
 {
-    struct fx *f = *state;
-    assert_int_equal(run(f, "frobnicate", NULL), 2);
+    struct tu_fx *f = *state;
+    assert_int_equal(tu_run(f, "frobnicate", NULL), 2);
     assert_non_null(strstr(f->errtxt, "unknown command 'frobnicate'"));
 }
 
 static void test_cli_run_unknown_flag_is_usage_error(void **state)
 {
-    struct fx *f = *state;
+    struct tu_fx *f = *state;
     char *p = put(f, "s.ini", small);
-    assert_int_equal(run(f, "run", p, "--frob", NULL), 2);
+    assert_int_equal(tu_run(f, "run", p, "--frob", NULL), 2);
     assert_non_null(strstr(f->errtxt, "--frob"));
     assert_non_null(strstr(f->errtxt, "usage: setm run"));
-    assert_int_equal(run(f, "run", NULL), 2);
+    assert_int_equal(tu_run(f, "run", NULL), 2);
     assert_non_null(strstr(f->errtxt, "missing SCENARIO"));
-    assert_int_equal(run(f, "run", p, p, NULL), 2);
-    assert_int_equal(run(f, "run", p, "-o", NULL), 2);
+    assert_int_equal(tu_run(f, "run", p, p, NULL), 2);
+    assert_int_equal(tu_run(f, "run", p, "-o", NULL), 2);
 }
 
 static void test_cli_run_writes_output_and_summary(void **state)
 {
-    struct fx *f = *state;
+    struct tu_fx *f = *state;
     char out[256];
     hid_t file, d, s;
     hsize_t dims[1];
     char *p = put(f, "s.ini", small);
     snprintf(out, sizeof out, "%s/run.h5", f->dir);
-    assert_int_equal(run(f, "run", p, "-o", out, NULL), 0);
+    assert_int_equal(tu_run(f, "run", p, "-o", out, NULL), 0);
     assert_non_null(strstr(f->out, "4 agents"));
     assert_non_null(strstr(f->out, "48 slots"));
     assert_non_null(strstr(f->out, out));
@@ -151,15 +113,15 @@ static void test_cli_run_writes_output_and_summary(void **state)
 
 static void test_cli_run_set_and_quiet(void **state)
 {
-    struct fx *f = *state;
+    struct tu_fx *f = *state;
     char out[256];
     char *p = put(f, "s.ini", small);
     snprintf(out, sizeof out, "%s/q.h5", f->dir);
-    assert_int_equal(run(f, "run", p, "-q", "--set", "sim.days=1", "-s", "agent.house.count=10",
+    assert_int_equal(tu_run(f, "run", p, "-q", "--set", "sim.days=1", "-s", "agent.house.count=10",
                          "-o", out, NULL),
                      0);
     assert_string_equal(f->out, "");
-    assert_int_equal(run(f, "run", p, "--set", "sim.days=1", "--set", "agent.house.count=10",
+    assert_int_equal(tu_run(f, "run", p, "--set", "sim.days=1", "--set", "agent.house.count=10",
                          "-o", out, NULL),
                      0);
     assert_non_null(strstr(f->out, "11 agents, 96 slots"));
@@ -167,47 +129,47 @@ static void test_cli_run_set_and_quiet(void **state)
 
 static void test_cli_run_bad_config_exit_2_names_place(void **state)
 {
-    struct fx *f = *state;
+    struct tu_fx *f = *state;
     char out[256];
     char *p = put(f, "bad.ini", "[market]\nslot_minutes = 0\n");
     snprintf(out, sizeof out, "%s/never.h5", f->dir);
-    assert_int_equal(run(f, "run", p, "-o", out, NULL), 2);
+    assert_int_equal(tu_run(f, "run", p, "-o", out, NULL), 2);
     assert_non_null(strstr(f->errtxt, "bad.ini:2: [market] slot_minutes = '0': out of range"));
     assert_int_equal(access(out, F_OK), -1);
     p = put(f, "s.ini", small);
-    assert_int_equal(run(f, "run", p, "--set", "market.nope=1", "-o", out, NULL), 2);
+    assert_int_equal(tu_run(f, "run", p, "--set", "market.nope=1", "-o", out, NULL), 2);
     assert_non_null(strstr(f->errtxt, "unknown key 'nope'"));
-    assert_int_equal(run(f, "run", p, "--backend", "gpu", "-o", out, NULL), 2);
+    assert_int_equal(tu_run(f, "run", p, "--backend", "gpu", "-o", out, NULL), 2);
     assert_non_null(strstr(f->errtxt, "--backend gpu"));
     assert_int_equal(access(out, F_OK), -1);
 }
 
 static void test_cli_run_missing_scenario_exit_2(void **state)
 {
-    struct fx *f = *state;
-    assert_int_equal(run(f, "run", "/nonexistent/scenario.ini", NULL), 2);
+    struct tu_fx *f = *state;
+    assert_int_equal(tu_run(f, "run", "/nonexistent/scenario.ini", NULL), 2);
     assert_non_null(strstr(f->errtxt, "/nonexistent/scenario.ini"));
 }
 
 static void test_cli_run_unwritable_output_exit_1(void **state)
 {
-    struct fx *f = *state;
+    struct tu_fx *f = *state;
     char *p = put(f, "s.ini", small);
-    assert_int_equal(run(f, "run", p, "-o", "/nonexistent-dir/out.h5", NULL), 1);
+    assert_int_equal(tu_run(f, "run", p, "-o", "/nonexistent-dir/out.h5", NULL), 1);
     assert_non_null(strstr(f->errtxt, "/nonexistent-dir/out.h5"));
 }
 
 static void test_cli_run_is_reproducible(void **state)
 {
-    struct fx *f = *state;
+    struct tu_fx *f = *state;
     char a[256], b[256];
     char *p = put(f, "s.ini", small);
     hid_t fa, fb, aa, ab, t;
     char *sa = NULL, *sb = NULL;
     snprintf(a, sizeof a, "%s/a.h5", f->dir);
     snprintf(b, sizeof b, "%s/b.h5", f->dir);
-    assert_int_equal(run(f, "run", p, "-q", "-o", a, NULL), 0);
-    assert_int_equal(run(f, "run", p, "-q", "-o", b, NULL), 0);
+    assert_int_equal(tu_run(f, "run", p, "-q", "-o", a, NULL), 0);
+    assert_int_equal(tu_run(f, "run", p, "-q", "-o", b, NULL), 0);
     fa = H5Fopen(a, H5F_ACC_RDONLY, H5P_DEFAULT);
     fb = H5Fopen(b, H5F_ACC_RDONLY, H5P_DEFAULT);
     aa = H5Aopen(fa, "scenario", H5P_DEFAULT);
@@ -230,7 +192,7 @@ static void test_cli_run_is_reproducible(void **state)
 /* SIGINT or SIGTERM mid-run: exit 1 promptly, partial output flushed and marked complete = 0. */
 static void test_cli_run_signal_keeps_partial_output(void **state)
 {
-    struct fx *f = *state;
+    struct tu_fx *f = *state;
     const int sigs[] = {SIGINT, SIGTERM};
     for (int k = 0; k < 2; k++) {
         char out[256], errp[128], *argv[12];
@@ -275,7 +237,7 @@ static void test_cli_run_signal_keeps_partial_output(void **state)
  * it was stopped, and, nothing having been simulated yet, leaves no file under OUT. */
 static void test_cli_run_signal_stops_nonce_search_within_a_second(void **state)
 {
-    struct fx *f = *state;
+    struct tu_fx *f = *state;
     char out[256], errp[128], *argv[8];
     posix_spawn_file_actions_t fa;
     struct timespec t0, t1;
@@ -315,12 +277,12 @@ static void test_cli_run_signal_stops_nonce_search_within_a_second(void **state)
  * time rolls) and its expected search time is announced when long. */
 static void test_cli_run_difficulty_beyond_roll_space_refused(void **state)
 {
-    struct fx *f = *state;
+    struct tu_fx *f = *state;
     char out[256];
     char *p = put(f, "d41.ini", "[scenario]\nseed = 2\n[chain]\ndifficulty_bits = 41\n"
                                 "[agent.house]\ncount = 2\n");
     snprintf(out, sizeof out, "%s/d41.h5", f->dir);
-    assert_int_equal(run(f, "run", p, "-o", out, NULL), 2);
+    assert_int_equal(tu_run(f, "run", p, "-o", out, NULL), 2);
     assert_non_null(strstr(f->errtxt, "difficulty_bits"));
     assert_non_null(strstr(f->errtxt, "[1, 40]"));
     assert_int_equal(access(out, F_OK), -1);
@@ -330,7 +292,7 @@ static void test_cli_run_difficulty_beyond_roll_space_refused(void **state)
  * error, exit 1, and nothing under the final name, temporary file removed. */
 static void test_cli_run_disk_full_exit_1_no_file(void **state)
 {
-    struct fx *f = *state;
+    struct tu_fx *f = *state;
     char out[256], errp[128];
     char *p = put(f, "big.ini", "[scenario]\nseed = 2\n[sim]\ndays = 2\n[output]\n"
                                 "agent_slots = true\ncompression = 0\n"
@@ -395,18 +357,18 @@ static int count_lines_with(const char *text, const char *what)
  * mid-run.  Each run falls back to the CPU with one warning and mines the identical chain. */
 static void test_cli_run_opencl_faults_fall_back_to_cpu(void **state)
 {
-    struct fx *f = *state;
+    struct tu_fx *f = *state;
     char ref[256], out[256], tip_ref[80], tip[80], kdir[128], kfile[192];
     char *p = put(f, "s.ini", small);
     FILE *fp;
     snprintf(ref, sizeof ref, "%s/cpu.h5", f->dir);
     snprintf(out, sizeof out, "%s/fault.h5", f->dir);
-    assert_int_equal(run(f, "run", p, "-q", "-o", ref, NULL), 0); /* small uses backend cpu */
+    assert_int_equal(tu_run(f, "run", p, "-q", "-o", ref, NULL), 0); /* small uses backend cpu */
     tip_of(ref, tip_ref, sizeof tip_ref);
 
     setenv("SETM_AUTO_PROBE_S", "0", 1); /* auto probes the device at start, not on demand */
     setenv("OCL_ICD_VENDORS", f->dir, 1); /* a folder with no ICD files */
-    assert_int_equal(run(f, "run", p, "--backend", "auto", "-o", out, NULL), 0);
+    assert_int_equal(tu_run(f, "run", p, "--backend", "auto", "-o", out, NULL), 0);
     unsetenv("OCL_ICD_VENDORS");
     assert_int_equal(count_lines_with(f->errtxt, "warning:"), 1);
     assert_non_null(strstr(f->errtxt, "OpenCL not used"));
@@ -423,13 +385,13 @@ static void test_cli_run_opencl_faults_fall_back_to_cpu(void **state)
     fputs("#error broken\n", fp);
     fclose(fp);
     setenv("SETM_KERNELS", kdir, 1);
-    assert_int_equal(run(f, "run", p, "--backend", "auto", "-o", out, NULL), 0);
+    assert_int_equal(tu_run(f, "run", p, "--backend", "auto", "-o", out, NULL), 0);
     unsetenv("SETM_KERNELS");
     assert_int_equal(count_lines_with(f->errtxt, "warning:"), 1);
     assert_string_equal(tip_of(out, tip, sizeof tip), tip_ref);
 
     setenv("SETM_FAULT_OPENCL_AFTER", "20", 1);
-    assert_int_equal(run(f, "run", p, "--backend", "auto", "-o", out, NULL), 0);
+    assert_int_equal(tu_run(f, "run", p, "--backend", "auto", "-o", out, NULL), 0);
     unsetenv("SETM_FAULT_OPENCL_AFTER");
     assert_int_equal(count_lines_with(f->errtxt, "warning:"), 1);
     assert_non_null(strstr(f->errtxt, "failed during the run"));
@@ -437,22 +399,39 @@ static void test_cli_run_opencl_faults_fall_back_to_cpu(void **state)
 
     /* Asked for explicitly, an unusable OpenCL is an error, not a silent fallback. */
     setenv("OCL_ICD_VENDORS", f->dir, 1);
-    assert_int_equal(run(f, "run", p, "--backend", "opencl", "-o", out, NULL), 2);
+    assert_int_equal(tu_run(f, "run", p, "--backend", "opencl", "-o", out, NULL), 2);
     unsetenv("OCL_ICD_VENDORS");
     unsetenv("SETM_AUTO_PROBE_S");
 }
 
 static void test_cli_bench_engine(void **state)
 {
-    struct fx *f = *state;
-    assert_int_equal(run(f, "bench", "engine", "--lps", "100", "--events", "20000", NULL), 0);
+    struct tu_fx *f = *state;
+    assert_int_equal(tu_run(f, "bench", "engine", "--lps", "100", "--events", "20000", NULL), 0);
     assert_non_null(strstr(f->out, "events/s"));
     assert_non_null(strstr(f->out, "20000 events"));
-    assert_int_equal(run(f, "bench", "engine", "--lps", "0", NULL), 2);
-    assert_int_equal(run(f, "bench", "engine", "--events", "many", NULL), 2);
-    assert_int_equal(run(f, "bench", "engine", "--nope", NULL), 2);
-    assert_int_equal(run(f, "bench", "nothing", NULL), 2);
-    assert_int_equal(run(f, "bench", NULL), 2);
+    assert_int_equal(tu_run(f, "bench", "engine", "--lps", "0", NULL), 2);
+    assert_int_equal(tu_run(f, "bench", "engine", "--events", "many", NULL), 2);
+    assert_int_equal(tu_run(f, "bench", "engine", "--nope", NULL), 2);
+    assert_int_equal(tu_run(f, "bench", "nothing", NULL), 2);
+    assert_int_equal(tu_run(f, "bench", NULL), 2);
+}
+
+/* Every bench with options answers --help on stdout (exit 0), and names an unknown option or a
+ * stray argument before any work (exit 2). */
+static void test_cli_bench_options_help_and_strays(void **state)
+{
+    struct tu_fx *f = *state;
+    const char *benches[] = {"scale", "engine", "agents"};
+    for (size_t i = 0; i < sizeof benches / sizeof benches[0]; i++) {
+        assert_int_equal(tu_run(f, "bench", benches[i], "--help", NULL), 0);
+        assert_non_null(strstr(f->out, "usage: setm bench"));
+        assert_int_equal(tu_run(f, "bench", benches[i], "--bogus", NULL), 2);
+        assert_non_null(strstr(f->errtxt, "unknown option '--bogus'"));
+        assert_int_equal(tu_run(f, "bench", benches[i], "stray", NULL), 2);
+        assert_non_null(strstr(f->errtxt, "unexpected argument 'stray'"));
+        assert_null(strstr(f->out, "wall"));
+    }
 }
 
 int main(void)
@@ -476,6 +455,7 @@ int main(void)
         T(test_cli_run_signal_stops_nonce_search_within_a_second),
         T(test_cli_run_difficulty_beyond_roll_space_refused),
         T(test_cli_bench_engine),
+        T(test_cli_bench_options_help_and_strays),
     };
     return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
 }

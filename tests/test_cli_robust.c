@@ -21,55 +21,10 @@
 
 #include "cli_harness.h"
 
-struct fx {
-    char dir[64];
-    char out[8192];
-    char errtxt[8192];
-};
+static int setup(void **state) { return tu_fx_setup(state, "robust"); }
+static int teardown(void **state) { return tu_fx_teardown(state); }
 
-static int setup(void **state)
-{
-    struct fx *f = calloc(1, sizeof *f);
-    if (!f || tu_mkdtemp(f->dir, "robust") != 0)
-        return -1;
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fx *f = *state;
-    if (tu_rmrf(f->dir) != 0)
-        return -1;
-    free(f);
-    return 0;
-}
-
-/* setm with the NULL-terminated arguments; output captured; the exit code (a death by signal
- * fails the test). */
-static int run(struct fx *f, ...)
-{
-    va_list ap;
-    pid_t pid;
-    int rc;
-    va_start(ap, f);
-    pid = tu_start(f->dir, ap);
-    va_end(ap);
-    assert_true(pid > 0);
-    rc = tu_finish(f->dir, pid, f->out, sizeof f->out, f->errtxt, sizeof f->errtxt);
-    if (rc >= 128)
-        fail_msg("setm died with signal %d", rc - 128);
-    return rc;
-}
-
-/* dir/name with the text; its path in buf[n]. */
-static char *put(struct fx *f, const char *name, const char *text, char *buf, size_t n)
-{
-    assert_int_equal(tu_put(f->dir, name, text, buf, n), 0);
-    return buf;
-}
-
-static char *path_in(struct fx *f, const char *name, char *buf, size_t n)
+static char *path_in(struct tu_fx *f, const char *name, char *buf, size_t n)
 {
     snprintf(buf, n, "%s/%s", f->dir, name);
     return buf;
@@ -128,7 +83,7 @@ static char *attr_str(const char *path, const char *name, char *buf, size_t n)
 }
 
 /* Start `setm run SCENARIO -o OUT` in the background (stderr to dir/stderr); its pid. */
-static pid_t start_run(struct fx *f, const char *scenario, const char *out)
+static pid_t start_run(struct tu_fx *f, const char *scenario, const char *out)
 {
     char errp[128], *argv[8];
     posix_spawn_file_actions_t fa;
@@ -145,7 +100,7 @@ static pid_t start_run(struct fx *f, const char *scenario, const char *out)
 }
 
 /* Send sig to a run well into its work; its exit code (or 128 + signal); stderr in errtxt. */
-static int interrupt_run(struct fx *f, pid_t pid, int sig)
+static int interrupt_run(struct tu_fx *f, pid_t pid, int sig)
 {
     char errp[128];
     int status;
@@ -163,32 +118,32 @@ static int interrupt_run(struct fx *f, pid_t pid, int sig)
  * left as they were: rename() would have replaced each of them with the HDF5 file. */
 static void test_cli_run_output_not_regular_file_refused(void **state)
 {
-    struct fx *f = *state;
+    struct tu_fx *f = *state;
     char sc[256], fifo[256], link[256], target[256], sub[256];
     struct stat st;
     double t0;
-    put(f, "long.ini", long_run, sc, sizeof sc);
+    tu_fx_put(f, "long.ini", long_run, sc, sizeof sc);
     assert_int_equal(mkfifo(path_in(f, "fifo", fifo, sizeof fifo), 0644), 0);
-    put(f, "target.txt", "mine\n", target, sizeof target);
+    tu_fx_put(f, "target.txt", "mine\n", target, sizeof target);
     assert_int_equal(symlink(target, path_in(f, "link.h5", link, sizeof link)), 0);
     assert_int_equal(mkdir(path_in(f, "sub", sub, sizeof sub), 0755), 0);
 
     t0 = now_s();
-    assert_int_equal(run(f, "run", sc, "-o", fifo, NULL), 2);
+    assert_int_equal(tu_run(f, "run", sc, "-o", fifo, NULL), 2);
     assert_non_null(strstr(f->errtxt, "not a regular file"));
     assert_int_equal(lstat(fifo, &st), 0);
     assert_true(S_ISFIFO(st.st_mode));
 
-    assert_int_equal(run(f, "run", sc, "-o", link, NULL), 2);
+    assert_int_equal(tu_run(f, "run", sc, "-o", link, NULL), 2);
     assert_non_null(strstr(f->errtxt, "symbolic link"));
     assert_int_equal(lstat(link, &st), 0);
     assert_true(S_ISLNK(st.st_mode));
     tu_slurp(target, f->out, sizeof f->out);
     assert_string_equal(f->out, "mine\n");
 
-    assert_int_equal(run(f, "run", sc, "-o", sub, NULL), 2);
+    assert_int_equal(tu_run(f, "run", sc, "-o", sub, NULL), 2);
     assert_non_null(strstr(f->errtxt, "a directory"));
-    assert_int_equal(run(f, "run", sc, "-o", "", NULL), 2);
+    assert_int_equal(tu_run(f, "run", sc, "-o", "", NULL), 2);
     assert_non_null(strstr(f->errtxt, "empty"));
     /* four refusals of a ten-year run: none of it was simulated */
     assert_true(now_s() - t0 < 20.0);
@@ -197,24 +152,24 @@ static void test_cli_run_output_not_regular_file_refused(void **state)
 /* OUT naming the scenario, a use= file or a CSV profile is refused and the input kept. */
 static void test_cli_run_output_equal_to_an_input_refused(void **state)
 {
-    struct fx *f = *state;
+    struct tu_fx *f = *state;
     char sc[256], base[256], csv[256], text[1024];
     const char *csv_text = "1\n2\n3\n4\n";
-    put(f, "base.ini", "[market]\nrounds_per_slot = 4\n", base, sizeof base);
-    put(f, "load.csv", csv_text, csv, sizeof csv);
+    tu_fx_put(f, "base.ini", "[market]\nrounds_per_slot = 4\n", base, sizeof base);
+    tu_fx_put(f, "load.csv", csv_text, csv, sizeof csv);
     snprintf(text, sizeof text,
              "[scenario]\nname = t\nuse = base.ini\n[sim]\ndays = 1\n[market]\nslot_minutes = 360\n"
              "[mine]\nbackend = cpu\n[agent.a]\ncount = 1\nload_csv = load.csv\n");
-    put(f, "s.ini", text, sc, sizeof sc);
-    assert_int_equal(run(f, "run", sc, "-q", "-o", sc, NULL), 2);
+    tu_fx_put(f, "s.ini", text, sc, sizeof sc);
+    assert_int_equal(tu_run(f, "run", sc, "-q", "-o", sc, NULL), 2);
     assert_non_null(strstr(f->errtxt, "input of this run"));
     tu_slurp(sc, f->out, sizeof f->out);
     assert_string_equal(f->out, text);
-    assert_int_equal(run(f, "run", sc, "-q", "-o", base, NULL), 2);
+    assert_int_equal(tu_run(f, "run", sc, "-q", "-o", base, NULL), 2);
     assert_non_null(strstr(f->errtxt, "input of this run"));
     tu_slurp(base, f->out, sizeof f->out);
     assert_string_equal(f->out, "[market]\nrounds_per_slot = 4\n");
-    assert_int_equal(run(f, "run", sc, "-q", "-o", csv, NULL), 2);
+    assert_int_equal(tu_run(f, "run", sc, "-q", "-o", csv, NULL), 2);
     assert_non_null(strstr(f->errtxt, "load_csv"));
     tu_slurp(csv, f->out, sizeof f->out);
     assert_string_equal(f->out, csv_text);
@@ -223,13 +178,13 @@ static void test_cli_run_output_equal_to_an_input_refused(void **state)
 /* An OUT in a directory that is not there fails at once (exit 1) with the system's reason. */
 static void test_cli_run_output_directory_missing_gives_reason_before_work(void **state)
 {
-    struct fx *f = *state;
+    struct tu_fx *f = *state;
     char sc[256], out[256];
     double t0;
-    put(f, "long.ini", long_run, sc, sizeof sc);
+    tu_fx_put(f, "long.ini", long_run, sc, sizeof sc);
     snprintf(out, sizeof out, "%s/no-such-dir/out.h5", f->dir);
     t0 = now_s();
-    assert_int_equal(run(f, "run", sc, "-o", out, NULL), 1);
+    assert_int_equal(tu_run(f, "run", sc, "-o", out, NULL), 1);
     assert_true(now_s() - t0 < 10.0);
     assert_non_null(strstr(f->errtxt, "no-such-dir"));
     assert_non_null(strstr(f->errtxt, "No such file or directory"));
@@ -241,13 +196,13 @@ static void test_cli_run_output_directory_missing_gives_reason_before_work(void 
  * chain tip) and puts the partial run in OUT.partial.h5, saying so. */
 static void test_cli_run_interrupted_rerun_keeps_finished_output(void **state)
 {
-    struct fx *f = *state;
+    struct tu_fx *f = *state;
     char sc[256], lsc[256], out[256], partial[256], tip[128], tip2[128];
-    put(f, "s.ini", small, sc, sizeof sc);
-    put(f, "long.ini", long_run, lsc, sizeof lsc);
+    tu_fx_put(f, "s.ini", small, sc, sizeof sc);
+    tu_fx_put(f, "long.ini", long_run, lsc, sizeof lsc);
     path_in(f, "res.h5", out, sizeof out);
     path_in(f, "res.partial.h5", partial, sizeof partial);
-    assert_int_equal(run(f, "run", sc, "-q", "-o", out, NULL), 0);
+    assert_int_equal(tu_run(f, "run", sc, "-q", "-o", out, NULL), 0);
     assert_int_equal(complete_of(out), 1);
     attr_str(out, "chain_tip", tip, sizeof tip);
 
@@ -262,9 +217,9 @@ static void test_cli_run_interrupted_rerun_keeps_finished_output(void **state)
 /* A partial OUT from an earlier interrupted run is simply replaced by the next partial run. */
 static void test_cli_run_interrupted_rerun_replaces_earlier_partial(void **state)
 {
-    struct fx *f = *state;
+    struct tu_fx *f = *state;
     char lsc[256], out[256], partial[256];
-    put(f, "long.ini", long_run, lsc, sizeof lsc);
+    tu_fx_put(f, "long.ini", long_run, lsc, sizeof lsc);
     path_in(f, "res.h5", out, sizeof out);
     path_in(f, "res.partial.h5", partial, sizeof partial);
     assert_int_equal(interrupt_run(f, start_run(f, lsc, out), SIGTERM), 1);
@@ -277,9 +232,9 @@ static void test_cli_run_interrupted_rerun_replaces_earlier_partial(void **state
 /* SIGHUP (the terminal closed) stops the run as SIGTERM does: exit 1, partial file kept. */
 static void test_cli_run_sighup_keeps_partial_output(void **state)
 {
-    struct fx *f = *state;
+    struct tu_fx *f = *state;
     char lsc[256], out[256];
-    put(f, "long.ini", long_run, lsc, sizeof lsc);
+    tu_fx_put(f, "long.ini", long_run, lsc, sizeof lsc);
     path_in(f, "hup.h5", out, sizeof out);
     assert_int_equal(interrupt_run(f, start_run(f, lsc, out), SIGHUP), 1);
     assert_non_null(strstr(f->errtxt, "complete = 0"));
@@ -290,12 +245,12 @@ static void test_cli_run_sighup_keeps_partial_output(void **state)
  * request during it is honoured at once -- exit 1, nothing simulated, no file left. */
 static void test_cli_run_stop_during_history_is_prompt(void **state)
 {
-    struct fx *f = *state;
+    struct tu_fx *f = *state;
     char sc[256], out[256], cmd[400];
     double t0;
     int rc;
     pid_t pid;
-    put(f, "fac.ini",
+    tu_fx_put(f, "fac.ini",
         "[scenario]\nseed = 2\n[sim]\ndays = 1\n[mine]\nbackend = cpu\n"
         "[population]\ncount = 300\nsmart_factory = 1\n",
         sc, sizeof sc);
@@ -320,12 +275,12 @@ static void test_cli_run_stop_during_history_is_prompt(void **state)
  * the slot, and the partial file is kept. */
 static void test_cli_run_stop_inside_a_slot_is_prompt(void **state)
 {
-    struct fx *f = *state;
+    struct tu_fx *f = *state;
     char sc[256], out[256];
     double t0;
     int rc;
     pid_t pid;
-    put(f, "big.ini",
+    tu_fx_put(f, "big.ini",
         "[scenario]\nseed = 2\n[sim]\ndays = 1\n[mine]\nbackend = cpu\n"
         "[market]\nrounds_per_slot = 300\n[type.home_solar]\nforecast_days = 1\n"
         "[population]\ncount = 5000\nhome_solar = 1\n",
@@ -346,7 +301,7 @@ static void test_cli_run_stop_inside_a_slot_is_prompt(void **state)
  * same OUT; one of a live process is left alone. */
 static void test_cli_run_removes_temporary_files_of_dead_processes(void **state)
 {
-    struct fx *f = *state;
+    struct tu_fx *f = *state;
     char sc[256], out[256], dead[300], alive[300];
     pid_t child = fork();
     int status;
@@ -354,13 +309,13 @@ static void test_cli_run_removes_temporary_files_of_dead_processes(void **state)
     if (child == 0)
         _exit(0);
     assert_int_equal(waitpid(child, &status, 0), child); /* reaped: that pid is gone */
-    put(f, "s.ini", small, sc, sizeof sc);
+    tu_fx_put(f, "s.ini", small, sc, sizeof sc);
     path_in(f, "res.h5", out, sizeof out);
     snprintf(dead, sizeof dead, "%s.tmp.%ld", out, (long)child);
     snprintf(alive, sizeof alive, "%s.tmp.%ld", out, (long)getpid());
     assert_int_equal(tu_put(f->dir, strrchr(dead, '/') + 1, "x", dead, sizeof dead), 0);
     assert_int_equal(tu_put(f->dir, strrchr(alive, '/') + 1, "x", alive, sizeof alive), 0);
-    assert_int_equal(run(f, "run", sc, "-q", "-o", out, NULL), 0);
+    assert_int_equal(tu_run(f, "run", sc, "-q", "-o", out, NULL), 0);
     assert_int_equal(access(dead, F_OK), -1);
     assert_int_equal(access(alive, F_OK), 0);
 }
@@ -371,10 +326,10 @@ static void test_cli_run_removes_temporary_files_of_dead_processes(void **state)
  * indented line, instead of "name is set twice". */
 static void test_cli_config_indented_line_named_at_its_line(void **state)
 {
-    struct fx *f = *state;
+    struct tu_fx *f = *state;
     char sc[256];
-    put(f, "s.ini", "[scenario]\nname = x\n  seed = 5\n", sc, sizeof sc);
-    assert_int_equal(run(f, "run", sc, NULL), 2);
+    tu_fx_put(f, "s.ini", "[scenario]\nname = x\n  seed = 5\n", sc, sizeof sc);
+    assert_int_equal(tu_run(f, "run", sc, NULL), 2);
     assert_non_null(strstr(f->errtxt, "s.ini:3:"));
     assert_non_null(strstr(f->errtxt, "indented"));
     assert_null(strstr(f->errtxt, "set twice"));
@@ -383,14 +338,14 @@ static void test_cli_config_indented_line_named_at_its_line(void **state)
 /* '#' after a space starts a comment, as the README says (and as ';' does). */
 static void test_cli_config_inline_hash_comment(void **state)
 {
-    struct fx *f = *state;
+    struct tu_fx *f = *state;
     char sc[256], out[256], text[4096];
-    put(f, "s.ini",
+    tu_fx_put(f, "s.ini",
         "[scenario]\nname = x   # the name\nseed = 5\n[sim]\ndays = 0.25 # six hours\n"
         "[mine]\nbackend = cpu\n[chain]\ndifficulty_bits = 8\n[agent.house]\ncount = 2\n",
         sc, sizeof sc);
     path_in(f, "o.h5", out, sizeof out);
-    assert_int_equal(run(f, "run", sc, "-q", "-o", out, NULL), 0);
+    assert_int_equal(tu_run(f, "run", sc, "-q", "-o", out, NULL), 0);
     attr_str(out, "scenario", text, sizeof text);
     assert_non_null(strstr(text, "days = 0.25\n"));
     assert_non_null(strstr(text, "name = x\n"));
@@ -399,15 +354,15 @@ static void test_cli_config_inline_hash_comment(void **state)
 /* A scenario that cannot be opened is bad input (exit 2), with the system's reason. */
 static void test_cli_config_unopenable_scenario_exit_2(void **state)
 {
-    struct fx *f = *state;
+    struct tu_fx *f = *state;
     char sc[256], bad[300];
-    put(f, "s.ini", small, sc, sizeof sc);
+    tu_fx_put(f, "s.ini", small, sc, sizeof sc);
     snprintf(bad, sizeof bad, "%s/inner.ini", sc); /* through a file: ENOTDIR */
-    assert_int_equal(run(f, "run", bad, NULL), 2);
+    assert_int_equal(tu_run(f, "run", bad, NULL), 2);
     assert_non_null(strstr(f->errtxt, "Not a directory"));
     if (geteuid() != 0) { /* root reads anything */
         assert_int_equal(chmod(sc, 0), 0);
-        assert_int_equal(run(f, "run", sc, NULL), 2);
+        assert_int_equal(tu_run(f, "run", sc, NULL), 2);
         assert_non_null(strstr(f->errtxt, "Permission denied"));
     }
 }
@@ -441,14 +396,14 @@ static int64_t *blocks_column(const char *path, const char *name, size_t *n)
  * consistent with 1/4 (chi-square, 3 degrees of freedom, below 16.27, p = 0.001). */
 static void test_cli_config_huge_hash_shares_normalised(void **state)
 {
-    struct fx *f = *state;
+    struct tu_fx *f = *state;
     char sc[256], a[256];
     size_t n;
     int64_t *miner;
     double count[4] = {0}, chi2 = 0;
-    put(f, "s.ini", small, sc, sizeof sc);
+    tu_fx_put(f, "s.ini", small, sc, sizeof sc);
     path_in(f, "a.h5", a, sizeof a);
-    assert_int_equal(run(f, "run", sc, "-q", "-o", a, "--set", "chain.nodes=4", "--set",
+    assert_int_equal(tu_run(f, "run", sc, "-q", "-o", a, "--set", "chain.nodes=4", "--set",
                          "chain.hash_shares=1e308,1e308,1e308,1e308", NULL),
                      0);
     miner = blocks_column(a, "miner", &n);
@@ -472,58 +427,58 @@ static void test_cli_config_huge_hash_shares_normalised(void **state)
 
 /* A scenario of one agent whose load (and zero generation) come from CSV files, at slot_minutes
  * = 360 (4 slots a day) for `days`. */
-static char *csv_scenario(struct fx *f, const char *load_csv, const char *days, char *buf,
+static char *csv_scenario(struct tu_fx *f, const char *load_csv, const char *days, char *buf,
                           size_t n)
 {
     char text[1024], gen[256];
     const char *zeros = !strcmp(days, "0.5") ? "0\n0\n0\n0\n" : "0\n0\n0\n0\n0\n0\n0\n0\n";
-    put(f, "gen.csv", zeros, gen, sizeof gen);
+    tu_fx_put(f, "gen.csv", zeros, gen, sizeof gen);
     snprintf(text, sizeof text,
              "[scenario]\nname = c\n[sim]\ndays = %s\n[market]\nslot_minutes = 360\n"
              "[mine]\nbackend = cpu\n[chain]\ndifficulty_bits = 8\n"
              "[agent.a]\ncount = 1\nload_csv = %s\ngeneration_csv = gen.csv\n",
              days, load_csv);
-    return put(f, "c.ini", text, buf, n);
+    return tu_fx_put(f, "c.ini", text, buf, n);
 }
 
 /* A run shorter than a day (2 slots) still needs a whole day of values (4): the forecast
  * history reads every slot of the first day.  Two values are refused, four accepted. */
 static void test_cli_csv_shorter_than_a_day_needs_a_whole_day(void **state)
 {
-    struct fx *f = *state;
+    struct tu_fx *f = *state;
     char sc[256], csv[256], out[256];
     path_in(f, "o.h5", out, sizeof out);
-    put(f, "load.csv", "1\n2\n", csv, sizeof csv);
+    tu_fx_put(f, "load.csv", "1\n2\n", csv, sizeof csv);
     csv_scenario(f, "load.csv", "0.5", sc, sizeof sc);
-    assert_int_equal(run(f, "run", sc, "-q", "-o", out, NULL), 2);
+    assert_int_equal(tu_run(f, "run", sc, "-q", "-o", out, NULL), 2);
     assert_non_null(strstr(f->errtxt, "whole day"));
     assert_non_null(strstr(f->errtxt, "load.csv"));
-    put(f, "load.csv", "1\n2\n3\n4\n", csv, sizeof csv);
-    assert_int_equal(run(f, "run", sc, "-q", "-o", out, NULL), 0);
+    tu_fx_put(f, "load.csv", "1\n2\n3\n4\n", csv, sizeof csv);
+    assert_int_equal(tu_run(f, "run", sc, "-q", "-o", out, NULL), 0);
 }
 
 /* A UTF-8 byte-order mark (spreadsheets write one) is skipped: the values are read, and the run
  * consumes exactly their sum (1.5 + 2.5 + 3 + 1 + 0.5 + 0.5 + 0.5 + 0.5 = 10 kWh). */
 static void test_cli_csv_byte_order_mark_accepted(void **state)
 {
-    struct fx *f = *state;
+    struct tu_fx *f = *state;
     char sc[256], csv[256], out[256];
     path_in(f, "o.h5", out, sizeof out);
-    put(f, "load.csv", "\xef\xbb\xbfload_kwh\n1.5\n2.5\n3\n1\n0.5\n0.5\n0.5\n0.5\n", csv,
+    tu_fx_put(f, "load.csv", "\xef\xbb\xbfload_kwh\n1.5\n2.5\n3\n1\n0.5\n0.5\n0.5\n0.5\n", csv,
         sizeof csv);
     csv_scenario(f, "load.csv", "2", sc, sizeof sc);
-    assert_int_equal(run(f, "run", sc, "-o", out, NULL), 0);
+    assert_int_equal(tu_run(f, "run", sc, "-o", out, NULL), 0);
     assert_non_null(strstr(f->out, "10.0 kWh consumed"));
     /* without a header too */
-    put(f, "load.csv", "\xef\xbb\xbf" "1.5\n2.5\n3\n1\n0.5\n0.5\n0.5\n0.5\n", csv, sizeof csv);
-    assert_int_equal(run(f, "run", sc, "-o", out, NULL), 0);
+    tu_fx_put(f, "load.csv", "\xef\xbb\xbf" "1.5\n2.5\n3\n1\n0.5\n0.5\n0.5\n0.5\n", csv, sizeof csv);
+    assert_int_equal(tu_run(f, "run", sc, "-o", out, NULL), 0);
     assert_non_null(strstr(f->out, "10.0 kWh consumed"));
 }
 
 /* A NUL byte is named as such, at its line. */
 static void test_cli_csv_nul_byte_named(void **state)
 {
-    struct fx *f = *state;
+    struct tu_fx *f = *state;
     char sc[256], csv[256];
     FILE *fp;
     snprintf(csv, sizeof csv, "%s/load.csv", f->dir);
@@ -532,18 +487,18 @@ static void test_cli_csv_nul_byte_named(void **state)
     fwrite("1\n2\0\n3\n4\n1\n1\n1\n1\n", 1, 17, fp);
     fclose(fp);
     csv_scenario(f, "load.csv", "2", sc, sizeof sc);
-    assert_int_equal(run(f, "run", sc, "-q", NULL), 2);
+    assert_int_equal(tu_run(f, "run", sc, "-q", NULL), 2);
     assert_non_null(strstr(f->errtxt, "load.csv:2: contains a NUL byte"));
 }
 
 /* A directory given as a CSV is bad input (exit 2), not a read error (exit 1). */
 static void test_cli_csv_directory_exit_2(void **state)
 {
-    struct fx *f = *state;
+    struct tu_fx *f = *state;
     char sc[256], d[256];
     assert_int_equal(mkdir(path_in(f, "load.csv", d, sizeof d), 0755), 0);
     csv_scenario(f, "load.csv", "2", sc, sizeof sc);
-    assert_int_equal(run(f, "run", sc, "-q", NULL), 2);
+    assert_int_equal(tu_run(f, "run", sc, "-q", NULL), 2);
     assert_non_null(strstr(f->errtxt, "not a regular file"));
 }
 
@@ -551,14 +506,14 @@ static void test_cli_csv_directory_exit_2(void **state)
  * is out of range like pv_kwp beyond its bound, not an inf/NaN summary. */
 static void test_cli_csv_tiny_accepted_huge_out_of_range(void **state)
 {
-    struct fx *f = *state;
+    struct tu_fx *f = *state;
     char sc[256], csv[256], out[256];
     path_in(f, "o.h5", out, sizeof out);
     csv_scenario(f, "load.csv", "2", sc, sizeof sc);
-    put(f, "load.csv", "1e-320\n1\n1\n1\n1\n1\n1\n1\n", csv, sizeof csv);
-    assert_int_equal(run(f, "run", sc, "-q", "-o", out, NULL), 0);
-    put(f, "load.csv", "1e308\n1e308\n1\n1\n1\n1\n1\n1\n", csv, sizeof csv);
-    assert_int_equal(run(f, "run", sc, "-q", "-o", out, NULL), 2);
+    tu_fx_put(f, "load.csv", "1e-320\n1\n1\n1\n1\n1\n1\n1\n", csv, sizeof csv);
+    assert_int_equal(tu_run(f, "run", sc, "-q", "-o", out, NULL), 0);
+    tu_fx_put(f, "load.csv", "1e308\n1e308\n1\n1\n1\n1\n1\n1\n", csv, sizeof csv);
+    assert_int_equal(tu_run(f, "run", sc, "-q", "-o", out, NULL), 2);
     assert_non_null(strstr(f->errtxt, "load.csv:1:"));
     assert_non_null(strstr(f->errtxt, "out of range"));
 }
@@ -569,13 +524,13 @@ static void test_cli_csv_tiny_accepted_huge_out_of_range(void **state)
  * message used to be formatted into its own buffer). */
 static void test_cli_verify_unloadable_scenario_message(void **state)
 {
-    struct fx *f = *state;
+    struct tu_fx *f = *state;
     char sc[256], out[256];
     const char *bad = "[market]\nslot_minutes = 0\n";
     hid_t file, a, t, s;
-    put(f, "s.ini", small, sc, sizeof sc);
+    tu_fx_put(f, "s.ini", small, sc, sizeof sc);
     path_in(f, "o.h5", out, sizeof out);
-    assert_int_equal(run(f, "run", sc, "-q", "-o", out, NULL), 0);
+    assert_int_equal(tu_run(f, "run", sc, "-q", "-o", out, NULL), 0);
     file = H5Fopen(out, H5F_ACC_RDWR, H5P_DEFAULT);
     assert_true(file >= 0);
     assert_true(H5Adelete(file, "scenario") >= 0);
@@ -588,7 +543,7 @@ static void test_cli_verify_unloadable_scenario_message(void **state)
     assert_true(H5Awrite(a, t, &bad) >= 0);
     H5Aclose(a), H5Sclose(s), H5Tclose(t);
     H5Fclose(file);
-    assert_int_equal(run(f, "verify", out, NULL), 2);
+    assert_int_equal(tu_run(f, "verify", out, NULL), 2);
     assert_non_null(strstr(f->errtxt, "slot_minutes"));
     {
         const char *p = strstr(f->errtxt, "does not load");
@@ -600,13 +555,13 @@ static void test_cli_verify_unloadable_scenario_message(void **state)
 /* `setm mine --count` and `bench mine --nonces` say what they accept: 1 and up, not 0. */
 static void test_cli_mine_count_range_message(void **state)
 {
-    struct fx *f = *state;
+    struct tu_fx *f = *state;
     /* up to 7200 x 2^32 (roll, nonce) pairs: the header time rolls up to two hours */
-    assert_int_equal(run(f, "mine", "--header", "00", "--count", "x", NULL), 2);
+    assert_int_equal(tu_run(f, "mine", "--header", "00", "--count", "x", NULL), 2);
     assert_non_null(strstr(f->errtxt, "from 1 to 30923764531200"));
-    assert_int_equal(run(f, "mine", "--header", "00", "--count", "0", NULL), 2);
+    assert_int_equal(tu_run(f, "mine", "--header", "00", "--count", "0", NULL), 2);
     assert_non_null(strstr(f->errtxt, "from 1 to 30923764531200"));
-    assert_int_equal(run(f, "bench", "mine", "--nonces", "x", NULL), 2);
+    assert_int_equal(tu_run(f, "bench", "mine", "--nonces", "x", NULL), 2);
     assert_non_null(strstr(f->errtxt, "from 1 to 4294967296"));
 }
 

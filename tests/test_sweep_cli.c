@@ -20,31 +20,10 @@
 
 #include "cli_harness.h"
 
-struct fx {
-    char dir[64];
-    char out[16384];
-    char errtxt[16384];
-};
+static int setup(void **state) { return tu_fx_setup(state, "sweep"); }
+static int teardown(void **state) { return tu_fx_teardown(state); }
 
-static int setup(void **state)
-{
-    struct fx *f = calloc(1, sizeof *f);
-    if (!f || tu_mkdtemp(f->dir, "sweep") != 0)
-        return -1;
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fx *f = *state;
-    if (tu_rmrf(f->dir) != 0)
-        return -1;
-    free(f);
-    return 0;
-}
-
-static pid_t start(struct fx *f, va_list ap)
+static pid_t start(struct tu_fx *f, va_list ap)
 {
     pid_t pid = tu_start(f->dir, ap);
     assert_true(pid > 0);
@@ -52,22 +31,12 @@ static pid_t start(struct fx *f, va_list ap)
 }
 
 /* Wait for `pid`; capture its output; return its exit code, or 128 + signal. */
-static int finish(struct fx *f, pid_t pid)
+static int finish(struct tu_fx *f, pid_t pid)
 {
     return tu_finish(f->dir, pid, f->out, sizeof f->out, f->errtxt, sizeof f->errtxt);
 }
 
-static int run(struct fx *f, ...)
-{
-    va_list ap;
-    pid_t pid;
-    va_start(ap, f);
-    pid = start(f, ap);
-    va_end(ap);
-    return finish(f, pid);
-}
-
-static pid_t run_bg(struct fx *f, ...)
+static pid_t run_bg(struct tu_fx *f, ...)
 {
     va_list ap;
     pid_t pid;
@@ -78,14 +47,14 @@ static pid_t run_bg(struct fx *f, ...)
 }
 
 /* dir/name in a buffer that stays valid until the next call with the same slot (0..3). */
-static const char *at(struct fx *f, int slot, const char *name)
+static const char *at(struct tu_fx *f, int slot, const char *name)
 {
     static char paths[4][256];
     snprintf(paths[slot], sizeof paths[slot], "%s/%s", f->dir, name);
     return paths[slot];
 }
 
-static const char *put(struct fx *f, const char *name, const char *text)
+static const char *put(struct tu_fx *f, const char *name, const char *text)
 {
     char *path = (char *)at(f, 3, name);
     assert_int_equal(tu_put(f->dir, name, text, path, 256), 0);
@@ -153,7 +122,7 @@ static int64_t attr_i64(hid_t file, const char *name)
     return v;
 }
 
-static hid_t open_sweep(struct fx *f, const char *sub)
+static hid_t open_sweep(struct tu_fx *f, const char *sub)
 {
     char path[256];
     hid_t h;
@@ -222,32 +191,32 @@ static int wait_for_file(const char *path, pid_t pid)
 
 static void test_sweep_cli_help(void **state)
 {
-    struct fx *f = *state;
-    assert_int_equal(run(f, "sweep", "--help", NULL), 0);
+    struct tu_fx *f = *state;
+    assert_int_equal(tu_run(f, "sweep", "--help", NULL), 0);
     assert_non_null(strstr(f->out, "usage: setm sweep SCENARIO"));
     assert_non_null(strstr(f->out, "log:lo:hi:n"));
 }
 
 static void test_sweep_cli_missing_scenario_is_usage_error(void **state)
 {
-    struct fx *f = *state;
-    assert_int_equal(run(f, "sweep", NULL), 2);
+    struct tu_fx *f = *state;
+    assert_int_equal(tu_run(f, "sweep", NULL), 2);
     assert_non_null(strstr(f->errtxt, "missing SCENARIO"));
 }
 
 static void test_sweep_cli_bad_jobs_is_usage_error(void **state)
 {
-    struct fx *f = *state;
+    struct tu_fx *f = *state;
     const char *p = put(f, "s.ini", small);
-    assert_int_equal(run(f, "sweep", p, "-o", at(f, 0, "out"), "-j", "0", NULL), 2);
+    assert_int_equal(tu_run(f, "sweep", p, "-o", at(f, 0, "out"), "-j", "0", NULL), 2);
     assert_non_null(strstr(f->errtxt, "-j 0"));
 }
 
 static void test_sweep_cli_bad_sweep_value_is_bad_input_and_creates_nothing(void **state)
 {
-    struct fx *f = *state;
+    struct tu_fx *f = *state;
     const char *p = put(f, "s.ini", "[scenario]\nname = b\n[sweep]\npopulation.count = 1, x\n");
-    assert_int_equal(run(f, "sweep", p, "-o", at(f, 0, "out"), NULL), 2);
+    assert_int_equal(tu_run(f, "sweep", p, "-o", at(f, 0, "out"), NULL), 2);
     assert_non_null(strstr(f->errtxt, "s.ini:4:"));
     assert_non_null(strstr(f->errtxt, "'x'"));
     assert_false(exists(at(f, 0, "out")));
@@ -255,24 +224,24 @@ static void test_sweep_cli_bad_sweep_value_is_bad_input_and_creates_nothing(void
 
 static void test_sweep_cli_contradicting_point_is_bad_input(void **state)
 {
-    struct fx *f = *state;
+    struct tu_fx *f = *state;
     const char *p = put(f, "s.ini", "[scenario]\nname = b\n[sim]\ndays = 0.25\n[agent.a]\n"
                                     "count = 1\nmin_bid = 30\nmax_bid = 50\n"
                                     "[sweep]\nagent.a.min_bid = 40, 60\n");
-    assert_int_equal(run(f, "sweep", p, "-o", at(f, 0, "out"), NULL), 2);
+    assert_int_equal(tu_run(f, "sweep", p, "-o", at(f, 0, "out"), NULL), 2);
     assert_non_null(strstr(f->errtxt, "agent.a.min_bid=60"));
     assert_false(exists(at(f, 0, "out")));
 }
 
 static void test_sweep_cli_run_table(void **state)
 {
-    struct fx *f = *state;
+    struct tu_fx *f = *state;
     const char *p = put(f, "s.ini", small);
     int64_t run_i[4], count[4], seed[4], rep[4];
     char file[4][16], status[4][8];
     double agents[4];
     hid_t h, link;
-    assert_int_equal(run(f, "sweep", p, "-o", at(f, 0, "out"), "-j", "2", NULL), 0);
+    assert_int_equal(tu_run(f, "sweep", p, "-o", at(f, 0, "out"), "-j", "2", NULL), 0);
     assert_non_null(strstr(f->out, "4 runs (2 points x 2 seeds)"));
     h = open_sweep(f, "out");
     assert_int_equal(attr_i64(h, "n_runs"), 4);
@@ -309,24 +278,24 @@ static void test_sweep_cli_run_table(void **state)
 
 static void test_sweep_cli_quiet_and_piped_prints_no_progress(void **state)
 {
-    struct fx *f = *state;
+    struct tu_fx *f = *state;
     const char *p = put(f, "s.ini", small);
-    assert_int_equal(run(f, "sweep", p, "-o", at(f, 0, "out"), "--quiet", NULL), 0);
+    assert_int_equal(tu_run(f, "sweep", p, "-o", at(f, 0, "out"), "--quiet", NULL), 0);
     assert_string_equal(f->out, "");
     assert_string_equal(f->errtxt, "");
-    assert_int_equal(run(f, "sweep", p, "-o", at(f, 1, "out2"), NULL), 0);
+    assert_int_equal(tu_run(f, "sweep", p, "-o", at(f, 1, "out2"), NULL), 0);
     assert_null(strchr(f->errtxt, '\r'));
 }
 
 static void test_sweep_cli_failed_run_exits_1_and_is_listed(void **state)
 {
-    struct fx *f = *state;
+    struct tu_fx *f = *state;
     const char *p = put(f, "s.ini", "[scenario]\nname = c\n[sim]\ndays = 0.25\n[agent.a]\n"
                                     "count = 1\n"
                                     "[sweep]\nagent.a.load_csv = \"\", /nonexistent/x.csv\n");
     char status[2][8];
     hid_t h;
-    assert_int_equal(run(f, "sweep", p, "-o", at(f, 0, "out"), NULL), 1);
+    assert_int_equal(tu_run(f, "sweep", p, "-o", at(f, 0, "out"), NULL), 1);
     assert_non_null(strstr(f->errtxt, "1 of 2 runs failed"));
     assert_non_null(strstr(f->errtxt, "run-0001.h5"));
     assert_non_null(strstr(f->errtxt, "x.csv"));
@@ -342,13 +311,13 @@ static void test_sweep_cli_failed_run_exits_1_and_is_listed(void **state)
 
 static void test_sweep_cli_rerun_keeps_every_finished_run(void **state)
 {
-    struct fx *f = *state;
+    struct tu_fx *f = *state;
     const char *p = put(f, "s.ini", small);
     struct stat before, after;
     hid_t h;
-    assert_int_equal(run(f, "sweep", p, "-o", at(f, 0, "out"), NULL), 0);
+    assert_int_equal(tu_run(f, "sweep", p, "-o", at(f, 0, "out"), NULL), 0);
     assert_int_equal(stat(at(f, 1, "out/run-0002.h5"), &before), 0);
-    assert_int_equal(run(f, "sweep", p, "-o", at(f, 0, "out"), NULL), 0);
+    assert_int_equal(tu_run(f, "sweep", p, "-o", at(f, 0, "out"), NULL), 0);
     assert_non_null(strstr(f->out, "4 runs already complete, 0 to do"));
     assert_int_equal(stat(at(f, 1, "out/run-0002.h5"), &after), 0);
     assert_int_equal(before.st_ino, after.st_ino);
@@ -359,21 +328,21 @@ static void test_sweep_cli_rerun_keeps_every_finished_run(void **state)
 
 static void test_sweep_cli_changed_point_is_redone(void **state)
 {
-    struct fx *f = *state;
+    struct tu_fx *f = *state;
     char changed[sizeof small + 8];
     const char *p = put(f, "s.ini", small);
-    assert_int_equal(run(f, "sweep", p, "-o", at(f, 0, "out"), NULL), 0);
+    assert_int_equal(tu_run(f, "sweep", p, "-o", at(f, 0, "out"), NULL), 0);
     snprintf(changed, sizeof changed, "%s", small);
     memcpy(strstr(changed, "4, 8"), "4, 9", 4); /* point 1 changes, point 0 stays */
     p = put(f, "s.ini", changed);
-    assert_int_equal(run(f, "sweep", p, "-o", at(f, 0, "out"), NULL), 0);
+    assert_int_equal(tu_run(f, "sweep", p, "-o", at(f, 0, "out"), NULL), 0);
     assert_non_null(strstr(f->out, "2 runs already complete, 2 to do"));
 }
 
 /* Interrupt (SIGINT, as Ctrl-C) after two runs, then resume. */
 static void test_sweep_cli_resume_after_interrupt(void **state)
 {
-    struct fx *f = *state;
+    struct tu_fx *f = *state;
     const char *p = put(f, "s.ini", slow);
     struct stat first, again;
     size_t done;
@@ -394,7 +363,7 @@ static void test_sweep_cli_resume_after_interrupt(void **state)
     assert_false(exists(at(f, 1, "out/sweep.h5")));
     assert_int_equal(stat(at(f, 1, "out/run-0000.h5"), &first), 0);
 
-    assert_int_equal(run(f, "sweep", p, "-o", at(f, 0, "out"), "-j", "1", NULL), 0);
+    assert_int_equal(tu_run(f, "sweep", p, "-o", at(f, 0, "out"), "-j", "1", NULL), 0);
     assert_int_equal(stat(at(f, 1, "out/run-0000.h5"), &again), 0);
     assert_int_equal(first.st_ino, again.st_ino); /* kept, not redone */
     h = open_sweep(f, "out");
@@ -410,7 +379,7 @@ static void test_sweep_cli_resume_after_interrupt(void **state)
 /* Kill the sweep outright (SIGKILL: no clean-up), leave a stale temp file, then resume. */
 static void test_sweep_cli_resume_after_kill(void **state)
 {
-    struct fx *f = *state;
+    struct tu_fx *f = *state;
     char p[256];
     pid_t pid;
     hid_t h;
@@ -423,7 +392,7 @@ static void test_sweep_cli_resume_after_kill(void **state)
     assert_int_equal(finish(f, pid), 128 + SIGKILL);
     put(f, "out/run-0005.h5.tmp.999999", "half a file");
 
-    assert_int_equal(run(f, "sweep", p, "-o", at(f, 0, "out"), NULL), 0);
+    assert_int_equal(tu_run(f, "sweep", p, "-o", at(f, 0, "out"), NULL), 0);
     assert_non_null(strstr(f->out, "already complete"));
     assert_int_equal(count_files(at(f, 0, "out"), ".tmp."), 0);
     h = open_sweep(f, "out");
@@ -434,13 +403,13 @@ static void test_sweep_cli_resume_after_kill(void **state)
 
 static void test_sweep_cli_jobs_1_and_2_give_identical_results(void **state)
 {
-    struct fx *f = *state;
+    struct tu_fx *f = *state;
     const char *p = put(f, "s.ini", small);
     static const char *const cols[] = {"summary/generation_kwh", "summary/load_kwh",
                                        "summary/events", "runs/seed"};
     hid_t a, b;
-    assert_int_equal(run(f, "sweep", p, "-o", at(f, 0, "j1"), "-j", "1", NULL), 0);
-    assert_int_equal(run(f, "sweep", p, "-o", at(f, 0, "j2"), "-j", "2", NULL), 0);
+    assert_int_equal(tu_run(f, "sweep", p, "-o", at(f, 0, "j1"), "-j", "1", NULL), 0);
+    assert_int_equal(tu_run(f, "sweep", p, "-o", at(f, 0, "j2"), "-j", "2", NULL), 0);
     a = open_sweep(f, "j1");
     b = open_sweep(f, "j2");
     for (size_t c = 0; c < sizeof cols / sizeof cols[0]; c++) {
@@ -456,10 +425,10 @@ static void test_sweep_cli_jobs_1_and_2_give_identical_results(void **state)
 
 static void test_sweep_cli_scenario_without_sweep_is_one_run(void **state)
 {
-    struct fx *f = *state;
+    struct tu_fx *f = *state;
     const char *p = put(f, "s.ini", "[scenario]\nname = one\n[sim]\ndays = 0.25\n[agent.a]\n"
                                     "count = 1\n");
-    assert_int_equal(run(f, "sweep", p, "-o", at(f, 0, "out"), NULL), 0);
+    assert_int_equal(tu_run(f, "sweep", p, "-o", at(f, 0, "out"), NULL), 0);
     assert_true(exists(at(f, 1, "out/run-0000.h5")));
     assert_true(exists(at(f, 1, "out/sweep.h5")));
 }
@@ -472,14 +441,14 @@ static const char other[] = "[scenario]\nname = other\nseed = 5\n[sim]\ndays = 0
 
 static void test_sweep_cli_other_scenario_into_finished_sweep_is_refused(void **state)
 {
-    struct fx *f = *state;
+    struct tu_fx *f = *state;
     char first[256];
     struct stat run_before, run_after, sw_before, sw_after;
     snprintf(first, sizeof first, "%s", put(f, "s.ini", small));
-    assert_int_equal(run(f, "sweep", first, "-o", at(f, 0, "out"), "-q", NULL), 0);
+    assert_int_equal(tu_run(f, "sweep", first, "-o", at(f, 0, "out"), "-q", NULL), 0);
     assert_int_equal(stat(at(f, 1, "out/run-0001.h5"), &run_before), 0);
     assert_int_equal(stat(at(f, 1, "out/sweep.h5"), &sw_before), 0);
-    assert_int_equal(run(f, "sweep", put(f, "o.ini", other), "-o", at(f, 0, "out"), NULL), 2);
+    assert_int_equal(tu_run(f, "sweep", put(f, "o.ini", other), "-o", at(f, 0, "out"), NULL), 2);
     /* the message names the scenario found there (its file and name) and the way out */
     assert_non_null(strstr(f->errtxt, first));
     assert_non_null(strstr(f->errtxt, "small"));
@@ -496,11 +465,11 @@ static void test_sweep_cli_other_scenario_into_finished_sweep_is_refused(void **
 
 static void test_sweep_cli_changed_base_key_into_finished_sweep_is_refused(void **state)
 {
-    struct fx *f = *state;
+    struct tu_fx *f = *state;
     const char *p = put(f, "s.ini", small);
-    assert_int_equal(run(f, "sweep", p, "-o", at(f, 0, "out"), "-q", NULL), 0);
+    assert_int_equal(tu_run(f, "sweep", p, "-o", at(f, 0, "out"), "-q", NULL), 0);
     /* the same file with a --set on a base key is another scenario: every run would be redone */
-    assert_int_equal(run(f, "sweep", p, "-o", at(f, 0, "out"), "--set", "sim.days=0.5", NULL), 2);
+    assert_int_equal(tu_run(f, "sweep", p, "-o", at(f, 0, "out"), "--set", "sim.days=0.5", NULL), 2);
     assert_non_null(strstr(f->errtxt, "days = 0.25"));
     assert_non_null(strstr(f->errtxt, "days = 0.5"));
     assert_int_equal(count_complete(at(f, 1, "out")), 4);
@@ -508,12 +477,12 @@ static void test_sweep_cli_changed_base_key_into_finished_sweep_is_refused(void 
 
 static void test_sweep_cli_force_replaces_other_scenario(void **state)
 {
-    struct fx *f = *state;
+    struct tu_fx *f = *state;
     hid_t h;
-    assert_int_equal(run(f, "sweep", put(f, "s.ini", small), "-o", at(f, 0, "out"), "-q", NULL),
+    assert_int_equal(tu_run(f, "sweep", put(f, "s.ini", small), "-o", at(f, 0, "out"), "-q", NULL),
                      0);
     assert_int_equal(
-        run(f, "sweep", put(f, "o.ini", other), "-o", at(f, 0, "out"), "--force", "-q", NULL), 0);
+        tu_run(f, "sweep", put(f, "o.ini", other), "-o", at(f, 0, "out"), "--force", "-q", NULL), 0);
     h = open_sweep(f, "out");
     assert_int_equal(attr_i64(h, "runs_ok"), 4);
     assert_int_equal(attr_i64(h, "runs_kept"), 0); /* none of the other scenario's runs fit */
@@ -528,11 +497,11 @@ static void test_sweep_cli_force_replaces_other_scenario(void **state)
 
 static void test_sweep_cli_unreadable_sweep_h5_is_refused(void **state)
 {
-    struct fx *f = *state;
+    struct tu_fx *f = *state;
     char text[64];
     assert_int_equal(mkdir(at(f, 0, "out"), 0755), 0);
     put(f, "out/sweep.h5", "not an HDF5 file\n");
-    assert_int_equal(run(f, "sweep", put(f, "s.ini", small), "-o", at(f, 0, "out"), NULL), 2);
+    assert_int_equal(tu_run(f, "sweep", put(f, "s.ini", small), "-o", at(f, 0, "out"), NULL), 2);
     assert_non_null(strstr(f->errtxt, "cannot be read"));
     tu_slurp(at(f, 1, "out/sweep.h5"), text, sizeof text);
     assert_string_equal(text, "not an HDF5 file\n");

@@ -176,3 +176,14 @@ def test_validate_setm_subcommand_runs_the_suite(tmp_path):
     env = dict(os.environ, PYTHON=str(tmp_path / "no-python"))
     r = subprocess.run([setm_bin(), "validate"], capture_output=True, text=True, env=env)
     assert r.returncode == 2 and "cannot start" in r.stderr
+
+
+def test_validate_uses_the_project_python_like_report(tmp_path):
+    # without PYTHON, `setm validate` starts $SETM_PYTHON (else the source tree's .venv), as
+    # `setm report` does; a missing one is exit 2 naming it and the fix
+    import subprocess
+    env = {k: v for k, v in os.environ.items() if k != "PYTHON"}
+    env["SETM_PYTHON"] = str(tmp_path / "no-python")
+    r = subprocess.run([setm_bin(), "validate"], capture_output=True, text=True, env=env)
+    assert r.returncode == 2
+    assert "no-python" in r.stderr and "make venv" in r.stderr

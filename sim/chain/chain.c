@@ -38,22 +38,6 @@ double chain_delay_from(const struct chain *c, gsl_rng *r, uint32_t bytes)
 
 double chain_delay(struct chain *c, uint32_t bytes) { return chain_delay_from(c, c->rng_net, bytes); }
 
-int chain_grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    size_t n = *cap ? *cap : 16;
-    void *q;
-    if (need <= *cap)
-        return 0;
-    while (n < need)
-        n *= 2;
-    q = realloc(*p, n * elem);
-    if (!q)
-        return ERR_NOMEM;
-    *p = q;
-    *cap = n;
-    return 0;
-}
-
 int64_t chain_ancestor(const struct chain *c, int64_t b, int64_t height)
 {
     while (b != NO_BLOCK && c->blocks[b].height > height)
@@ -251,7 +235,7 @@ static int block_found(struct chain *c, double t)
     int64_t i = c->n_blocks;
     int rc;
 
-    if (chain_grow((void **)&c->blocks, (size_t *)&c->cap_blocks, (size_t)i + 1, sizeof *c->blocks))
+    if (grow_array(&c->blocks, &c->cap_blocks, (size_t)i + 1, sizeof *c->blocks))
         return err_set(c->e, ERR_NOMEM, "chain: out of memory for block %lld", (long long)i);
     b = &c->blocks[i];
     p = &c->blocks[R->parent];

@@ -88,7 +88,7 @@ static int publish_private(struct chain *c, int64_t max_h, int64_t *count)
     *count = 0;
     while (b != NO_BLOCK && !c->blocks[b].published) {
         if (c->blocks[b].height <= max_h) {
-            if (chain_grow((void **)&c->path, &c->cap_path, n + 1, sizeof *c->path))
+            if (grow_array(&c->path, &c->cap_path, n + 1, sizeof *c->path))
                 return err_set(c->e, ERR_NOMEM, "chain: out of memory publishing");
             c->path[n++] = b;
         }

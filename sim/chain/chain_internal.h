@@ -38,6 +38,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/grow.h"
 #include "core/pool.h"
 #include "core/rng.h"
 
@@ -151,7 +152,8 @@ struct chain {
     int64_t *base; /* off-chain balances: initial coins and deposits */
 
     struct blk *blocks;
-    int64_t n_blocks, cap_blocks;
+    int64_t n_blocks;
+    size_t cap_blocks;
     int64_t best;
     int64_t wcur; /* blocks below this index are written out */
 
@@ -192,7 +194,6 @@ static inline const struct pay *chain_tx_pays(const struct txrec *r)
 void chain_security(struct chain *c, int64_t who, const char *kind, const char *action, int det);
 double chain_delay_from(const struct chain *c, gsl_rng *r, uint32_t bytes);
 double chain_delay(struct chain *c, uint32_t bytes);
-int chain_grow(void **p, size_t *cap, size_t need, size_t elem);
 int64_t chain_ancestor(const struct chain *c, int64_t b, int64_t height);
 uint32_t chain_next_bits(const struct chain *c, int64_t p);
 int chain_tip_changed(struct chain *c, int node);

@@ -237,7 +237,7 @@ int chain_index_add(struct chain *c, uint32_t i)
 int chain_pend_insert(struct chain *c, uint32_t i)
 {
     size_t lo = 0, hi = c->n_pend;
-    if (chain_grow((void **)&c->pend, &c->cap_pend, c->n_pend + 1, sizeof *c->pend))
+    if (grow_array(&c->pend, &c->cap_pend, c->n_pend + 1, sizeof *c->pend))
         return ERR_NOMEM;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;

@@ -4,8 +4,8 @@
  * Owns: the walk back to the common ancestor that every branch switch uses (chain_reorg_path),
  * making a block the main-chain tip (old branch out, new branch in, settled ledger moved, final
  * blocks written), and publishing a block: its deliveries to every node, perhaps a tampered copy.
- * Invariant: c->best is the stored block with the most work seen by the network (first published
- * wins ties); a reorg never reaches a written (final) block — that is an error, not a silent
+ * Invariant: c->best is the published block with the most work (the first published wins ties;
+ * withheld blocks count once published); a reorg never reaches a written (final) block — that is an error, not a silent
  * rewrite; fl[] lists exactly the genuine deliveries still pending.
  */
 #include "chain/chain_internal.h"
@@ -34,7 +34,7 @@ int chain_reorg_path(struct chain *c, int64_t from, int64_t to,
                 return rc;
             a = x->parent;
         } else {
-            if (chain_grow((void **)&c->path, &c->cap_path, k + 1, sizeof *c->path))
+            if (grow_array(&c->path, &c->cap_path, k + 1, sizeof *c->path))
                 return err_set(c->e, ERR_NOMEM, "chain: out of memory for a reorg path");
             c->path[k++] = b;
             b = c->blocks[b].parent;
@@ -109,7 +109,7 @@ static int set_main(struct chain *c, int64_t nb)
 
 static int flight_add(struct chain *c, int64_t blk, int node, double t)
 {
-    if (chain_grow((void **)&c->fl, &c->cap_fl, c->n_fl + 1, sizeof *c->fl))
+    if (grow_array(&c->fl, &c->cap_fl, c->n_fl + 1, sizeof *c->fl))
         return ERR_NOMEM;
     c->fl[c->n_fl++] = (struct flight){blk, node, t};
     return 0;

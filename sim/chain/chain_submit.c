@@ -79,10 +79,10 @@ int chain_tx_add(struct chain *c, const struct chain_tx *tx, size_t len,
     size_t cap = c->cap_txs;
     if (c->n_txs == UINT32_MAX - 1)
         return err_set(e, ERR_RUNTIME, "chain: more than 2^32 transactions");
-    if (chain_grow((void **)&c->txs, &cap, (size_t)i + 1, sizeof *c->txs))
+    if (grow_array(&c->txs, &cap, (size_t)i + 1, sizeof *c->txs))
         return err_set(e, ERR_NOMEM, "chain: out of memory for transaction %u", i);
     c->cap_txs = (uint32_t)cap;
-    if (chain_grow((void **)&c->pend, &c->cap_pend, c->n_pend + 1, sizeof *c->pend))
+    if (grow_array(&c->pend, &c->cap_pend, c->n_pend + 1, sizeof *c->pend))
         return err_set(e, ERR_NOMEM, "chain: out of memory for the mempool");
     r = &c->txs[i];
     memset(r, 0, sizeof *r);
@@ -220,34 +220,18 @@ static int batch_verify_task(void *ctx, size_t k)
 /* Room for n trades, `sigs` signatures and `bytes` of signing bytes in c->batch. */
 static int batch_reserve(struct batch *b, size_t n, size_t sigs, size_t bytes)
 {
-    if (n > b->cap_trade) {
-        size_t cap = 2 * n;
-        size_t *f = realloc(b->first, cap * sizeof *f);
-        if (f)
-            b->first = f;
-        size_t *o = realloc(b->off, cap * sizeof *o);
-        if (o)
-            b->off = o;
-        size_t *l = realloc(b->len, cap * sizeof *l);
-        if (l)
-            b->len = l;
-        if (!f || !o || !l)
-            return ERR_NOMEM;
-        b->cap_trade = cap;
-    }
-    if (sigs > b->cap_sig) {
-        size_t cap = 2 * sigs;
-        struct batch_sig *s = realloc(b->sig, cap * sizeof *s);
-        if (s)
-            b->sig = s;
-        uint8_t *ok = realloc(b->ok, cap);
-        if (ok)
-            b->ok = ok;
-        if (!s || !ok)
-            return ERR_NOMEM;
-        b->cap_sig = cap;
-    }
-    return chain_grow((void **)&b->msg, &b->cap_msg, bytes, 1);
+    size_t ct = b->cap_trade, cs = b->cap_sig;
+    /* parallel arrays: each grows from the same capacity to the same new one */
+    if (grow_array(&b->first, &ct, n, sizeof *b->first) ||
+        grow_array(&b->off, &(size_t){b->cap_trade}, n, sizeof *b->off) ||
+        grow_array(&b->len, &(size_t){b->cap_trade}, n, sizeof *b->len))
+        return ERR_NOMEM;
+    b->cap_trade = ct;
+    if (grow_array(&b->sig, &cs, sigs, sizeof *b->sig) ||
+        grow_array(&b->ok, &(size_t){b->cap_sig}, sigs, sizeof *b->ok))
+        return ERR_NOMEM;
+    b->cap_sig = cs;
+    return grow_array(&b->msg, &b->cap_msg, bytes, 1);
 }
 
 void chain_pool_set(struct chain *c, struct pool *p) { c->workers = p; }

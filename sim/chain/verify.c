@@ -18,6 +18,11 @@
  *   6. balances along the main chain; 7. /summary scalars that the tables determine.
  * A pass stops at its first failure; the message names a block by height and hash and a
  * transaction by txid.
+ *
+ * Size (~1,300 lines, over the ~900 the README's design notes allow): the seven passes share the
+ * verifier's in-memory columns and failure helpers, and each relies on what the earlier passes
+ * established; a split would cut at the pass headers behind an internal header, as chain.c's
+ * split did (not done yet: the file is being worked on elsewhere in this round).
  */
 #include "chain/verify.h"
 

@@ -43,6 +43,17 @@ struct cfg;
  * (ERR_USAGE, naming it).  Call before any work.  0 or the error. */
 int cli_output_check(const char *out, const struct cfg *cfg, struct err *e);
 
+/* This binary's own path (/proc/self/exe, else argv0) into out. */
+void cli_self_path(const char *argv0, char *out, size_t n);
+
+/* Replace this process with the project's Python running args (its arguments after its own
+ * name, NULL-terminated): the interpreter named by the variable first_env when set (NULL: none),
+ * else $SETM_PYTHON, else the source tree's .venv (SETM_SOURCE_DIR/.venv/bin/python, made by
+ * `make venv`); a bare name is looked up on PATH.  SETM_SOURCE_DIR/analysis goes first on
+ * PYTHONPATH and MPLBACKEND defaults to Agg.  Returns only when Python cannot start: prints
+ * "setm <cmd>: cannot start Python ..." naming the interpreter and the fix, returns 2. */
+int cli_python_exec(const char *cmd, const char *first_env, char *const *args);
+
 /* Parse a whole-string unsigned integer (decimal or 0x-hex) into *out; 0 or ERR_USAGE. */
 int cli_parse_u64(const char *s, unsigned long long *out);
 

@@ -1,10 +1,13 @@
 /* cli_util — helpers shared by the subcommands: error printing, usage errors, number parsing,
- * default output names, output checks.  Only the CLI layer prints. */
+ * default output names, output checks, starting the project's Python.  Only the CLI layer
+ * prints. */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sys/stat.h>
 
@@ -88,4 +91,57 @@ int cli_output_check(const char *out, const struct cfg *cfg, struct err *e)
                                out, g->name, j ? "load_csv" : "generation_csv", csv[j]);
     }
     return 0;
+}
+
+void cli_self_path(const char *argv0, char *out, size_t n)
+{
+    ssize_t len = n > 1 ? readlink("/proc/self/exe", out, n - 1) : -1;
+    if (len > 0)
+        out[len] = '\0';
+    else
+        snprintf(out, n, "%s", argv0 ? argv0 : "setm");
+}
+
+int cli_python_exec(const char *cmd, const char *first_env, char *const *args)
+{
+    const char *first = first_env ? getenv(first_env) : NULL, *env = getenv("SETM_PYTHON");
+    const char *old = getenv("PYTHONPATH");
+    char python[PATH_MAX], pypath[PATH_MAX + 64];
+    char **argv;
+    size_t n = 0;
+
+    if (first && *first)
+        snprintf(python, sizeof python, "%s", first);
+    else
+        snprintf(python, sizeof python, "%s",
+                 env && *env ? env : SETM_SOURCE_DIR "/.venv/bin/python");
+    if (strchr(python, '/') && access(python, X_OK) != 0) {
+        fprintf(stderr,
+                "setm %s: cannot start Python: no interpreter at %s (%s): run `make venv` in %s "
+                "(or set SETM_PYTHON to a python with analysis/requirements.txt)\n",
+                cmd, python, strerror(errno), SETM_SOURCE_DIR);
+        return 2;
+    }
+    /* The analysis modules, even for an interpreter that has not installed the package. */
+    snprintf(pypath, sizeof pypath, "%s/analysis%s%s", SETM_SOURCE_DIR, old && *old ? ":" : "",
+             old ? old : "");
+    setenv("PYTHONPATH", pypath, 1);
+    setenv("MPLBACKEND", "Agg", 0);
+    while (args[n])
+        n++;
+    argv = calloc(n + 2, sizeof *argv);
+    if (!argv) {
+        fprintf(stderr, "setm %s: out of memory\n", cmd);
+        return 1;
+    }
+    argv[0] = python;
+    memcpy(argv + 1, args, n * sizeof *args);
+    fflush(NULL);
+    execvp(python, argv);
+    fprintf(stderr,
+            "setm %s: cannot start Python %s: %s (run `make venv` in %s, or set SETM_PYTHON to a "
+            "python with analysis/requirements.txt)\n",
+            cmd, python, strerror(errno), SETM_SOURCE_DIR);
+    free(argv);
+    return 2;
 }

@@ -60,6 +60,32 @@ int cli_bench(int argc, char **argv)
     return cli_usage_error("bench", bench_usage, "unknown benchmark '%s'", argv[1]);
 }
 
+enum { BENCH_OPTS_END = -1, BENCH_OPTS_EXIT = -2 };
+
+/* The next option of `setm bench NAME` for the caller to handle; BENCH_OPTS_END after the last
+ * one; BENCH_OPTS_EXIT with *code the exit code: 0 after printing the usage (-h, --help), 2
+ * after an unknown option or a stray argument (named, with the usage).  Set opterr = 0 and
+ * optind = 1 before the first call. */
+static int bench_opt(int argc, char **argv, const struct option *opts, const char *name,
+                     int *code)
+{
+    int c = getopt_long(argc, argv, "h", opts, NULL);
+    if (c == 'h') {
+        fputs(bench_usage, stdout);
+        *code = 0;
+        return BENCH_OPTS_EXIT;
+    }
+    if (c == '?') {
+        *code = cli_usage_error(name, bench_usage, "unknown option '%s'", argv[optind - 1]);
+        return BENCH_OPTS_EXIT;
+    }
+    if (c == -1 && optind != argc) {
+        *code = cli_usage_error(name, bench_usage, "unexpected argument '%s'", argv[optind]);
+        return BENCH_OPTS_EXIT;
+    }
+    return c == -1 ? BENCH_OPTS_END : c;
+}
+
 static double cpu_seconds(void)
 {
     struct rusage u;
@@ -87,16 +113,11 @@ int cli_bench_scale(int argc, char **argv)
     double d, w0, c0, wall, cpu;
     int c, rc = 0, nth;
 
+    int code = 0;
+
     opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'h') {
-            fputs(bench_usage, stdout);
-            return 0;
-        }
-        if (c == '?')
-            return cli_usage_error("bench scale", bench_usage, "unknown option '%s'",
-                                   argv[optind - 1]);
+    while ((c = bench_opt(argc, argv, opts, "bench scale", &code)) >= 0) {
         if (c == 's') {
             scenario = optarg;
             continue;
@@ -118,9 +139,8 @@ int cli_bench_scale(int argc, char **argv)
         else
             threads = v;
     }
-    if (optind != argc)
-        return cli_usage_error("bench scale", bench_usage, "unexpected argument '%s'",
-                               argv[optind]);
+    if (c == BENCH_OPTS_EXIT)
+        return code;
     cfg_init(&cfg);
     rc = cfg_load_file(&cfg, scenario, &e);
     snprintf(kv, sizeof kv, "population.count=%llu", agents);
@@ -184,16 +204,11 @@ int cli_bench_engine(int argc, char **argv)
     struct err e = {0};
     int c;
 
+    int code = 0;
+
     opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'h') {
-            fputs(bench_usage, stdout);
-            return 0;
-        }
-        if (c == '?')
-            return cli_usage_error("bench engine", bench_usage, "unknown option '%s'",
-                                   argv[optind - 1]);
+    while ((c = bench_opt(argc, argv, opts, "bench engine", &code)) >= 0) {
         if (cli_parse_u64(optarg, &v) != 0 || v == 0 || (c != 'n' && c != 's' && v > 100000000ULL))
             return cli_usage_error("bench engine", bench_usage, "bad value '%s' for --%s",
                                    optarg, c == 'l' ? "lps" : c == 'n' ? "events"
@@ -203,9 +218,8 @@ int cli_bench_engine(int argc, char **argv)
         else if (c == 'p') pop = v;
         else seed = v;
     }
-    if (optind != argc)
-        return cli_usage_error("bench engine", bench_usage, "unexpected argument '%s'",
-                               argv[optind]);
+    if (c == BENCH_OPTS_EXIT)
+        return code;
     if (phold_run((uint32_t)lps, events, (uint32_t)pop, 1.0, seed, &r, &e) != 0)
         return cli_fail("bench engine", &e);
     printf("bench engine: PHOLD, %llu LPs, %llu initial events, %llu events\n", lps, lps * pop,
@@ -238,16 +252,11 @@ int cli_bench_agents(int argc, char **argv)
     int64_t slots;
     int c, rc = 0;
 
+    int code = 0;
+
     opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'h') {
-            fputs(bench_usage, stdout);
-            return 0;
-        }
-        if (c == '?')
-            return cli_usage_error("bench agents", bench_usage, "unknown option '%s'",
-                                   argv[optind - 1]);
+    while ((c = bench_opt(argc, argv, opts, "bench agents", &code)) >= 0) {
         if (cli_parse_u64(optarg, &v) != 0 || v == 0 || v > (c == 'a' ? 1000000ULL : 3650ULL))
             return cli_usage_error("bench agents", bench_usage, "bad value '%s' for --%s", optarg,
                                    c == 'a' ? "agents" : "days");
@@ -256,9 +265,8 @@ int cli_bench_agents(int argc, char **argv)
         else
             days = v;
     }
-    if (optind != argc)
-        return cli_usage_error("bench agents", bench_usage, "unexpected argument '%s'",
-                               argv[optind]);
+    if (c == BENCH_OPTS_EXIT)
+        return code;
     cfg_init(&cfg);
     snprintf(kv, sizeof kv, "population.count=%llu", agents);
     rc = cfg_set(&cfg, kv, &e);

@@ -2,12 +2,11 @@
  * cmd_validate — `setm validate [--quick] [-o DIR] [--only CHECK]...`: runs the validation suite,
  * analysis/validate.py (Python: numpy, scipy, h5py, matplotlib), with this binary as the
  * simulator.  The script is found under $SETM_HOME, else the source tree setm was built from;
- * this command only locates it and replaces itself with python3 (its exit code is the suite's).
+ * this command only locates it and replaces itself with the project's Python (cli_python_exec:
+ * $PYTHON, else $SETM_PYTHON, else the source tree's .venv); its exit code is the suite's.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -32,8 +31,7 @@ int cli_validate(int argc, char **argv)
 {
     char script[4096], self[4096];
     char **args;
-    const char *py = getenv("PYTHON");
-    ssize_t len;
+    int rc;
 
     if (find_script(script, sizeof script)) {
         fprintf(stderr, "setm validate: analysis/validate.py not found under $SETM_HOME or the "
@@ -41,26 +39,17 @@ int cli_validate(int argc, char **argv)
         return 2;
     }
     /* The suite runs the simulator it was started from, unless SETM_BIN says otherwise. */
-    len = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (len > 0 && !getenv("SETM_BIN")) {
-        self[len] = '\0';
-        setenv("SETM_BIN", self, 1);
-    }
-    if (!py || !*py)
-        py = "python3";
-    args = calloc((size_t)argc + 2, sizeof *args);
+    cli_self_path(argv[0], self, sizeof self);
+    setenv("SETM_BIN", self, 0);
+    args = calloc((size_t)argc + 1, sizeof *args);
     if (!args) {
         fprintf(stderr, "setm validate: out of memory\n");
         return 1;
     }
-    args[0] = (char *)py;
-    args[1] = script;
+    args[0] = script;
     for (int i = 1; i < argc; i++)
-        args[i + 1] = argv[i];
-    fflush(NULL);
-    execvp(py, args);
-    fprintf(stderr, "setm validate: cannot start %s: %s (install Python 3 and "
-                    "analysis/requirements.txt, or set PYTHON)\n", py, strerror(errno));
+        args[i] = argv[i];
+    rc = cli_python_exec("validate", "PYTHON", args);
     free(args);
-    return 2;
+    return rc;
 }

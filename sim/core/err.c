@@ -1,6 +1,7 @@
 /* err — error codes, their names and texts, and the error record helpers. */
 #include "err.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -113,5 +114,22 @@ int err_exit_code(int code)
         return 2;
     default:
         return 1;
+    }
+}
+
+int err_open_code(int errnum, int user_code)
+{
+    switch (errnum) {
+    case ENOENT:
+    case ENOTDIR:
+        return ERR_NOTFOUND;
+    case EACCES:
+    case EPERM:
+    case ELOOP:
+    case ENAMETOOLONG:
+    case EISDIR:
+        return user_code;
+    default:
+        return ERR_IO;
     }
 }

@@ -53,4 +53,10 @@ const char *err_text(int code);
  * unusable requested device), 1 for anything else, 0 for ERR_OK. */
 int err_exit_code(int code);
 
+/* The code for a file that fopen/open could not open, from its errno: ERR_NOTFOUND when it is
+ * not there (ENOENT, ENOTDIR), user_code when the name is the user's to fix (EACCES, EPERM,
+ * ELOOP, ENAMETOOLONG, EISDIR: exit 2), ERR_IO when the system itself failed (out of
+ * descriptors or memory, an I/O error). */
+int err_open_code(int errnum, int user_code);
+
 #endif

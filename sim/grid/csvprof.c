@@ -14,25 +14,6 @@
 
 #define LINE_MAX_CHARS 254
 
-/* A file that cannot be opened is the user's input to fix (exit 2), except a failure of the
- * system itself (out of descriptors, I/O error). */
-static int open_error_code(int errnum)
-{
-    switch (errnum) {
-    case ENOENT:
-    case ENOTDIR:
-        return ERR_NOTFOUND;
-    case EACCES:
-    case EPERM:
-    case ELOOP:
-    case ENAMETOOLONG:
-    case EISDIR:
-        return ERR_FORMAT;
-    default:
-        return ERR_IO;
-    }
-}
-
 int prof_csv_load(const char *path, int64_t n_slots, int64_t slots_per_day, double **out,
                   struct err *e)
 {
@@ -49,7 +30,7 @@ int prof_csv_load(const char *path, int64_t n_slots, int64_t slots_per_day, doub
     *out = NULL;
     f = fopen(path, "r");
     if (!f)
-        return err_set(e, open_error_code(errno), "%s: cannot open: %s", path, strerror(errno));
+        return err_set(e, err_open_code(errno, ERR_FORMAT), "%s: cannot open: %s", path, strerror(errno));
     if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
         rc = err_set(e, ERR_FORMAT, "%s: not a regular file (a CSV profile is a text file)", path);
         goto out;

@@ -8,6 +8,7 @@
  * book takes at most six passes per key and sequence numbers usually two.  Books below 64
  * orders use a stable insertion sort instead.
  */
+#include "core/grow.h"
 #include "clear.h"
 
 #include <math.h>
@@ -45,17 +46,15 @@ void mkt_clear_ws_free(struct mkt_clear_ws *ws)
 
 static int ws_reserve(struct mkt_clear_ws *ws, size_t n)
 {
-    size_t cap = ws->cap ? ws->cap : 64;
+    size_t cap = ws->cap;
     if (n <= ws->cap)
         return 0;
-    while (cap < n)
-        cap *= 2;
+    /* parallel arrays: each grows from ws->cap to the same new capacity, kept in cap */
 #define GROW(p)                                                                                \
     do {                                                                                       \
-        void *q = realloc(ws->p, cap * sizeof *ws->p);                                         \
-        if (!q)                                                                                \
+        cap = ws->cap;                                                                         \
+        if (grow_array(&ws->p, &cap, n, sizeof *ws->p))                                        \
             return ERR_NOMEM;                                                                  \
-        ws->p = q;                                                                             \
     } while (0)
     GROW(keys);
     GROW(keys2);
@@ -73,14 +72,8 @@ static int ws_reserve(struct mkt_clear_ws *ws, size_t n)
 
 static int add_match(struct mkt_clear_ws *ws, size_t *n, struct mkt_match m)
 {
-    if (*n == ws->match_cap) {
-        size_t cap = ws->match_cap ? 2 * ws->match_cap : 64;
-        struct mkt_match *p = realloc(ws->matches, cap * sizeof *p);
-        if (!p)
-            return ERR_NOMEM;
-        ws->matches = p;
-        ws->match_cap = cap;
-    }
+    if (grow_array(&ws->matches, &ws->match_cap, *n + 1, sizeof *ws->matches))
+        return ERR_NOMEM;
     ws->matches[(*n)++] = m;
     return 0;
 }
@@ -324,14 +317,8 @@ static int cda_less(const struct cda_item *a, const struct cda_item *b)
 static int cda_push(struct cda_heap *h, struct cda_item x)
 {
     size_t i;
-    if (h->n == h->cap) {
-        size_t cap = h->cap ? 2 * h->cap : 64;
-        struct cda_item *p = realloc(h->a, cap * sizeof *p);
-        if (!p)
-            return ERR_NOMEM;
-        h->a = p;
-        h->cap = cap;
-    }
+    if (grow_array(&h->a, &h->cap, h->n + 1, sizeof *h->a))
+        return ERR_NOMEM;
     i = h->n++;
     while (i > 0 && cda_less(&x, &h->a[(i - 1) / 2])) {
         h->a[i] = h->a[(i - 1) / 2];
@@ -434,14 +421,8 @@ int mkt_cda_submit(struct mkt_cda *b, int seller, const struct mkt_order *o,
         if (seller ? p < o->price : p > o->price)
             break;
         q = want < b->kwh[other] ? want : b->kwh[other];
-        if (n == b->match_cap) {
-            size_t cap = b->match_cap ? 2 * b->match_cap : 64;
-            struct mkt_match *m = realloc(b->matches, cap * sizeof *m);
-            if (!m)
-                return ERR_NOMEM;
-            b->matches = m;
-            b->match_cap = cap;
-        }
+        if (grow_array(&b->matches, &b->match_cap, n + 1, sizeof *b->matches))
+            return ERR_NOMEM;
         b->matches[n++] = (struct mkt_match){seller ? a : other, seller ? other : a,
                                              seller ? a : other, seller ? other : a, q, p};
         want -= q;

@@ -9,6 +9,11 @@
  *  - `active` lists the agents trading this slot, so rounds cost O(active), not O(agents).
  *  - Messages in flight live in a pool indexed by the event payload; the pool's `attack` field is
  *    for logging only — the MiM's decisions read the wire bytes alone.
+ *
+ * Size (~1,200 lines, over the ~900 the README's design notes allow): the agents' side, the
+ * MiM's side and the attacks act on one struct mkt inside the event handlers; the sections
+ * (tables, network, sending with attacks, trades, the double auction, arrival, slots and rounds,
+ * life cycle) are where a split behind an internal header, as sim/chain has, would cut.
  */
 #include "market.h"
 
@@ -18,6 +23,7 @@
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 
+#include "core/grow.h"
 #include "core/pool.h"
 
 #include "core/rng.h"
@@ -278,16 +284,13 @@ static uint32_t pool_get(struct mkt *m)
 {
     uint32_t i;
     if (m->pool_free == NO_MSG) {
-        size_t cap = m->pool_cap ? 2 * m->pool_cap : 256;
-        struct pool_msg *p = realloc(m->pool, cap * sizeof *p);
-        if (!p)
+        const size_t old = m->pool_cap;
+        if (grow_array(&m->pool, &m->pool_cap, old + 1, sizeof *m->pool))
             return NO_MSG;
-        for (size_t k = cap; k-- > m->pool_cap;) {
-            p[k].next = m->pool_free;
+        for (size_t k = m->pool_cap; k-- > old;) { /* new slots free, lowest first */
+            m->pool[k].next = m->pool_free;
             m->pool_free = (uint32_t)k;
         }
-        m->pool = p;
-        m->pool_cap = cap;
     }
     i = m->pool_free;
     m->pool_free = m->pool[i].next;
@@ -463,14 +466,9 @@ static int trades_reserve(struct mkt *m, uint64_t id)
         memmove(m->trades, m->trades + (m->flushed - m->trade_base), keep * sizeof *m->trades);
         m->trade_base = m->flushed;
     }
-    if (id - m->trade_base >= m->trades_cap) {
-        size_t cap = m->trades_cap ? 2 * m->trades_cap : 1024;
-        struct trade_rec *p = realloc(m->trades, cap * sizeof *p);
-        if (!p)
-            return ERR_NOMEM;
-        m->trades = p;
-        m->trades_cap = cap;
-    }
+    if (grow_array(&m->trades, &m->trades_cap, (size_t)(id - m->trade_base) + 1,
+                   sizeof *m->trades))
+        return ERR_NOMEM;
     return 0;
 }
 
@@ -502,21 +500,13 @@ static int groups_reserve(struct mkt *m, uint64_t group)
             m->group_base = lowest;
         }
     }
-    while (group - m->group_base >= m->group_cap) {
-        size_t cap = m->group_cap ? 2 * m->group_cap : 1024;
-        uint64_t *h = realloc(m->group_head, cap * sizeof *h), *tl;
-        uint32_t *c;
-        if (!h)
+    if (group - m->group_base >= m->group_cap) {
+        const size_t need = (size_t)(group - m->group_base) + 1;
+        size_t cap = m->group_cap; /* parallel arrays: each grows to the same new capacity */
+        if (grow_array(&m->group_head, &cap, need, sizeof *m->group_head) ||
+            grow_array(&m->group_tail, &(size_t){m->group_cap}, need, sizeof *m->group_tail) ||
+            grow_array(&m->group_count, &(size_t){m->group_cap}, need, sizeof *m->group_count))
             return ERR_NOMEM;
-        m->group_head = h;
-        tl = realloc(m->group_tail, cap * sizeof *tl);
-        if (!tl)
-            return ERR_NOMEM;
-        m->group_tail = tl;
-        c = realloc(m->group_count, cap * sizeof *c);
-        if (!c)
-            return ERR_NOMEM;
-        m->group_count = c;
         for (size_t k = m->group_cap; k < cap; k++) {
             m->group_head[k] = m->group_tail[k] = UINT64_MAX;
             m->group_count[k] = 0;
@@ -536,14 +526,8 @@ static int record_match(struct mkt *m, uint32_t seller, uint32_t buyer, double k
     size_t g;
     if (trades_reserve(m, m->n_trades) || groups_reserve(m, group))
         return err_set(m->e, ERR_NOMEM, "out of memory for trades");
-    if (m->round_len == m->round_cap) {
-        size_t cap = m->round_cap ? 2 * m->round_cap : 256;
-        struct mkt_trade *p = realloc(m->round_buf, cap * sizeof *p);
-        if (!p)
-            return err_set(m->e, ERR_NOMEM, "out of memory for trades");
-        m->round_buf = p;
-        m->round_cap = cap;
-    }
+    if (grow_array(&m->round_buf, &m->round_cap, m->round_len + 1, sizeof *m->round_buf))
+        return err_set(m->e, ERR_NOMEM, "out of memory for trades");
     t.id = m->n_trades;
     t.group = group;
     t.slot = m->slot;
@@ -632,14 +616,8 @@ static int confirm_round(struct mkt *m)
 {
     size_t bad = 0;
     int rc = 0;
-    if (m->round_len > m->cf_cap) {
-        size_t cap = m->round_cap;
-        struct confirm_slot *p = realloc(m->cf, cap * sizeof *p);
-        if (!p)
-            return err_set(m->e, ERR_NOMEM, "out of memory confirming trades");
-        m->cf = p;
-        m->cf_cap = cap;
-    }
+    if (grow_array(&m->cf, &m->cf_cap, m->round_len, sizeof *m->cf))
+        return err_set(m->e, ERR_NOMEM, "out of memory confirming trades");
     if (m->workers)
         rc = pool_run(m->workers, m->round_len, confirm_task, m, &bad);
     else

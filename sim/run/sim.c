@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/grow.h"
 #include "core/engine.h"
 #include "core/pool.h"
 #include "core/wallclock.h"
@@ -219,22 +220,6 @@ static int on_slot_end(struct eng *eng, const struct eng_event *ev, void *vctx)
 
 /* ---- market -> chain: every transaction signed by its parties and submitted ------------------ */
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    size_t c = *cap ? *cap : 64;
-    void *q;
-    if (need <= *cap)
-        return 0;
-    while (c < need)
-        c *= 2;
-    q = realloc(*p, c * elem);
-    if (!q)
-        return ERR_NOMEM;
-    *p = q;
-    *cap = c;
-    return 0;
-}
-
 /* A clearing's trades by transaction, then by trade id (qsort_r: the trades are the context). */
 static int by_group(const void *a, const void *b, void *ctx)
 {
@@ -304,7 +289,7 @@ static int on_round_trades(void *ctx, const struct mkt_trade *t, size_t n)
     if (!s->chain || n == 0)
         return 0;
     e = eng_err(s->eng);
-    if (grow((void **)&s->order, &s->order_cap, n, sizeof *s->order))
+    if (grow_array(&s->order, &s->order_cap, n, sizeof *s->order))
         return err_set(e, ERR_NOMEM, "out of memory");
     for (size_t k = 0; k < n; k++)
         s->order[k] = k;
@@ -312,12 +297,12 @@ static int on_round_trades(void *ctx, const struct mkt_trade *t, size_t n)
     for (size_t k = 1; k <= n; k++)
         if (k == n || t[s->order[k]].group != t[s->order[k - 1]].group)
             groups++;
-    if (grow((void **)&s->buyers, &s->buyers_cap, n, sizeof *s->buyers) ||
-        grow((void **)&s->cts, &s->cts_cap, groups, sizeof *s->cts) ||
-        grow((void **)&s->msg_off, &s->off_cap, groups, sizeof *s->msg_off) ||
-        grow((void **)&s->msg_len, &s->len_cap, groups, sizeof *s->msg_len) ||
-        grow((void **)&s->items, &s->items_cap, groups + n, sizeof *s->items) ||
-        grow((void **)&s->sigbuf, &s->sigbuf_cap,
+    if (grow_array(&s->buyers, &s->buyers_cap, n, sizeof *s->buyers) ||
+        grow_array(&s->cts, &s->cts_cap, groups, sizeof *s->cts) ||
+        grow_array(&s->msg_off, &s->off_cap, groups, sizeof *s->msg_off) ||
+        grow_array(&s->msg_len, &s->len_cap, groups, sizeof *s->msg_len) ||
+        grow_array(&s->items, &s->items_cap, groups + n, sizeof *s->items) ||
+        grow_array(&s->sigbuf, &s->sigbuf_cap,
              groups * CHAIN_TX_TRADE_FIXED + n * CHAIN_TX_TRADE_BUYER, 1))
         return err_set(e, ERR_NOMEM, "out of memory signing trades");
     groups = 0;

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/grow.h"
 #include "core/rng.h"
 
 #define SEED_MASK ((UINT64_C(1) << 53) - 1) /* scenario.seed accepts [0, 2^53 - 1] */
@@ -28,14 +29,8 @@ struct vlist {
 static int vlist_push(struct vlist *l, const char *s, size_t len)
 {
     char *c;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 8;
-        char **p = realloc(l->v, cap * sizeof *p);
-        if (!p)
-            return ERR_NOMEM;
-        l->v = p;
-        l->cap = cap;
-    }
+    if (grow_array(&l->v, &l->cap, l->n + 1, sizeof *l->v))
+        return ERR_NOMEM;
     c = malloc(len + 1);
     if (!c)
         return ERR_NOMEM;

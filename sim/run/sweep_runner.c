@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/grow.h"
 #include "run/sweep_runner.h"
 
 #include "core/config.h"
@@ -278,17 +279,11 @@ static int sum_cols_add(struct sum_cols *s, size_t n_runs, size_t run, const str
         if (!strcmp(s->meta[k].name, sc->name))
             break;
     if (k == s->n) {
-        if (s->n == s->cap) {
-            size_t cap = s->cap ? 2 * s->cap : 16;
-            struct h5_scalar *m = realloc(s->meta, cap * sizeof *m);
-            double **v = m ? realloc(s->vals, cap * sizeof *v) : NULL;
-            if (m)
-                s->meta = m;
-            if (!v)
-                return ERR_NOMEM;
-            s->vals = v;
-            s->cap = cap;
-        }
+        size_t cap = s->cap; /* parallel arrays: each grows to the same new capacity */
+        if (grow_array(&s->meta, &cap, s->n + 1, sizeof *s->meta) ||
+            grow_array(&s->vals, &(size_t){s->cap}, s->n + 1, sizeof *s->vals))
+            return ERR_NOMEM;
+        s->cap = cap;
         s->vals[k] = malloc(n_runs * sizeof **s->vals);
         if (!s->vals[k])
             return ERR_NOMEM;
@@ -347,18 +342,12 @@ static int dyn_add(struct dyn_table *t, const char *name, enum h5_type type, siz
                    const char *units, const char *desc)
 {
     size_t elem = type == H5_COL_STR ? size : type == H5_COL_U8 ? 1 : 8;
-    if (t->n == t->cap) {
-        size_t cap = t->cap ? 2 * t->cap : 16;
-        struct h5_col *c = realloc(t->cols, cap * sizeof *c);
-        char(*nm)[160] = c ? realloc(t->names, cap * sizeof *nm) : NULL;
-        char(*ds)[256] = nm ? realloc(t->descs, cap * sizeof *ds) : NULL;
-        if (c)
-            t->cols = c;
-        if (nm)
-            t->names = nm;
-        if (!ds)
+    {
+        size_t cap = t->cap; /* parallel arrays: each grows to the same new capacity */
+        if (grow_array(&t->cols, &cap, t->n + 1, sizeof *t->cols) ||
+            grow_array(&t->names, &(size_t){t->cap}, t->n + 1, sizeof *t->names) ||
+            grow_array(&t->descs, &(size_t){t->cap}, t->n + 1, sizeof *t->descs))
             return ERR_NOMEM;
-        t->descs = ds;
         t->cap = cap;
     }
     if (elem == 8)
