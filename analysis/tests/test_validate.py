@@ -176,3 +176,26 @@ def test_validate_setm_subcommand_runs_the_suite(tmp_path):
     env = dict(os.environ, PYTHON=str(tmp_path / "no-python"))
     r = subprocess.run([setm_bin(), "validate"], capture_output=True, text=True, env=env)
     assert r.returncode == 2 and "cannot start" in r.stderr
+
+
+def test_validate_setm_subcommand_uses_the_project_venv(tmp_path):
+    """`setm validate` runs the suite in the .venv beside the script (the suite needs scipy,
+    which a fresh system python3 lacks), and falls back to python3 only without one."""
+    import subprocess
+    root = tmp_path / "home"
+    (root / "analysis").mkdir(parents=True)
+    (root / "analysis" / "validate.py").write_text("# the suite\n")
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    for path, word in ((bindir / "python3", "system"), (root / ".venv" / "bin" / "python", "venv")):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"#!/bin/sh\necho {word} \"$@\"\n")
+        path.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHON"}
+    env.update(SETM_HOME=str(root), PATH=f"{bindir}:/usr/bin:/bin")
+    r = subprocess.run([setm_bin(), "validate", "--quick"], capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["venv", str(root / "analysis" / "validate.py"), "--quick"]
+    (root / ".venv" / "bin" / "python").unlink()
+    r = subprocess.run([setm_bin(), "validate", "--quick"], capture_output=True, text=True, env=env)
+    assert r.stdout.split()[0] == "system"

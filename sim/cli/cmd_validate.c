@@ -2,7 +2,8 @@
  * cmd_validate — `setm validate [--quick] [-o DIR] [--only CHECK]...`: runs the validation suite,
  * analysis/validate.py (Python: numpy, scipy, h5py, matplotlib), with this binary as the
  * simulator.  The script is found under $SETM_HOME, else the source tree setm was built from;
- * this command only locates it and replaces itself with python3 (its exit code is the suite's).
+ * this command only locates it and replaces itself with Python (its exit code is the suite's):
+ * $PYTHON, else the project's .venv beside the script's tree (`make venv`), else python3.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -30,7 +31,7 @@ static int find_script(char *out, size_t n)
 
 int cli_validate(int argc, char **argv)
 {
-    char script[4096], self[4096];
+    char script[4096], self[4096], venv[4096];
     char **args;
     const char *py = getenv("PYTHON");
     ssize_t len;
@@ -46,8 +47,17 @@ int cli_validate(int argc, char **argv)
         self[len] = '\0';
         setenv("SETM_BIN", self, 1);
     }
-    if (!py || !*py)
+    if (!py || !*py) {
+        /* script is ROOT/analysis/validate.py: the suite's packages live in ROOT/.venv */
+        const size_t tail = strlen("analysis/validate.py");
+        const size_t root = strlen(script) - tail;
         py = "python3";
+        if (root + strlen(".venv/bin/python") < sizeof venv) {
+            snprintf(venv, sizeof venv, "%.*s.venv/bin/python", (int)root, script);
+            if (access(venv, X_OK) == 0)
+                py = venv;
+        }
+    }
     args = calloc((size_t)argc + 2, sizeof *args);
     if (!args) {
         fprintf(stderr, "setm validate: out of memory\n");
