@@ -130,12 +130,15 @@ test-layers:
 asan:
 	@$(MAKE) --no-print-directory MODE=asan test-c
 
-# The suites that run code on several threads, under ThreadSanitizer (objects in build/tsan).
-TSAN_TESTS := test_pool test_chain_node test_verify
-tsan:
+# The suites that run code on several threads, under ThreadSanitizer (objects in build/tsan):
+# the worker pool, the chain's batches, parallel verify and the CPU nonce search (test_mine with
+# its OpenCL cases skipped: the PoCL runtime is not built for ThreadSanitizer).
+TSAN_TESTS := test_pool test_chain_node test_verify test_mine
+tsan: $(SETM)
 	@$(MAKE) --no-print-directory MODE=tsan $(TSAN_TESTS:%=build/tsan/tests/%)
 	@for t in $(TSAN_TESTS); do \
 	    TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" SETM_SOURCE_DIR=$(CURDIR) \
+	        SETM_BIN=$(abspath $(SETM)) SETM_TEST_SKIP_OPENCL=1 \
 	        build/tsan/tests/$$t || exit 1; done
 
 bench: $(SETM)

@@ -466,7 +466,7 @@ int mine_search(struct mine *m, const unsigned char header[MINE_HEADER_LEN],
     if (count == 0 || count > (UINT64_C(1) << 32))
         return err_set(e, ERR_USAGE, "nonce count %llu out of range 1..2^32",
                        (unsigned long long)count);
-    if (m->stop && *m->stop)
+    if (m->stop && __atomic_load_n(m->stop, __ATOMIC_RELAXED)) /* as mine_work_stopped */
         return err_set(e, ERR_INTERRUPTED, "nonce search stopped by a signal");
     if ((rc = maybe_probe(m, target, count, e)))
         return rc;
