@@ -129,6 +129,9 @@ test-layers:
 
 asan:
 	@$(MAKE) --no-print-directory MODE=asan test-c
+	@echo "== test_mine again without OpenCL, for LeakSanitizer (see the note in tests/test_mine.c)"
+	@SETM_TEST_SKIP_OPENCL=1 SETM_BIN=$(abspath build/asan/setm) SETM_SOURCE_DIR=$(CURDIR) \
+	    sh tests/run.sh build/asan/tests/test_mine
 
 # The suites that run code on several threads, under ThreadSanitizer (objects in build/tsan):
 # the worker pool, the chain's batches, parallel verify and the CPU nonce search (test_mine with
