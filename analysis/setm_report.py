@@ -23,6 +23,7 @@ import html
 import io
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -242,6 +243,11 @@ def default_output(target):
     return root + ".html"
 
 
+def _tmp_name(out, pid):
+    """The temporary file a report process `pid` writes before renaming it to `out`."""
+    return os.path.join(os.path.dirname(os.path.abspath(out)), f".setm-report-{pid}.html")
+
+
 def write(out, text):
     """Write `text` to `out` through a temporary file and a rename; refuse to replace a file that
     is not a setm report."""
@@ -253,28 +259,102 @@ def write(out, text):
         if first != MARK:
             raise ReportError(f"{out}: exists and is not a setm report; move it away or name "
                               "another file with -o")
-    d = os.path.dirname(os.path.abspath(out))
-    fd, tmp = tempfile.mkstemp(prefix=".setm-report-", suffix=".html", dir=d)
+    tmp = _tmp_name(out, os.getpid())  # a known name: the supervising process removes it on a stop
+    try:
+        os.unlink(tmp)  # left by a killed process that had this pid
+    except FileNotFoundError:
+        pass
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # mode as the umask says
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)  # as any file the user makes, not mkstemp's 0600
         os.replace(tmp, out)
     except BaseException:
         os.unlink(tmp)
         raise
 
 
-def main(argv=None):
+class _Stop(Exception):
+    """SIGTERM or SIGHUP reached the supervising process."""
+
+
+_tell_fd = None  # in the worker: the pipe on which it tells the supervisor its output path
+
+
+def _tell(out):
+    if _tell_fd is not None:
+        os.write(_tell_fd, (os.path.abspath(out) + "\n").encode("utf-8", "surrogateescape"))
+
+
+def _work(argv):
+    """The report itself; 130 on a stop request that reaches this process."""
     try:
         _imports()
         return _main(argv)
     except KeyboardInterrupt:  # a stop request: nothing half-written is left (write() cleans up)
         print("setm report: interrupted; no report written", file=sys.stderr)
+        return 130
+
+
+def main(argv=None):
+    """Run the report in a worker process and stop it at once on SIGINT, SIGTERM or SIGHUP.
+
+    Python runs signal handlers only between bytecodes, so a report that did its work in this
+    process could answer a stop seconds late, while HDF5 reads or a figure renders in C.  The
+    supervisor only waits: on a stop it kills the worker's process group (the worker and its
+    `setm verify`), removes the worker's scratch folder and temporary page, and exits 130."""
+    global _tell_fd
+    scratch = tempfile.mkdtemp(prefix="setm-report-")
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the worker
+        os.close(r)
+        try:
+            os.setpgid(0, 0)
+        except OSError:
+            pass
+        tempfile.tempdir = scratch
+        _tell_fd = w
+        code = _work(argv)
+        sys.stdout.flush()
         sys.stderr.flush()
-        os._exit(130)  # cleanup ran while unwinding; skip the slow interpreter teardown
+        os._exit(code)  # skip the interpreter teardown: the supervisor owns the cleanup
+    os.close(w)
+    try:
+        os.setpgid(pid, pid)  # also here, so that a stop before the worker's own call finds it
+    except OSError:
+        pass
+
+    def stop(signum, frame):
+        raise _Stop(signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGHUP, stop)
+    try:
+        _, status = os.waitpid(pid, 0)
+        code = os.waitstatus_to_exitcode(status)
+        return code if code >= 0 else 1  # the worker died of a signal it did not handle
+    except (KeyboardInterrupt, _Stop):
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except OSError:
+            os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        os.set_blocking(r, False)
+        try:
+            told = os.read(r, 65536).decode("utf-8", "surrogateescape").split()
+        except BlockingIOError:
+            told = []
+        for out in told:
+            try:
+                os.unlink(_tmp_name(out, pid))
+            except FileNotFoundError:
+                pass
+        print("setm report: interrupted; no report written", file=sys.stderr)
+        return 130
+    finally:
+        os.close(r)
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _main(argv):
@@ -296,6 +376,7 @@ def _main(argv):
                 sweep = "runs" in f and "n_runs" in f.attrs
         out = a.output or default_output(os.path.dirname(target) if sweep and
                                          not os.path.isdir(target) else target)
+        _tell(out)
         if os.path.exists(out) and not os.path.isdir(out):
             with open(out, "r", encoding="utf-8", errors="replace") as f:
                 if f.readline().strip() != MARK:

@@ -237,19 +237,34 @@ def test_report_without_python_environment_says_what_to_do(plain_run_file, tmp_p
     assert "make venv" in p.stderr and "no-python" in p.stderr
 
 
-def test_report_stops_within_a_second_leaving_nothing(plain_run_file, tmp_path):
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
+def test_report_stops_within_a_second_leaving_nothing(plain_run_file, tmp_path, how):
+    """Ctrl-C (SIGINT to the whole foreground group) and SIGTERM (to the report process alone)
+    both end the report within a second, whatever C call its work is inside, and leave no page,
+    temporary file, scratch folder or process behind."""
     import signal
     import time
-    src = tmp_path / "r.h5"
+    work = tmp_path / "work"
+    scratch = tmp_path / "tmp"
+    work.mkdir()
+    scratch.mkdir()
+    src = work / "r.h5"
     shutil.copy(plain_run_file, src)
+    env = dict(os.environ, TMPDIR=str(scratch))
     p = subprocess.Popen([setm_bin(), "report", str(src)], cwd=ROOT, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, start_new_session=True)
+                         stderr=subprocess.PIPE, text=True, start_new_session=True, env=env)
     time.sleep(3)  # inside verify or the figures by now
     assert p.poll() is None, "the report finished before the stop request: test cannot tell"
     t0 = time.monotonic()
-    os.killpg(p.pid, signal.SIGINT)  # as Ctrl-C does: the whole foreground process group
+    if how == "ctrl-c":
+        os.killpg(p.pid, signal.SIGINT)
+    else:
+        p.send_signal(signal.SIGTERM)
     out, err = p.communicate(timeout=30)
     assert time.monotonic() - t0 < 1.0
     assert p.returncode == 130, err
     assert "interrupted" in err
-    assert sorted(os.listdir(tmp_path)) == ["r.h5"]
+    assert sorted(os.listdir(work)) == ["r.h5"]
+    assert os.listdir(scratch) == []
+    left = subprocess.run(["pgrep", "-f", str(src)], capture_output=True, text=True)
+    assert left.stdout == "", "a process of the report outlived it"
