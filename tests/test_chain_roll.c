@@ -421,6 +421,47 @@ static void test_chain_roll_span_hook_read_by_verify(void **state)
     assert_int_equal(verify(f->path[RUN_PORTABLE], &e), 0);
 }
 
+/* Through the binary: a bad hook value stops `setm run` (exit 2, naming the variable, no output
+ * file), `setm verify` and `setm mine` alike, before any work; with the hook, `setm verify`
+ * accepts the rolled run (exit 0). */
+static int run_setm(const char *dir, char *err, size_t errn, ...)
+{
+    static char out[4096];
+    va_list ap;
+    int rc;
+    va_start(ap, errn);
+    rc = tu_vrun(dir, out, sizeof out, err, errn, ap);
+    va_end(ap);
+    return rc;
+}
+
+static void test_chain_roll_cli_span_hook(void **state)
+{
+    struct fx *f = *state;
+    char err[4096], sc[160], out[160];
+    FILE *fp;
+    snprintf(sc, sizeof sc, "%s/roll.ini", f->dir);
+    snprintf(out, sizeof out, "%s/cli.h5", f->dir);
+    assert_non_null(fp = fopen(sc, "w"));
+    fputs(scenario, fp);
+    fclose(fp);
+    setenv("SETM_TEST_ROLL_SPAN", "12x", 1);
+    assert_int_equal(run_setm(f->dir, err, sizeof err, "run", sc, "-o", out, "--backend", "cpu",
+                              "-q", NULL), 2);
+    assert_non_null(strstr(err, "SETM_TEST_ROLL_SPAN"));
+    assert_int_equal(access(out, F_OK), -1);
+    assert_int_equal(run_setm(f->dir, err, sizeof err, "verify", f->path[RUN_PORTABLE], NULL), 2);
+    assert_non_null(strstr(err, "SETM_TEST_ROLL_SPAN"));
+    assert_int_equal(run_setm(f->dir, err, sizeof err, "mine", "--header",
+                              "0100000081cd02ab7e569e8bcd9317e2fe99f2de44d49ab2b8851ba4a30800000000"
+                              "0000e320b6c2fffc8d750423db8b1eb942ae710e951ed797f7affc8892b0f1fc122b"
+                              "c7f5d74df2b9441a42a14695", "--count", "10", NULL), 2);
+    assert_non_null(strstr(err, "SETM_TEST_ROLL_SPAN"));
+    setenv("SETM_TEST_ROLL_SPAN", SPAN_STR, 1);
+    assert_int_equal(run_setm(f->dir, err, sizeof err, "verify", "-q", f->path[RUN_PORTABLE], NULL),
+                     0);
+}
+
 /* ---- stop within a second above 32 bits ---------------------------------------------------- */
 
 struct stopper {
@@ -500,6 +541,7 @@ int main(void)
         cmocka_unit_test(test_chain_roll_tampered_attempts_fail),
         cmocka_unit_test(test_chain_roll_tampered_t_found_fails),
         cmocka_unit_test(test_chain_roll_span_hook_read_by_verify),
+        cmocka_unit_test(test_chain_roll_cli_span_hook),
         cmocka_unit_test(test_chain_roll_stop_within_a_second_at_36_bits),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
