@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sodium.h>
 
 #include <math.h>
 #include <pthread.h>
@@ -331,6 +332,73 @@ static void test_mine_vectors_every_backend(void **state)
     }
     fclose(f);
     assert_true(n >= 4);
+}
+
+/* Early rejection (the CPU paths and the kernel stop the second hash once its top limb, final
+ * state word 7, is known, and re-hash in full only when it is <= the target's top limb): at the
+ * boundary, where a hash's top limb EQUALS the target's, the lower limbs decide. Over 5000 nonces
+ * (the CPU head and pool chunks, every SHA-NI lane position) the smallest hash m is found with
+ * libsodium's SHA-256 applied twice; then target m finds it, m - 1 (same top limb, lower limbs
+ * one less) finds nothing, top limb of m with every lower bit set finds the first nonce with
+ * that top limb, and top limb of m minus one finds nothing: each expectation by brute force
+ * over libsodium hashes, on every backend. */
+#define ER_COUNT 5000
+static int le_cmp(const unsigned char *x, const unsigned char *y)
+{
+    for (int i = 31; i >= 0; i--)
+        if (x[i] != y[i])
+            return x[i] < y[i] ? -1 : 1;
+    return 0;
+}
+
+static void test_mine_early_rejection_top_limb_boundary(void **state)
+{
+    struct fixture *fx = *state;
+    static unsigned char hashes[ER_COUNT][32];
+    unsigned char h[MINE_HEADER_LEN], t[4][MINE_TARGET_LEN], min[32];
+    const uint32_t start = 0xfffff000U; /* the range wraps past 2^32 - 1 too */
+    size_t best = 0;
+
+    assert_true(sodium_init() >= 0);
+    assert_int_equal(mine_header_from_hex(GENESIS_HEX, h, NULL), 0);
+    mine_header_set_u32(h, MINE_HDR_TIME, 1700000000U);
+    for (size_t o = 0; o < ER_COUNT; o++) {
+        unsigned char x[MINE_HEADER_LEN], d1[32];
+        memcpy(x, h, sizeof x);
+        mine_header_set_u32(x, MINE_HDR_NONCE, start + (uint32_t)o);
+        crypto_hash_sha256(d1, x, sizeof x);
+        crypto_hash_sha256(hashes[o], d1, 32);
+        if (le_cmp(hashes[o], hashes[best]) < 0)
+            best = o;
+    }
+    memcpy(min, hashes[best], 32);
+    memcpy(t[0], min, 32); /* m */
+    memcpy(t[1], min, 32); /* m - 1: borrow through the low bytes */
+    for (int i = 0; i < 32 && t[1][i]-- == 0; i++)
+        ;
+    assert_memory_equal(t[1] + 28, min + 28, 4); /* still the same top limb */
+    memset(t[2], 0xff, 32); /* top limb of m, lower limbs all ones */
+    memcpy(t[2] + 28, min + 28, 4);
+    memset(t[3], 0xff, 32); /* top limb of m minus one */
+    {
+        uint32_t top = (uint32_t)min[28] | (uint32_t)min[29] << 8 | (uint32_t)min[30] << 16 |
+                       (uint32_t)min[31] << 24;
+        assert_true(top > 0);
+        top--;
+        for (int i = 0; i < 4; i++)
+            t[3][28 + i] = (unsigned char)(top >> (8 * i));
+    }
+    for (int k = 0; k < 4; k++) {
+        uint64_t expect = UINT64_MAX;
+        for (size_t o = 0; o < ER_COUNT && expect == UINT64_MAX; o++)
+            if (le_cmp(hashes[o], t[k]) <= 0)
+                expect = o;
+        if (k == 0 || k == 2)
+            assert_true(expect != UINT64_MAX && expect <= best);
+        else
+            assert_true(expect == UINT64_MAX);
+        assert_all_backends(fx, h, t[k], start, ER_COUNT, expect);
+    }
 }
 
 /* Random headers, targets and ranges: every backend finds the brute force's first nonce (or none),
@@ -1431,6 +1499,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_mine_pow_expected_attempts),
         cmocka_unit_test(test_mine_vectors_every_backend),
         cmocka_unit_test(test_mine_backends_agree_random),
+        cmocka_unit_test(test_mine_early_rejection_top_limb_boundary),
         cmocka_unit_test(test_mine_lowest_of_many),
         cmocka_unit_test(test_mine_no_solution_reports_count),
         cmocka_unit_test(test_mine_wrapping_range),

@@ -35,7 +35,8 @@ struct chain_header {
     uint32_t version;
     unsigned char prev[MINE_HASH_LEN];
     unsigned char merkle[MINE_HASH_LEN];
-    uint32_t time;  /* simulated seconds since the run's start, when the template was built */
+    uint32_t time;  /* simulated seconds since the run's start, when the template was built,
+                       + the roll (one second per 2^32 nonces searched; chain.c race_start) */
     uint32_t bits;  /* compact target */
     uint32_t nonce;
 };

@@ -88,8 +88,8 @@ static int64_t mining_base(const struct chain *c, int node) { return c->tip[node
 static int race_start(struct chain *c, double t0)
 {
     struct race *R = &c->race;
-    double rate[CHAIN_MAX_NODES], total = 0, u, t_end, x, dt;
-    uint64_t count;
+    double rate[CHAIN_MAX_NODES], total = 0, u, t_end, x, dt, cap;
+    uint64_t count, span;
     struct chain_header h;
     union eng_payload pl;
     int w = 0, rc;
@@ -132,13 +132,29 @@ static int race_start(struct chain *c, double t0)
     chain_header_pack(&h, R->hdr);
 
     /* The winner stands in for the whole network: it tries as many nonces as the network would
-     * in the segment (stochastically rounded, so no time is lost to rounding). */
+     * in the segment (stochastically rounded, so no time is lost to rounding).
+     *
+     * Beyond one nonce space (difficulty above 32 bits, or a long segment) the header time rolls
+     * as in the genesis search and as Bitcoin miners roll it: the segment searches (roll, nonce)
+     * pairs in order, offset o trying time floor(t0) + o / S with nonce (start + o mod S) mod 2^32,
+     * S = 2^32 nonces per roll (mine_roll_span; smaller only under the test hook
+     * SETM_TEST_ROLL_SPAN), at most MINE_ROLL_MAX rolls. The lowest offset wins on every backend,
+     * so the chain does not depend on the backend. A found block's header carries the rolled
+     * time, and its attempts (offset + 1) are
+     *     attempts = roll x S + ((nonce - nonce_start) mod 2^32) + 1,  roll = time - floor(t0),
+     * which is what `setm verify` rebuilds (roll = (attempts - 1) / S < MINE_ROLL_MAX; the
+     * template time, header time - roll, lies between the parent's t_found and the block's).
+     * A segment that needs no roll (count <= S: every run at 32 bits or less with the default
+     * segment lengths) is the plain nonce search of earlier versions, same chain. A segment
+     * longer than the rolls allow ends after them, as one of 2^32 nonces did before. */
+    span = mine_roll_span(c->mine);
+    cap = (double)MINE_ROLL_MAX * (double)span;
     x = (t_end - t0) * total * R->work_w;
-    if (x > 4294967296.0)
-        x = 4294967296.0;
+    if (x > cap)
+        x = cap;
     count = (uint64_t)floor(x + rng_uniform(c->rng_race));
-    if (count > (UINT64_C(1) << 32))
-        count = UINT64_C(1) << 32;
+    if (count > MINE_ROLL_MAX * span)
+        count = MINE_ROLL_MAX * span;
     R->start = (uint32_t)(rng_u64(c->rng_race) >> 32);
     memset(&R->res, 0, sizeof R->res);
     if (count > 0) {
@@ -146,7 +162,7 @@ static int race_start(struct chain *c, double t0)
         double w0 = wallclock_now();
         if ((rc = mine_target_from_bits(h.bits, target, c->e)))
             return rc;
-        rc = mine_search(c->mine, R->hdr, target, R->start, count, &R->res, c->e);
+        rc = mine_search_rolled_quiet(c->mine, R->hdr, target, R->start, count, &R->res, c->e);
         R->wall += wallclock_now() - w0;
         c->sum.nonces_searched += count;
         if (rc && rc != ERR_NOSOLUTION)
@@ -162,7 +178,7 @@ static int race_start(struct chain *c, double t0)
     } else {
         R->attempts += count;
         /* end exactly at t_end (t0 + (t_end - t0) may round below a delivery due then) */
-        dt = count < (UINT64_C(1) << 32) ? t_end : t0 + (double)count / (total * R->work_w);
+        dt = count < MINE_ROLL_MAX * span ? t_end : t0 + (double)count / (total * R->work_w);
     }
     rc = eng_schedule(c->eng, dt, CHAIN_EV_RACE, (uint32_t)w, &pl, &R->ev);
     if (rc)
@@ -323,7 +339,8 @@ static int mine_genesis(struct chain *c, struct err *e)
     chain_header_pack(&h, g->hdr);
     if ((rc = mine_target_from_bits(bits, target, e)))
         return rc;
-    rc = mine_search_rolled(c->mine, g->hdr, target, 0, MINE_SEARCH_MAX, &res, e);
+    rc = mine_search_rolled(c->mine, g->hdr, target, 0, MINE_ROLL_MAX * mine_roll_span(c->mine),
+                            &res, e);
     if (rc)
         return err_wrap(e, rc, "chain: mining the genesis block");
     mine_header_set_u32(g->hdr, MINE_HDR_NONCE, res.nonce);

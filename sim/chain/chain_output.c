@@ -41,14 +41,15 @@ static const struct h5_col block_cols[] = {
      "the raw 80-byte header as 160 hex digits in serialized order: SHA-256d of it is the hash"},
     {"version", H5_COL_U32, offsetof(struct block_row, version), 0, "", "header version"},
     {"time", H5_COL_U32, offsetof(struct block_row, time), 0, "s",
-     "header time: simulated seconds when the template was built"},
+     "header time: simulated seconds when the template was built, + the roll (one second per 2^32 "
+     "nonces searched)"},
     {"bits", H5_COL_U32, offsetof(struct block_row, bits), 0, "", "compact target"},
     {"nonce", H5_COL_U32, offsetof(struct block_row, nonce), 0, "", "the nonce found"},
     {"nonce_start", H5_COL_U32, offsetof(struct block_row, nonce_start), 0, "",
      "first nonce of the winning search segment (drawn from the chain's stream)"},
     {"attempts", H5_COL_U64, offsetof(struct block_row, attempts), 0, "hashes",
-     "nonces of the winning segment up to and including the nonce: (nonce - nonce_start) mod 2^32 "
-     "+ 1"},
+     "(roll, nonce) pairs of the winning segment up to and including the winner: roll x 2^32 + "
+     "(nonce - nonce_start) mod 2^32 + 1, roll = seconds the header time was rolled"},
     {"race_attempts", H5_COL_U64, offsetof(struct block_row, race_attempts), 0, "hashes",
      "nonces searched by the network since the previous block was found, this block's included"},
     {"difficulty", H5_COL_F64, offsetof(struct block_row, difficulty), 0, "bits",

@@ -37,6 +37,7 @@
 #include "chain/tx.h"
 #include "core/pool.h"
 #include "io/h5.h"
+#include "mine/mine.h"
 #include "mine/pow.h"
 
 #define HEX_HASH 65
@@ -76,6 +77,7 @@ struct vblock {
     unsigned char hdr[MINE_HEADER_LEN], hash[MINE_HASH_LEN];
     size_t parent; /* row of the parent, NO_ROW for genesis */
     uint32_t bits;
+    uint32_t roll; /* seconds its header time was rolled: (attempts - 1) / span (pass 1) */
     uint32_t want; /* bits the difficulty rule gives it (pass 3) */
     double work;
     size_t tx0, ntx; /* its transactions: vtx[order[tx0 .. tx0+ntx)] */
@@ -95,6 +97,7 @@ struct verifier {
     struct cfg cfg_own;
     const struct cfg *cfg; /* NULL in chain-only mode without a configuration */
     unsigned flags;
+    uint64_t span; /* nonces per time roll: 2^32 (mine_roll_span_env) */
     size_t max_bytes;
     struct blocks_cols b;
     struct txs_cols t;
@@ -312,7 +315,7 @@ static int check_header_columns(struct verifier *v, size_t i, const struct chain
              {"bits", v->b.bits[i], h->bits},
              {"nonce", v->b.nonce[i], h->nonce}};
     const double diff = log2(chain_bits_work(h->bits));
-    uint64_t attempts;
+    uint64_t off, roll;
     for (size_t k = 0; k < sizeof f / sizeof f[0]; k++)
         if (f[k].stored != (int64_t)f[k].header)
             return fail_block(v, i, "/blocks column '%s' says %lld, the header %lu", f[k].name,
@@ -323,10 +326,28 @@ static int check_header_columns(struct verifier *v, size_t i, const struct chain
     if (v->b.nonce_start[i] < 0 || v->b.nonce_start[i] > (int64_t)UINT32_MAX)
         return fail_block(v, i, "/blocks column 'nonce_start' = %lld is not a nonce",
                           (long long)v->b.nonce_start[i]);
-    attempts = (uint64_t)((h->nonce - (uint32_t)v->b.nonce_start[i]) & 0xffffffffu) + 1;
-    if (v->b.attempts[i] != attempts)
-        return fail_block(v, i, "/blocks column 'attempts' says %llu, nonce - nonce_start + 1 = %llu",
-                          (unsigned long long)v->b.attempts[i], (unsigned long long)attempts);
+    /* The search order is (roll, nonce) (chain.c, race_start): offset o tries the template time
+     * + o / span with nonce (nonce_start + o mod span) mod 2^32, and attempts = o + 1 of the
+     * winner. So (attempts - 1) mod span must be the nonce's distance from nonce_start, and the
+     * roll (attempts - 1) / span at most MINE_ROLL_MAX - 1; check_block_columns then places the
+     * template time (header time - roll) between the parent's find and this block's. */
+    off = (uint64_t)((h->nonce - (uint32_t)v->b.nonce_start[i]) & 0xffffffffu);
+    if (v->b.attempts[i] < 1 || (v->b.attempts[i] - 1) % v->span != off)
+        return fail_block(v, i, "/blocks column 'attempts' says %llu, but nonce - nonce_start = "
+                          "%llu (mod 2^32) and attempts must be roll x %llu + that + 1",
+                          (unsigned long long)v->b.attempts[i], (unsigned long long)off,
+                          (unsigned long long)v->span);
+    roll = (v->b.attempts[i] - 1) / v->span;
+    if (roll >= MINE_ROLL_MAX)
+        return fail_block(v, i, "/blocks column 'attempts' = %llu means a header time rolled by "
+                          "%llu s, more than the %u s allowed", (unsigned long long)v->b.attempts[i],
+                          (unsigned long long)roll, MINE_ROLL_MAX - 1);
+    if (roll > h->time)
+        return fail_block(v, i, "/blocks column 'attempts' = %llu means a header time rolled by "
+                          "%llu s from a template time before the run's start (time %lu)",
+                          (unsigned long long)v->b.attempts[i], (unsigned long long)roll,
+                          (unsigned long)h->time);
+    v->vb[i].roll = (uint32_t)roll;
     return 0;
 }
 
@@ -526,6 +547,7 @@ static int check_block_columns(struct verifier *v, size_t i)
 {
     const struct vblock *x = &v->vb[i];
     int64_t size = MINE_HEADER_LEN, selfish = v->cfg ? v->cfg->attacks.selfish_node : -2;
+    double tmpl;
     for (size_t k = 0; k < x->ntx; k++)
         size += (int64_t)v->vt[v->tx_order[x->tx0 + k]].len;
     if (v->b.tx_count[i] != (int64_t)x->ntx)
@@ -543,9 +565,50 @@ static int check_block_columns(struct verifier *v, size_t i)
         return fail_block(v, i, "/blocks column 'withheld' = %lld, but attacks.selfish_node = %lld "
                           "and the miner is %lld", (long long)v->b.withheld[i], (long long)selfish,
                           (long long)v->b.miner[i]);
-    if (!(v->b.t_found[i] >= (double)v->b.time[i]))
-        return fail_block(v, i, "/blocks column 't_found' = %.17g is before the header time %lld",
-                          v->b.t_found[i], (long long)v->b.time[i]);
+    /* The template time (header time - roll, see check_header_columns) is floor of the race
+     * segment's start: no later than the find, no earlier than the parent's find (the miner had
+     * the parent when its segment began); the genesis block's is its own find time. */
+    tmpl = (double)(v->b.time[i] - (int64_t)x->roll);
+    if (!(v->b.t_found[i] >= tmpl))
+        return fail_block(v, i, "/blocks column 't_found' = %.17g is before the template time %.0f "
+                          "(header time %lld - roll %u)", v->b.t_found[i], tmpl,
+                          (long long)v->b.time[i], x->roll);
+    if (x->parent == NO_ROW && tmpl != floor(v->b.t_found[i]))
+        return fail_block(v, i, "genesis template time %.0f (header time %lld - roll %u) is not "
+                          "its find time %.17g s, whole seconds", tmpl, (long long)v->b.time[i],
+                          x->roll, v->b.t_found[i]);
+    if (x->parent != NO_ROW && tmpl < floor(v->b.t_found[x->parent]))
+        return fail_block(v, i, "template time %.0f (header time %lld - roll %u) is before the "
+                          "parent's find at %.17g s", tmpl, (long long)v->b.time[i], x->roll,
+                          v->b.t_found[x->parent]);
+    if (x->parent != NO_ROW && v->cfg && v->cfg->chain.retarget_blocks == 0) {
+        /* Fixed difficulty: every node mines at the same bits, so the network tries rate =
+         * sum(share) x hash_rate / work x work nonces per second (chain.c's sum, in its order)
+         * and the segment began at t0 = t_found - attempts / rate; its template time is
+         * floor(t0). This pins the roll: attempts changed by whole rolls move t0 by span / rate
+         * seconds, but the template time by whole seconds. */
+        double share[CHAIN_MAX_NODES], total = 0, work = chain_bits_work(x->bits), hr, t0, tol;
+        uint32_t gbits;
+        int64_t n = v->cfg->chain.nodes;
+        if (n >= 1 && n <= CHAIN_MAX_NODES && !cfg_chain_shares(v->cfg, share, NULL) &&
+            !chain_bits_from_zero_bits((int)v->cfg->chain.difficulty_bits, &gbits, NULL) &&
+            work > 0) {
+            hr = v->cfg->chain.hash_rate > 0 ? v->cfg->chain.hash_rate
+                                             : chain_bits_work(gbits) /
+                                                   v->cfg->chain.block_interval_s;
+            for (int64_t k = 0; k < n; k++)
+                total += share[k] * hr / work;
+            t0 = v->b.t_found[i] - (double)v->b.attempts[i] / (total * work);
+            tol = 1e-9 * (1 + fabs(v->b.t_found[i]));
+            if (tmpl != floor(t0 - tol) && tmpl != floor(t0 + tol))
+                return fail_block(v, i, "template time %.0f (header time %lld - roll %u) is not "
+                                  "the second its race segment began (t_found - attempts / "
+                                  "network rate = %.6f s): /blocks column 'attempts' = %llu or "
+                                  "'t_found' is not what the race gave",
+                                  tmpl, (long long)v->b.time[i], x->roll, t0,
+                                  (unsigned long long)v->b.attempts[i]);
+        }
+    }
     if (x->parent != NO_ROW && !(v->b.t_found[i] >= v->b.t_found[x->parent]))
         return fail_block(v, i, "found at %.17g s, before its parent (%.17g s)", v->b.t_found[i],
                           v->b.t_found[x->parent]);
@@ -1367,6 +1430,8 @@ int chain_verify_file(const char *path, const struct chain_verify_opts *opts,
     if (opts && (opts->threads < 0 || opts->threads > POOL_MAX_THREADS))
         rc = err_set(v.e, ERR_USAGE, "verify: threads = %d: expected 0 (every core) to %d",
                      opts->threads, POOL_MAX_THREADS);
+    else if ((rc = mine_roll_span_env(&v.span, v.e)))
+        ; /* the test hook's span, as `setm run` read it */
     else if (!(v.workers = pool_new(opts ? opts->threads : 0, v.e)))
         rc = v.e->code ? v.e->code : ERR_NOMEM;
     else

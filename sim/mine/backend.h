@@ -88,6 +88,10 @@ const char *mine_cpu_name(const struct mine_cpu *c); /* "cpu-sha-ni" or "cpu-por
 const char *mine_cpu_desc(const struct mine_cpu *c);
 unsigned mine_cpu_threads(const struct mine_cpu *c);
 
+/* Portable scan of the CPU backend (mine_portable.c): mine_ref_scan's answer, with the
+ * nonce-free rounds hoisted and the second hash stopped after round 60 when the top limb misses. */
+uint64_t mine_portable_scan(const struct mine_work *w, uint64_t begin, uint64_t end);
+
 /* SHA-NI scan (mine_shani.c): same contract as mine_ref_scan. mine_shani_available says whether
  * this CPU and build have the SHA extensions (and SSE4.1); never call the scan when it is 0. */
 int mine_shani_available(void);

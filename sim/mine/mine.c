@@ -53,6 +53,7 @@ struct mine {
     double probe_s, cpu_work; /* cpu_work: expected nonces of the searches that count */
     char *platform, *device, *kernel_dir;
     unsigned cl_vector;
+    uint64_t span; /* nonces per time roll: 2^32, or the test hook's SETM_TEST_ROLL_SPAN */
 };
 
 void mine_opts_init(struct mine_opts *o)
@@ -87,6 +88,23 @@ int mine_cpu_path_parse(const char *s, enum mine_cpu_path *out, struct err *e)
     else
         return err_set(e, ERR_USAGE, "CPU path '%s': expected auto, portable or sha-ni",
                        s ? s : "");
+    return 0;
+}
+
+int mine_roll_span_env(uint64_t *span, struct err *e)
+{
+    const char *s = getenv("SETM_TEST_ROLL_SPAN");
+    char *end = NULL;
+    unsigned long long v;
+
+    *span = UINT64_C(1) << 32;
+    if (!s || !*s)
+        return 0;
+    v = strtoull(s, &end, 10);
+    if (!end || *end || s[0] == '-' || v < 1 || v > (UINT64_C(1) << 32))
+        return err_set(e, ERR_USAGE, "SETM_TEST_ROLL_SPAN = '%s': expected nonces per time roll, "
+                       "1..4294967296", s);
+    *span = v;
     return 0;
 }
 
@@ -335,6 +353,8 @@ struct mine *mine_new(const struct mine_opts *o, struct err *e)
             goto fail;
         }
     }
+    if (mine_roll_span_env(&m->span, e))
+        goto fail;
     {
         /* Fault injection for the tests of the fallback: a device error from search N on. */
         const char *f = getenv("SETM_FAULT_OPENCL_AFTER");
@@ -505,9 +525,10 @@ int mine_search(struct mine *m, const unsigned char header[MINE_HEADER_LEN],
     return 0;
 }
 
-int mine_search_span(struct mine *m, unsigned char header[MINE_HEADER_LEN],
-                     const unsigned char target[MINE_TARGET_LEN], uint32_t start, uint64_t count,
-                     uint64_t span, struct mine_result *res, struct err *e)
+static int search_span(struct mine *m, unsigned char header[MINE_HEADER_LEN],
+                       const unsigned char target[MINE_TARGET_LEN], uint32_t start,
+                       uint64_t count, uint64_t span, int announce, struct mine_result *res,
+                       struct err *e)
 {
     unsigned char hdr[MINE_HEADER_LEN];
     uint32_t time0 = mine_header_u32(header, MINE_HDR_TIME);
@@ -522,7 +543,7 @@ int mine_search_span(struct mine *m, unsigned char header[MINE_HEADER_LEN],
         return err_set(e, ERR_USAGE, "search of %llu (time roll, nonce) pairs out of range 1..%u "
                        "x %llu", (unsigned long long)count, MINE_ROLL_MAX,
                        (unsigned long long)span);
-    if (m->notice) {
+    if (m->notice && announce) {
         double secs = mine_expected_seconds(m, target);
         double work = expected_work(target, count);
         if (secs > 5 && isfinite(secs)) {
@@ -557,11 +578,30 @@ int mine_search_span(struct mine *m, unsigned char header[MINE_HEADER_LEN],
     return rc;
 }
 
+int mine_search_span(struct mine *m, unsigned char header[MINE_HEADER_LEN],
+                     const unsigned char target[MINE_TARGET_LEN], uint32_t start, uint64_t count,
+                     uint64_t span, struct mine_result *res, struct err *e)
+{
+    return search_span(m, header, target, start, count, span, 1, res, e);
+}
+
 int mine_search_rolled(struct mine *m, unsigned char header[MINE_HEADER_LEN],
                        const unsigned char target[MINE_TARGET_LEN], uint32_t start,
                        uint64_t count, struct mine_result *res, struct err *e)
 {
-    return mine_search_span(m, header, target, start, count, UINT64_C(1) << 32, res, e);
+    return search_span(m, header, target, start, count, m->span, 1, res, e);
+}
+
+int mine_search_rolled_quiet(struct mine *m, unsigned char header[MINE_HEADER_LEN],
+                             const unsigned char target[MINE_TARGET_LEN], uint32_t start,
+                             uint64_t count, struct mine_result *res, struct err *e)
+{
+    return search_span(m, header, target, start, count, m->span, 0, res, e);
+}
+
+uint64_t mine_roll_span(const struct mine *m)
+{
+    return m->span;
 }
 
 double mine_rate(struct mine *m)

@@ -128,10 +128,29 @@ int mine_search(struct mine *m, const unsigned char header[MINE_HEADER_LEN],
  * mine_search. On success header's time and nonce fields are set to the winner and res->roll
  * says how far the time moved; attempts counts offsets up to the winner. With opts.notice set,
  * a search expected to take more than 5 seconds says first how long it is expected to take.
- * Returns as mine_search; ERR_USAGE for count out of 1..MINE_SEARCH_MAX. */
+ * Returns as mine_search; ERR_USAGE for count out of 1..MINE_SEARCH_MAX (MINE_ROLL_MAX x
+ * mine_roll_span(m) under the test hook). */
 int mine_search_rolled(struct mine *m, unsigned char header[MINE_HEADER_LEN],
                        const unsigned char target[MINE_TARGET_LEN], uint32_t start,
                        uint64_t count, struct mine_result *res, struct err *e);
+
+/* mine_search_rolled without the expected-time notice: for the many searches of a run (the
+ * chain's block race), where one note per search would flood the terminal. */
+int mine_search_rolled_quiet(struct mine *m, unsigned char header[MINE_HEADER_LEN],
+                             const unsigned char target[MINE_TARGET_LEN], uint32_t start,
+                             uint64_t count, struct mine_result *res, struct err *e);
+
+/* Nonces per time roll of this object's rolled searches: 2^32 (the whole nonce field, as Bitcoin
+ * miners roll), unless the test hook SETM_TEST_ROLL_SPAN=N (1..2^32) sets N, so that tests can
+ * run the (roll, nonce) order with a few hashes: offset o is then time + o / N with nonce
+ * (start + o mod N) mod 2^32, and a search holds at most MINE_ROLL_MAX x N offsets. A block's
+ * attempts (chain.c, race_start) are then roll x N + ((nonce - start) mod 2^32) + 1. */
+uint64_t mine_roll_span(const struct mine *m);
+
+/* The span the environment asks for (2^32 when SETM_TEST_ROLL_SPAN is unset or empty): 0, or
+ * ERR_USAGE naming the variable when its value is not a whole number in 1..2^32. mine_new and
+ * `setm verify` read it the same way. */
+int mine_roll_span_env(uint64_t *span, struct err *e);
 
 /* Nonces per second of a large search on this object (the fastest backend it holds), measured
  * once by timing short searches; 0 when the measurement failed. */

@@ -1,7 +1,7 @@
 /*
  * mine/mine_cpu — the CPU backend: a persistent worker pool (core/pool.h, started once in
- * mine_cpu_new and kept across searches) over one scan path (portable C from kernels/sha256.cl,
- * or SHA-NI from mine_shani.c).
+ * mine_cpu_new and kept across searches) over one scan path (portable C from kernels/sha256.cl in
+ * mine_portable.c, or SHA-NI from mine_shani.c; both reject early in the second hash).
  *
  * A search scans its first CPU_HEAD offsets in the caller (an easy search ends there without
  * waking a thread), then is one pool batch whose item k is the k-th chunk of CPU_CHUNK offsets
@@ -156,7 +156,7 @@ struct mine_cpu *mine_cpu_new(unsigned threads, enum mine_cpu_path path, struct 
             goto fail;
         }
     }
-    c->scan = mine_ref_scan;
+    c->scan = mine_portable_scan;
     c->name = "cpu-portable";
     if (mine_selftest(mine_cpu_search, c, e)) {
         err_wrap(e, ERR_DEVICE, "CPU path portable disabled");
@@ -164,7 +164,7 @@ struct mine_cpu *mine_cpu_new(unsigned threads, enum mine_cpu_path path, struct 
     }
 chosen:
     snprintf(c->desc, sizeof c->desc, "%s, %u thread%s, %s%s%.120s", model, threads,
-             threads == 1 ? "" : "s", c->scan == mine_ref_scan ? "portable C" : "SHA-NI",
+             threads == 1 ? "" : "s", c->scan == mine_portable_scan ? "portable C" : "SHA-NI",
              te.code ? "; SHA-NI disabled: " : "", te.code ? te.msg : "");
     return c;
 fail:
