@@ -373,7 +373,7 @@ int cli_bench_market(int argc, char **argv)
     {
         const char *names[] = {"a", "MiM"};
         struct err e = {0};
-        struct id_registry *reg = id_registry_new(1, names, 2, &e);
+        struct id_registry *reg = id_registry_new(1, names, 2, ID_MUTUAL_BESTOWED, &e);
         struct msg msg = {MSG_SHARE, 0, 1, 0, 0, 1.5, 42.0, {0}};
         unsigned char wire[MSG_WIRE_BYTES];
         size_t reps = 0, ok = 0;
