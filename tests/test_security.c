@@ -29,12 +29,12 @@ static struct id_registry *reg(uint64_t seed) { return reg_model(seed, ID_MUTUAL
 
 /* n registered agents named a0, a1, ... (names kept in static storage by the caller). */
 static struct id_registry *reg_many(uint64_t seed, size_t n, enum id_mutual_model model,
-                                    char (*buf)[8], const char **many)
+                                    char (*buf)[12], const char **many)
 {
     struct err e = {0};
     struct id_registry *r;
     for (size_t i = 0; i < n; i++) {
-        snprintf(buf[i], 8, "a%zu", i);
+        snprintf(buf[i], 12, "a%u", (unsigned)i);
         many[i] = buf[i];
     }
     r = id_registry_new(seed, many, n, model, &e);
@@ -116,13 +116,13 @@ static void test_security_mutual_key_agrees(void **state)
 static void test_security_mutual_key_cache_grows(void **state)
 {
     const char *many[200];
-    char buf[200][8];
+    char buf[200][12];
     struct err e = {0};
     struct id_registry *r;
     unsigned char k[ID_KEY_BYTES], k2[ID_KEY_BYTES];
     (void)state;
     for (int i = 0; i < 200; i++) {
-        snprintf(buf[i], sizeof buf[i], "a%d", i);
+        snprintf(buf[i], sizeof buf[i], "a%u", (unsigned)i);
         many[i] = buf[i];
     }
     r = id_registry_new(3, many, 200, ID_MUTUAL_KX, &e);
@@ -163,7 +163,7 @@ static void test_security_mac_is_keyed_blake2b(void **state)
 static void test_security_mutual_key_cache_evicts_without_changing_keys(void **state)
 {
     enum { N = 3001 };
-    static char buf[N][8];
+    static char buf[N][12];
     static const char *many[N];
     static unsigned char first[N][ID_KEY_BYTES];
     struct err e = {0};
@@ -171,7 +171,7 @@ static void test_security_mutual_key_cache_evicts_without_changing_keys(void **s
     unsigned char k[ID_KEY_BYTES], k2[ID_KEY_BYTES];
     (void)state;
     for (int i = 0; i < N; i++) {
-        snprintf(buf[i], sizeof buf[i], "a%d", i);
+        snprintf(buf[i], sizeof buf[i], "a%u", (unsigned)i);
         many[i] = buf[i];
     }
     r = id_registry_new(5, many, N, ID_MUTUAL_KX, &e);
@@ -257,7 +257,7 @@ static void test_security_bestowed_key_same_for_both_parties(void **state)
 static void test_security_bestowed_keys_differ_between_pairs_and_seeds(void **state)
 {
     enum { N = 30 };
-    static char buf[N][8], buf2[N][8];
+    static char buf[N][12], buf2[N][12];
     static const char *many[N], *many2[N];
     static unsigned char keys[N * (N - 1) / 2][ID_KEY_BYTES];
     struct id_registry *r = reg_many(11, N, ID_MUTUAL_BESTOWED, buf, many);
@@ -303,7 +303,7 @@ static int derive_task(void *ctx, size_t i)
  * cache (kx) or on how many threads derive keys at once; both models. */
 static void test_security_mutual_key_independent_of_order_cache_and_threads(void **state)
 {
-    static char buf[ORDER_N][8];
+    static char buf[ORDER_N][12];
     static const char *many[ORDER_N];
     static struct pair_keys serial, parallel;
     (void)state;
