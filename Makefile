@@ -134,9 +134,10 @@ asan:
 	    sh tests/run.sh build/asan/tests/test_mine
 
 # The suites that run code on several threads, under ThreadSanitizer (objects in build/tsan):
-# the worker pool, the chain's batches, parallel verify and the CPU nonce search (test_mine with
+# the worker pool, the chain's batches, parallel verify, mutual keys derived on a pool
+# (test_security) and the CPU nonce search (test_mine with
 # its OpenCL cases skipped: the PoCL runtime is not built for ThreadSanitizer).
-TSAN_TESTS := test_pool test_chain_node test_verify test_mine
+TSAN_TESTS := test_pool test_chain_node test_verify test_mine test_security
 tsan: $(SETM)
 	@$(MAKE) --no-print-directory MODE=tsan $(TSAN_TESTS:%=build/tsan/tests/%)
 	@for t in $(TSAN_TESTS); do \

@@ -14,6 +14,7 @@
 #include "cli_harness.h"
 
 #include "core/config.h"
+#include "security/registry.h"
 
 struct fx {
     char dir[64];
@@ -350,6 +351,24 @@ static void test_config_error_bad_choice(void **state)
     expect_error(*state, "[agent.a]\ntype = nuclear\n", ERR_CONFIG, "[agent.a] type", "home_solar");
 }
 
+/* security.mutual_key: the paper's bestowed keys by default, kx on request, anything else an
+ * error naming the key and the choices; a misspelt section is pointed at [security]. */
+static void test_config_security_mutual_key(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(f->cfg.security.mutual_key, ID_MUTUAL_BESTOWED);
+    assert_int_equal(cfg_load_file(&f->cfg, put(f, "kx.ini", "[security]\nmutual_key = kx\n"),
+                                   &f->e),
+                     0);
+    assert_int_equal(f->cfg.security.mutual_key, ID_MUTUAL_KX);
+    assert_int_equal(cfg_set(&f->cfg, "security.mutual_key=bestowed", &f->e), 0);
+    assert_int_equal(f->cfg.security.mutual_key, ID_MUTUAL_BESTOWED);
+    expect_error(f, "[security]\nmutual_key = x25519\n", ERR_CONFIG,
+                 "[security] mutual_key = 'x25519'", "one of bestowed, kx");
+    expect_error(f, "[securty]\nmutual_key = kx\n", ERR_CONFIG, "did you mean [security]",
+                 NULL);
+}
+
 static void test_config_error_integer_overflow(void **state)
 {
     expect_error(*state, "[scenario]\nseed = 99999999999999999999999\n", ERR_CONFIG,
@@ -684,6 +703,7 @@ int main(void)
         T(test_config_error_out_of_range_names_unit),
         T(test_config_error_not_a_number),
         T(test_config_error_bad_choice),
+        T(test_config_security_mutual_key),
         T(test_config_error_integer_overflow),
         T(test_config_error_string_too_long),
         T(test_config_error_text_that_cannot_round_trip),

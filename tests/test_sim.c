@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,6 +152,62 @@ static void test_sim_stop_request_keeps_partial_file(void **state)
     H5Fclose(file);
 }
 
+static double summary_value(hid_t file, const char *name)
+{
+    double v = NAN;
+    hid_t d = H5Dopen2(file, name, H5P_DEFAULT);
+    assert_true(d >= 0);
+    assert_true(H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, &v) >= 0);
+    H5Dclose(d);
+    return v;
+}
+
+/* The trades of a run under one mutual-key model, as (seller, buyer, kWh, price) columns. */
+static double *run_trades(struct fx *f, const char *model, hsize_t *n, double *failures)
+{
+    struct sim_opts o = {.output = f->path};
+    struct sim_summary sum;
+    char set[64];
+    const char *cols[] = {"trades/seller", "trades/buyer", "trades/kwh", "trades/price"};
+    double *v;
+    hid_t file;
+    snprintf(set, sizeof set, "security.mutual_key=%s", model);
+    assert_int_equal(cfg_set(&f->cfg, set, &f->e), 0);
+    assert_int_equal(sim_run(&f->cfg, &o, &sum, &f->e), 0);
+    file = H5Fopen(f->path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    assert_true(file >= 0);
+    read_col(file, "trades/price", H5T_NATIVE_DOUBLE, NULL, n);
+    v = calloc(4 * *n + 1, sizeof *v);
+    assert_non_null(v);
+    for (int c = 0; c < 4; c++) {
+        hsize_t m;
+        read_col(file, cols[c], H5T_NATIVE_DOUBLE, v + c * *n, &m);
+        assert_int_equal(m, *n);
+    }
+    *failures = summary_value(file, "summary/mutual_key_failures");
+    H5Fclose(file);
+    return v;
+}
+
+/* Both mutual-key models confirm every honest trade (no mutual_key failure) and leave the market
+ * the same: the key decides whether a confirmation holds, never a price or a match. */
+static void test_sim_mutual_key_models_same_market(void **state)
+{
+    struct fx *f = *state;
+    hsize_t nb, nk;
+    double fb = -1, fk = -1, *b, *k;
+    assert_int_equal(cfg_set(&f->cfg, "population.count=40", &f->e), 0);
+    assert_int_equal(cfg_set(&f->cfg, "sim.days=0.25", &f->e), 0);
+    b = run_trades(f, "bestowed", &nb, &fb);
+    k = run_trades(f, "kx", &nk, &fk);
+    assert_true(nb > 20);
+    assert_int_equal(nb, nk);
+    assert_memory_equal(b, k, 4 * nb * sizeof *b);
+    assert_true(fb == 0 && fk == 0);
+    free(b);
+    free(k);
+}
+
 static void test_sim_unwritable_output(void **state)
 {
     struct fx *f = *state;
@@ -166,6 +223,7 @@ int main(void)
         T(test_sim_run_writes_slots_and_agents),
         T(test_sim_stop_request_keeps_partial_file),
         T(test_sim_unwritable_output),
+        T(test_sim_mutual_key_models_same_market),
     };
     return cmocka_run_group_tests_name("sim", tests, NULL, NULL);
 }

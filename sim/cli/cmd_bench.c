@@ -373,7 +373,7 @@ int cli_bench_market(int argc, char **argv)
     {
         const char *names[] = {"a", "MiM"};
         struct err e = {0};
-        struct id_registry *reg = id_registry_new(1, names, 2, &e);
+        struct id_registry *reg = id_registry_new(1, names, 2, ID_MUTUAL_BESTOWED, &e);
         struct msg msg = {MSG_SHARE, 0, 1, 0, 0, 1.5, 42.0, {0}};
         unsigned char wire[MSG_WIRE_BYTES];
         size_t reps = 0, ok = 0;
@@ -395,6 +395,34 @@ int cli_bench_market(int argc, char **argv)
         printf("  messages: %.2f million decoded and authenticated per second (%zu of %zu valid)\n",
                (double)reps / t / 1e6, ok, reps);
         id_registry_free(reg);
+    }
+    { /* one party's copy of a pair's mutual key under each model (security.mutual_key) */
+        static const char *const names[] = {"a", "b", "c", "d", "e", "f", "g", "h"};
+        for (int model = ID_MUTUAL_BESTOWED; model <= ID_MUTUAL_KX; model++) {
+            struct err e = {0};
+            struct id_registry *reg = id_registry_new(1, names, 8, model, &e);
+            unsigned char key[ID_KEY_BYTES];
+            size_t reps = 0;
+            double t0, t;
+            if (!reg) {
+                rc = cli_fail("bench market", &e);
+                goto out;
+            }
+            t0 = wallclock_now();
+            do { /* derive: no cache, so every call does the full work */
+                for (uint32_t k = 0; k < 56; k++, reps++)
+                    if (id_mutual_key_derive(reg, k / 7, (k / 7 + 1 + k % 7) % 8, key)) {
+                        id_registry_free(reg);
+                        fprintf(stderr, "setm bench market: mutual key failed\n");
+                        rc = 1;
+                        goto out;
+                    }
+                t = wallclock_now() - t0;
+            } while (t < 0.3);
+            printf("  mutual key, one party's copy, %-8s %7.2f us\n",
+                   model == ID_MUTUAL_KX ? "kx:" : "bestowed:", 1e6 * t / (double)reps);
+            id_registry_free(reg);
+        }
     }
 out:
     mkt_clear_ws_free(ws);

@@ -42,6 +42,7 @@ static const char *const help_keys[][2] = {
     {"market", "mechanism"},    {"market", "strategy"},     {"market", "rounds_per_slot"},
     {"market", "slot_minutes"}, {"chain", "nodes"},         {"chain", "difficulty_bits"},
     {"chain", "block_interval_s"}, {"mine", "backend"},     {"attacks", "tamper_rate"},
+    {"security", "mutual_key"},
 };
 
 static void print_help_keys(void)

@@ -156,6 +156,10 @@ static const struct key_def keys[] = {
      "copy (one byte flipped)", 0},
     {"attacks", "selfish_node", KT_INT, G(attacks.selfish_node), "-1", -1, 63, 0, NULL, "",
      "node that withholds its blocks and mines selfishly (Eyal-Sirer); -1 = none", 0},
+    {"security", "mutual_key", KT_ENUM, G(security.mutual_key), "bestowed", 0, 0, 0, "bestowed|kx",
+     "", "a trading pair's mutual key: bestowed (the paper's: derived by the server, delivered "
+     "sealed under each party's server key) or kx (each party derives it with X25519, crypto_kx)",
+     0},
     {"weather", "latitude", KT_NUM, G(weather.latitude), "37.5", -66, 66, 0, NULL, "degrees",
      "latitude of the neighbourhood (north positive), for the clear-sky PV curve", 0},
     {"weather", "start_day", KT_INT, G(weather.start_day), "172", 1, 365, 0, NULL, "day of year",
@@ -894,7 +898,7 @@ static const char *section_target(struct load_ctx *c, const char *section, const
         }
         fail(c, ERR_CONFIG,
              "unknown section [%s]%s%s%s (known: scenario, sim, market, network, mine, output, "
-             "chain, weather, grid, population, attacks, type.TYPE, agent.NAME, sweep)",
+             "chain, weather, grid, population, attacks, security, type.TYPE, agent.NAME, sweep)",
              section, best ? ": did you mean [" : "", best ? best : "", best ? "]?" : "");
         return NULL;
     }

@@ -184,6 +184,9 @@ struct cfg {
         double tampered_block_rate;  /* per block: a relay sends an altered copy to every node */
         int64_t selfish_node;        /* node that withholds blocks (selfish mining), -1 = none */
     } attacks;
+    struct {
+        int mutual_key; /* enum id_mutual_model (sim/security/registry.h): bestowed or kx */
+    } security;
 
     struct cfg_agent *agents; /* owned; n_agents groups in order of first appearance */
     size_t n_agents;

@@ -576,13 +576,16 @@ static int record_match(struct mkt *m, uint32_t seller, uint32_t buyer, double k
 }
 
 /* The seller and buyer of a match confirm it to each other under their mutual key (paper
- * Figure 4): the seller MACs the agreement with the key it derives, the buyer checks it with the
- * key it derives itself.  A mismatch is logged to /security and counted (it cannot happen between
- * honest parties; the check is what a forged agreement would fail).
+ * Figure 4): the seller MACs the agreement with its copy of the key, the buyer checks it with
+ * its own copy (security.mutual_key: each opened from the server's delivery to that party, or
+ * each derived with crypto_kx from that party's secret).  A mismatch is logged to /security and
+ * counted (it cannot happen between honest parties; the check is what a forged agreement would
+ * fail).
  *
  * A round's confirmations are independent of one another, so they run on the pool: a task reads
- * the pair-key cache (nothing writes it during the batch), derives what is missing, and leaves
- * its outcome in its own slot; the keys it derived are remembered afterwards in trade order. */
+ * the pair-key cache (kx only; nothing writes it during the batch), gets what is missing, and
+ * leaves its outcome in its own slot; kx keys it derived are remembered afterwards in trade
+ * order. */
 struct confirm_slot {
     unsigned char ks[ID_KEY_BYTES], kb[ID_KEY_BYTES];
     uint8_t new_s, new_b; /* derived in this batch: remember them */
