@@ -337,13 +337,20 @@ static size_t rolled_row(hid_t file, size_t *n)
     return row;
 }
 
-/* attempts changed by one (the nonce no longer matches), by one whole roll (the template time
- * moves one second, while the race's timing says otherwise) and by 7200 rolls (past the two
- * hours a header time may run ahead): each fails verify, naming the block. */
+/* attempts changed by one (the nonce no longer matches), by two whole rolls (the template time
+ * moves two seconds, while the race's timing says otherwise) and by 7200 rolls (past the two
+ * hours a header time may run ahead): each fails verify, naming the block.
+ *
+ * Why two rolls: the scenario's network rate is the default auto rate, 2^13 nonces per 60 s
+ * block interval, so one roll (SPAN nonces) moves the segment start implied by t_found and
+ * attempts by 256 / (8192 / 60) = 1.875 s but the template time by exactly 1 s.  A one-roll
+ * change is then inconsistent only when the start's fraction of a second is below 0.875 (it
+ * passes otherwise: the file cannot tell); two rolls move them apart by 1.75 s > 1 s, which no
+ * fraction can hide. */
 static void test_chain_roll_tampered_attempts_fail(void **state)
 {
     struct fx *f = *state;
-    const uint64_t delta[] = {1, SPAN, (uint64_t)MINE_ROLL_MAX * SPAN};
+    const uint64_t delta[] = {1, 2 * SPAN, (uint64_t)MINE_ROLL_MAX * SPAN};
     const char *const want[] = {"attempts must be roll", "race segment began", "more than the"};
     for (size_t k = 0; k < sizeof delta / sizeof delta[0]; k++) {
         size_t n, elem, row;
@@ -363,7 +370,7 @@ static void test_chain_roll_tampered_attempts_fail(void **state)
         if (!strstr(e.msg, want[k]))
             fail_msg("attempts + %llu: message '%s'", (unsigned long long)delta[k], e.msg);
     }
-    /* one roll fewer as well: the template time one second later */
+    /* two rolls fewer as well: the template time two seconds later (the row rolled >= 2) */
     {
         size_t n, elem, row;
         uint64_t *a;
@@ -373,7 +380,7 @@ static void test_chain_roll_tampered_attempts_fail(void **state)
         file = H5Fopen(f->copy, H5F_ACC_RDWR, H5P_DEFAULT);
         row = rolled_row(file, &n);
         a = read_all(file, "/blocks/attempts", &n, &elem);
-        a[row] -= SPAN;
+        a[row] -= 2 * SPAN;
         write_all(file, "/blocks/attempts", a, n);
         H5Fclose(file);
         free(a);
