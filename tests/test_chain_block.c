@@ -281,7 +281,7 @@ static int check(struct blocks *b, const unsigned char *hdr, size_t n_tx,
                  const unsigned char *const *tx, const size_t *len, const unsigned char prev[32],
                  uint32_t bits, const char **rule)
 {
-    struct chain_block_view v = {hdr, n_tx, tx, len};
+    struct chain_block_view v = {hdr, n_tx, tx, len, 0};
     (void)b;
     return chain_block_check(&v, prev, bits, rule, NULL);
 }
@@ -399,7 +399,7 @@ static void test_chain_block_check_rejects_wrong_bits(void **state)
     struct blocks *b = *state;
     const char *rule = NULL;
     struct err e = {0};
-    struct chain_block_view v = {b->hdr[1], 0, NULL, NULL};
+    struct chain_block_view v = {b->hdr[1], 0, NULL, NULL, 0};
     assert_int_equal(chain_block_check(&v, b->hash[0], b->bits + 1, &rule, &e), ERR_VERIFY);
     assert_string_equal(rule, "bits");
     assert_non_null(strstr(e.msg, "bits"));
