@@ -39,8 +39,9 @@
  *    T.  Admission refuses t < floor(now) - W ("expired"), templates drop such pending ones for
  *    good, so a record that is FINAL or REJECTED, held by no block array and older than
  *    floor(now) - W can never be named again: a replay of its bytes is refused by the window
- *    rule, not by the index.  chain_forget drops such records from the front of txs[] (and their
- *    index entries at the next compaction), so the records alive are about W + finality worth.
+ *    rule, not by the index.  chain_forget drops such records from the front of txs[] (and
+ *    chain_index_add their index entries when the table next fills and is rebuilt), so the
+ *    records alive are about W + finality worth, and the memory for them stops growing.
  *  - Two ledgers are cursors over the block tree: `work` (moved to whatever branch is being
  *    validated or extended) and `settled` (kept at the main-chain block `confirmations` deep).
  *    A ledger at block B holds base balances plus every transaction of B's branch; bit `bit` of
@@ -182,9 +183,11 @@ struct chain {
     uint32_t n_txs, cap_txs;
     uint32_t tx_arr;    /* record index of txs[0] */
     uint32_t tx_base;   /* records below it are forgotten */
-    uint32_t *tx_index; /* open addressing on the txid, entries idx+1 (forgotten ones until the
-                           next compaction, ignored by chain_index_find) */
+    uint32_t *tx_index; /* open addressing on the txid, entries idx+1 for records idx_lo ..
+                           n_txs - 1 (the forgotten ones among them ignored by chain_index_find;
+                           dropped when the table is next rebuilt) */
     size_t index_cap;
+    uint32_t idx_lo;    /* first record the index holds: tx_base when it was last rebuilt */
     int64_t final_h;    /* the final (checkpoint) height: main tip height - finality_depth */
 
     uint32_t *pend;

@@ -218,24 +218,31 @@ static void index_put(uint32_t *tab, size_t cap, const unsigned char id[CHAIN_TX
     tab[h] = i + 1;
 }
 
-/* A fresh index of `cap` slots (a power of two) over the records tx_base .. upto - 1. */
-static int index_rebuild(struct chain *c, size_t cap, uint32_t upto)
+/* A fresh index over the records tx_base .. upto - 1: 4 slots per record at least (a power of
+ * two, 1024 at least), so forgotten ids leave the table and it stays proportional to the
+ * records alive. */
+static int index_rebuild(struct chain *c, uint32_t upto)
 {
-    uint32_t *t = calloc(cap, sizeof *t);
-    if (!t)
+    size_t cap = 1024;
+    uint32_t *t;
+    while (cap < 4 * ((size_t)(upto - c->tx_base) + 1))
+        cap *= 2;
+    if (!(t = calloc(cap, sizeof *t)))
         return ERR_NOMEM;
     for (uint32_t j = c->tx_base; j < upto; j++)
         index_put(t, cap, chain_txrec(c, j)->id, j);
     free(c->tx_index);
     c->tx_index = t;
     c->index_cap = cap;
+    c->idx_lo = c->tx_base;
     return 0;
 }
 
+/* Add record i.  The table holds every record since idx_lo, forgotten ones included, and is
+ * rebuilt (over the records alive only) when they would fill half of it. */
 int chain_index_add(struct chain *c, uint32_t i)
 {
-    if (2 * ((size_t)(i - c->tx_base) + 1) > c->index_cap &&
-        index_rebuild(c, c->index_cap * 2, i))
+    if (2 * ((size_t)(i - c->idx_lo) + 1) > c->index_cap && index_rebuild(c, i))
         return ERR_NOMEM;
     index_put(c->tx_index, c->index_cap, chain_txrec(c, i)->id, i);
     return 0;
@@ -247,9 +254,9 @@ int chain_index_add(struct chain *c, uint32_t i)
 
 /* Drop records from the front of txs[] that no rule can name again (chain_internal.h: FINAL or
  * REJECTED, in no block's list, out of the mempool, made before floor(now) - tx_window), then
- * compact once the dead prefix is a quarter of the live part: records move down and the index is
- * rebuilt over the live ones, so both stay proportional to the records alive.  Deterministic:
- * it depends on simulated time and chain state only. */
+ * compact once the dead prefix is a quarter of the live part (and 1024 records at least): the
+ * records alive move down, so the array stays proportional to them.  Deterministic: it depends
+ * on simulated time and chain state only.  0 always (an int for the callers' error chain). */
 int chain_forget(struct chain *c)
 {
     const double cut = floor(eng_now(c->eng)) - c->cfg->chain.tx_window;
@@ -273,13 +280,6 @@ int chain_forget(struct chain *c)
         return 0;
     memmove(c->txs, c->txs + dead, (size_t)live * sizeof *c->txs);
     c->tx_arr = c->tx_base;
-    {
-        size_t cap = 1024;
-        while (cap < 4 * ((size_t)live + 1))
-            cap *= 2;
-        if (index_rebuild(c, cap, c->n_txs))
-            return err_set(c->e, ERR_NOMEM, "chain: out of memory for the txid index");
-    }
     return 0;
 }
 
