@@ -124,9 +124,8 @@ static const struct key_def keys[] = {
      "(a branch forking below it is abandoned)",
      0},
     {"chain", "tx_window", KT_NUM, G(chain.tx_window), "86400", 1, 31536000, 0, NULL, "s",
-     "validity window of a transaction: a block at header time T may include it only when it was "
-     "made in [T - tx_window, T]; older pending ones are dropped as expired, and nodes forget the "
-     "ids of final ones once out of it", 0},
+     "a block at header time T takes only transactions made in [T - tx_window, T]; older pending "
+     "ones expire, and nodes forget final ids out of it", 0},
     {"chain", "max_block_txs", KT_INT, G(chain.max_block_txs), "2000", 1, 1000000, 0, NULL,
      "transactions", "transactions per block at most", 0},
     {"chain", "propagation_min_s", KT_NUM, G(chain.propagation_min_s), "0.05", 0, 3600, 0, NULL,
