@@ -13,7 +13,8 @@
  *
  * Data layout and its invariants:
  *  - blocks[] holds every block ever found (genesis at 0), parent before child, never removed
- *    (about 300 bytes each: 1,440 a day at 60 s blocks, 0.4 MiB).  A block's `known`/`connected`
+ *    (256 bytes each: 1,440 a day at 60 s blocks, 0.35 MiB a day, the one store that still
+ *    grows with simulated days).  A block's `known`/`connected`
  *    bitmasks say which nodes have it and have its whole ancestry.  Every stored block is valid on
  *    its branch (miners only assemble valid templates; altered copies are checked and dropped,
  *    never stored).  A block's `txs` array is freed once the block is written and no ledger can
@@ -28,7 +29,7 @@
  *  - txs[] holds one record per transaction that entered the network and is not yet forgotten:
  *    record i (a global, admission-ordered index) is at txs[i - tx_arr], and records below
  *    tx_base are forgotten (tx_arr <= tx_base <= n_txs; the dead prefix is compacted away once it
- *    is as long as the live part).  status PENDING means in no main-chain block (it is then in the
+ *    is a quarter of the live part and 1,024 records at least).  status PENDING means in no main-chain block (it is then in the
  *    mempool list `pend`, kept in admission order), MAIN means in a main-chain block, FINAL in a
  *    written main-chain block, REJECTED refused for good (double spend, or expired: older than
  *    the window).  `refs` counts blocks whose txs array still names it.  A record's encoding is
@@ -42,6 +43,8 @@
  *    rule, not by the index.  chain_forget drops such records from the front of txs[] (and
  *    chain_index_add their index entries when the table next fills and is rebuilt), so the
  *    records alive are about W + finality worth, and the memory for them stops growing.
+ *    Forgetting goes in admission order, so a record that must stay (pending, or in a block not
+ *    yet written) holds back those after it: for at most W plus the time to finality.
  *  - Two ledgers are cursors over the block tree: `work` (moved to whatever branch is being
  *    validated or extended) and `settled` (kept at the main-chain block `confirmations` deep).
  *    A ledger at block B holds base balances plus every transaction of B's branch; bit `bit` of
