@@ -281,7 +281,7 @@ static int check(struct blocks *b, const unsigned char *hdr, size_t n_tx,
                  const unsigned char *const *tx, const size_t *len, const unsigned char prev[32],
                  uint32_t bits, const char **rule)
 {
-    struct chain_block_view v = {hdr, n_tx, tx, len};
+    struct chain_block_view v = {hdr, n_tx, tx, len, 0};
     (void)b;
     return chain_block_check(&v, prev, bits, rule, NULL);
 }
@@ -399,7 +399,7 @@ static void test_chain_block_check_rejects_wrong_bits(void **state)
     struct blocks *b = *state;
     const char *rule = NULL;
     struct err e = {0};
-    struct chain_block_view v = {b->hdr[1], 0, NULL, NULL};
+    struct chain_block_view v = {b->hdr[1], 0, NULL, NULL, 0};
     assert_int_equal(chain_block_check(&v, b->hash[0], b->bits + 1, &rule, &e), ERR_VERIFY);
     assert_string_equal(rule, "bits");
     assert_non_null(strstr(e.msg, "bits"));
@@ -473,6 +473,90 @@ static void test_chain_block_identity_root_ignores_sim_threads(void **state)
     assert_memory_not_equal(b, want, 32);
 }
 
+/* The window rule by its definition (block.h): a block with header time T takes a transaction made
+ * at t when T - W <= t and floor(t) <= T.  The fixture's trades are made at AT = 20 s and its
+ * first block has T = 1000 s, so W = 980 s is the smallest window that holds them. */
+static void test_chain_block_check_window_lower_boundary(void **state)
+{
+    struct blocks *b = *state;
+    static const unsigned char zero[32];
+    const unsigned char *tx[3] = {b->tx[0], b->tx[1], b->tx[2]};
+    struct chain_block_view v = {b->hdr[0], 3, tx, b->tx_len, 980};
+    const char *rule = "x";
+    struct err e = {0};
+    assert_int_equal(chain_block_check(&v, zero, b->bits, &rule, &e), 0);
+    assert_null(rule);
+    v.tx_window = 979.999;
+    assert_int_equal(chain_block_check(&v, zero, b->bits, &rule, &e), ERR_VERIFY);
+    assert_string_equal(rule, "tx_window");
+    assert_non_null(strstr(e.msg, "tx 0"));
+    assert_non_null(strstr(e.msg, "chain.tx_window"));
+    v.tx_window = 0; /* not checked */
+    assert_int_equal(chain_block_check(&v, zero, b->bits, &rule, &e), 0);
+}
+
+/* A block may not take a transaction made after its own (whole-second) time: AT = 20 s fits a
+ * block at T = 20 s, not one at T = 19 s. */
+static void test_chain_block_check_window_upper_boundary(void **state)
+{
+    struct blocks *b = *state;
+    static const unsigned char zero[32];
+    const unsigned char *tx[1] = {b->tx[0]};
+    unsigned char hdr[80], id[32], target[32];
+    struct chain_header h;
+    struct mine_result res;
+    const char *rule = NULL;
+    for (uint32_t T = 19; T <= 20; T++) {
+        struct chain_block_view v = {hdr, 1, tx, b->tx_len, 1000};
+        memset(&h, 0, sizeof h);
+        h.version = CHAIN_BLOCK_VERSION;
+        chain_txid(b->tx[0], b->tx_len[0], id);
+        memcpy(h.merkle, id, 32); /* one transaction: the root is its id */
+        h.time = T;
+        h.bits = b->bits;
+        chain_header_pack(&h, hdr);
+        assert_int_equal(mine_target_from_bits(b->bits, target, NULL), 0);
+        assert_int_equal(mine_search(b->m, hdr, target, 0, UINT64_C(1) << 32, &res, NULL), 0);
+        mine_header_set_u32(hdr, MINE_HDR_NONCE, res.nonce);
+        rule = NULL;
+        assert_int_equal(chain_block_check(&v, zero, b->bits, &rule, NULL),
+                         T == 19 ? ERR_VERIFY : 0);
+        if (T == 19)
+            assert_string_equal(rule, "tx_window");
+    }
+}
+
+static void test_chain_block_tx_time_ok_definition(void **state)
+{
+    (void)state;
+    assert_true(chain_tx_time_ok(900, 1000, 100));      /* T - W itself */
+    assert_false(chain_tx_time_ok(899.5, 1000, 100));   /* just before */
+    assert_true(chain_tx_time_ok(1000.999, 1000, 100)); /* the block's second */
+    assert_false(chain_tx_time_ok(1001, 1000, 100));    /* the next second */
+    assert_false(chain_tx_time_ok(NAN, 1000, 100));
+}
+
+/* chain.tx_window joined the scenario after identity version 1: at its default it leaves the
+ * identity (and every block hash) as it was; any other value is committed. */
+static void test_chain_block_identity_root_commits_tx_window_when_set(void **state)
+{
+    static const char record[] = "setm run identity 1\nversion=0.1.0\nseed=3\n"
+                                 "[chain]\nnodes = 4\n";
+    static const char dflt[] = "[chain]\nnodes = 4\ntx_window = 86400\n";
+    static const char other[] = "[chain]\nnodes = 4\ntx_window = 3600\n";
+    static const char sim_key[] = "[sim]\ntx_window = 86400\n[chain]\nnodes = 4\n";
+    unsigned char want[32], h1[32], b[32];
+    (void)state;
+    crypto_hash_sha256(h1, (const unsigned char *)record, sizeof record - 1);
+    crypto_hash_sha256(want, h1, sizeof h1);
+    chain_identity_root(dflt, 3, "0.1.0", b);
+    assert_memory_equal(b, want, 32);
+    chain_identity_root(other, 3, "0.1.0", b);
+    assert_memory_not_equal(b, want, 32);
+    chain_identity_root(sim_key, 3, "0.1.0", b); /* only [chain]'s key is special */
+    assert_memory_not_equal(b, want, 32);
+}
+
 int main(void)
 {
     const struct CMUnitTest unit[] = {
@@ -490,8 +574,12 @@ int main(void)
         cmocka_unit_test(test_chain_block_retarget_errors),
         cmocka_unit_test(test_chain_block_identity_root_commits_to_scenario),
         cmocka_unit_test(test_chain_block_identity_root_ignores_sim_threads),
+        cmocka_unit_test(test_chain_block_identity_root_commits_tx_window_when_set),
+        cmocka_unit_test(test_chain_block_tx_time_ok_definition),
         cmocka_unit_test(test_chain_block_check_accepts_valid_chain),
         cmocka_unit_test(test_chain_block_check_rejects_every_flipped_header_byte),
+        cmocka_unit_test(test_chain_block_check_window_lower_boundary),
+        cmocka_unit_test(test_chain_block_check_window_upper_boundary),
         cmocka_unit_test(test_chain_block_check_rejects_every_flipped_tx_byte),
         cmocka_unit_test(test_chain_block_check_rejects_changed_price),
         cmocka_unit_test(test_chain_block_check_rejects_bad_signature),

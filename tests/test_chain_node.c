@@ -2,7 +2,10 @@
  * PoW interval statistics, trades from admission to settlement, wallets, every admission
  * rejection, forks resolved by most work (checked from the written /blocks and /transactions as
  * an independent verifier would: hashes, links, txids, Merkle roots), tampered copies, selfish
- * mining, double-spend attacks, retargeting, and a reorg deeper than finality stopping the run. */
+ * mining, double-spend attacks, retargeting, finality as a checkpoint (no reorg deeper than
+ * chain.finality_depth, a withholder's dead branch abandoned), the transaction-id window
+ * (admission and mempool boundaries, replays after an id was forgotten) and the records alive
+ * staying bounded over days. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -156,9 +159,10 @@ static void run(struct fixture *f, double t)
         fail_msg("run: %s", eng_err(f->eng)->msg);
 }
 
-/* A trade signed by both parties with their fixture keys. */
-static int trade(struct fixture *f, uint64_t ref, int64_t seller, int64_t buyer, double kwh,
-                 double price, struct err *e)
+/* A trade made (agreed) at `at`, signed by both parties with their fixture keys: the same
+ * arguments give the same bytes (Ed25519 signatures are deterministic). */
+static int trade_at(struct fixture *f, uint64_t ref, int64_t seller, int64_t buyer, double kwh,
+                    double price, double at, struct err *e)
 {
     struct chain_buyer b;
     struct chain_trade t;
@@ -174,8 +178,8 @@ static int trade(struct fixture *f, uint64_t ref, int64_t seller, int64_t buyer,
     t.seller = seller;
     memcpy(t.seller_pk, f->pk[seller], 32);
     t.price = price;
-    t.request_time = eng_now(f->eng);
-    t.agreement_time = eng_now(f->eng);
+    t.request_time = at;
+    t.agreement_time = at;
     t.n_buyers = 1;
     t.buyers = &b;
     if ((rc = chain_trade_signing_bytes(f->c, &t, msg, sizeof msg, &len, e)))
@@ -183,6 +187,13 @@ static int trade(struct fixture *f, uint64_t ref, int64_t seller, int64_t buyer,
     crypto_sign_detached(t.seller_sig, NULL, msg, len, f->sk[seller]);
     crypto_sign_detached(b.sig, NULL, msg, len, f->sk[buyer]);
     return chain_submit_trade(f->c, &t, e);
+}
+
+/* A trade made now. */
+static int trade(struct fixture *f, uint64_t ref, int64_t seller, int64_t buyer, double kwh,
+                 double price, struct err *e)
+{
+    return trade_at(f, ref, seller, buyer, kwh, price, eng_now(f->eng), e);
 }
 
 static int64_t total_coins(struct fixture *f, enum chain_balance_kind k)
@@ -735,19 +746,148 @@ static void test_chain_retarget_moves_toward_interval(void **state)
     assert_true(re.height < fixed.height / 2); /* two clamped x4 steps bring it near 60 s */
 }
 
-static void test_chain_reorg_past_finality_stops_run(void **state)
+/* Finality is a checkpoint: the withholder of the old test (49 % of the hash rate, finality one
+ * block deep) used to stop the run with a reorg past finality.  Now no node takes a branch that
+ * forks below the final height, so no reorg drops more than finality_depth blocks, the
+ * withholder abandons branches that died, and what is written verifies as one chain. */
+static void test_chain_branch_below_final_not_extended(void **state)
 {
     struct fixture *f = *state;
-    int rc;
+    struct chain_summary s;
+    struct h5_file *h;
+    struct err e = {0};
+    char path[64];
+    int64_t stale_in_file = 0, abandoned = 0;
     f->cfg.chain.nodes = 2;
     snprintf(f->cfg.chain.hash_shares, sizeof f->cfg.chain.hash_shares, "0.49,0.51");
     f->cfg.attacks.selfish_node = 0;
     f->cfg.chain.confirmations = 1;
     f->cfg.chain.finality_depth = 1;
     start(f);
-    rc = eng_run_until(f->eng, 30 * 86400.0);
-    assert_int_equal(rc, ERR_RUNTIME);
-    assert_non_null(strstr(eng_err(f->eng)->msg, "finality_depth"));
+    snprintf(path, sizeof path, "/tmp/test_chain_f_%d.h5", (int)getpid());
+    assert_non_null(h = h5_file_create(path, &e));
+    assert_int_equal(h5_file_set_layout(h, 64, 1, &e), 0);
+    assert_int_equal(chain_tables_open(f->c, h, &e), 0);
+    run(f, 2 * 86400.0);
+    chain_summary_get(f->c, &s);
+    assert_true(s.reorgs > 0);
+    assert_true(s.max_reorg_depth <= f->cfg.chain.finality_depth);
+    for (int k = 0; k < f->n_sec && k < 64; k++)
+        abandoned += !strcmp(f->sec_action[k], "abandoned");
+    assert_true(abandoned > 0);
+    assert_int_equal(chain_finish(f->c, &e), 0);
+    assert_int_equal(chain_summary_write(f->c, h, &e), 0);
+    assert_int_equal(h5_file_commit(h, &e), 0);
+    verify_file(&f->cfg, path, &stale_in_file);
+    assert_int_equal(stale_in_file, s.stale_blocks);
+    unlink(path);
+}
+
+/* Admission by the window's definition: a trade made at floor(now) - W is taken, one made half a
+ * second earlier is refused as "expired" and counted. */
+static void test_chain_admission_window_boundary(void **state)
+{
+    struct fixture *f = *state;
+    struct chain_summary s;
+    struct err e = {0};
+    f->cfg.chain.tx_window = 600;
+    start(f);
+    run(f, 5000.25);
+    assert_int_equal(trade_at(f, 1, 0, 1, 1, 50, 5000 - 600, &e), 0);
+    assert_int_equal(trade_at(f, 2, 0, 1, 1, 50, 5000 - 600.5, &e), ERR_VERIFY);
+    assert_int_equal(f->n_reject, 1);
+    assert_string_equal(f->reject_reason[0], "expired");
+    chain_summary_get(f->c, &s);
+    assert_int_equal(s.txs_expired, 1);
+    assert_int_equal(s.txs_rejected, 1);
+}
+
+/* One transaction per block, twenty waiting, a 150 s window: blocks whose header time is past
+ * t + 150 may not take them, so those still waiting then are dropped as "expired", each once,
+ * and each trade ends either included or expired. */
+static void test_chain_mempool_drops_expired(void **state)
+{
+    struct fixture *f = *state;
+    struct chain_summary s;
+    int64_t included = 0;
+    f->cfg.chain.nodes = 1;
+    f->cfg.chain.max_block_txs = 1;
+    f->cfg.chain.tx_window = 150;
+    start(f);
+    run(f, 1000);
+    for (int k = 1; k <= 20; k++)
+        assert_int_equal(trade(f, (uint64_t)k, k % AGENTS, (k + 1) % AGENTS, 0.1, 50, NULL), 0);
+    run(f, 1000 + 3600);
+    chain_summary_get(f->c, &s);
+    for (int k = 1; k <= 20; k++)
+        if (f->included_h[k] >= 0) {
+            included++;
+            assert_true(f->included_t[k] >= 1000);
+        }
+    assert_true(s.txs_expired > 0);
+    assert_int_equal(s.txs_expired, f->n_reject);
+    for (int k = 0; k < f->n_reject && k < 64; k++)
+        assert_string_equal(f->reject_reason[k], "expired");
+    assert_int_equal(included + s.txs_expired, 20);
+    /* 150 s hold about 2.5 blocks of 60 s: far fewer than twenty */
+    assert_true(included < 12);
+}
+
+/* A replay of a transaction's exact bytes: refused as a duplicate while its id is remembered,
+ * and still refused, by the window rule, after the id was forgotten. */
+static void test_chain_replay_after_forgotten_rejected_by_window(void **state)
+{
+    struct fixture *f = *state;
+    struct chain_mem_stats m;
+    f->cfg.chain.nodes = 1;
+    f->cfg.chain.tx_window = 600;
+    f->cfg.chain.finality_depth = 3;
+    f->cfg.chain.confirmations = 2;
+    start(f);
+    run(f, 100);
+    assert_int_equal(trade_at(f, 7, 2, 3, 1, 50, 100, NULL), 0);
+    run(f, 200);
+    assert_int_equal(trade_at(f, 7, 2, 3, 1, 50, 100, NULL), ERR_VERIFY);
+    assert_string_equal(f->reject_reason[0], "duplicate_tx");
+    run(f, 100 + 600 + 3600);
+    assert_true(f->included_h[7] > 0);
+    chain_mem_stats_get(f->c, &m);
+    assert_int_equal(m.tx_forgotten, 1);
+    assert_int_equal(m.tx_records, 0);
+    assert_int_equal(trade_at(f, 7, 2, 3, 1, 50, 100, NULL), ERR_VERIFY);
+    assert_int_equal(f->n_reject, 2);
+    assert_string_equal(f->reject_reason[1], "expired");
+}
+
+/* A trade a minute for two days with a one-hour window: the records alive never exceed the trades
+ * of the window plus those not yet final (bounded by two hours' worth here), every other record is
+ * forgotten, and the memory that holds them stops growing: the slots and the index are the same
+ * after the second day as after the first; only blocks above the final height keep their lists. */
+static void test_chain_live_records_bounded(void **state)
+{
+    struct fixture *f = *state;
+    struct chain_mem_stats m, day1;
+    int64_t most = 0, submitted = 0;
+    f->cfg.chain.nodes = 1;
+    f->cfg.chain.tx_window = 3600;
+    f->cfg.chain.finality_depth = 6;
+    start(f);
+    for (int k = 1; k <= 2 * 1440; k++) {
+        run(f, 60.0 * k);
+        assert_int_equal(trade(f, (uint64_t)k, k % AGENTS, (k + 3) % AGENTS, 0.1, 50, NULL), 0);
+        submitted++;
+        chain_mem_stats_get(f->c, &m);
+        if (m.tx_records > most)
+            most = m.tx_records;
+        assert_int_equal(m.tx_records + m.tx_forgotten, submitted);
+        assert_true(m.block_tx_lists <= f->cfg.chain.finality_depth);
+        if (k == 1440)
+            day1 = m;
+    }
+    assert_true(most <= 2 * 3600 / 60);
+    assert_true(m.tx_forgotten >= submitted - 2 * 3600 / 60);
+    assert_int_equal(m.tx_slots, day1.tx_slots);
+    assert_int_equal(m.tx_index_slots, day1.tx_index_slots);
 }
 
 int main(void)
@@ -781,7 +921,11 @@ int main(void)
         T(test_chain_selfish_mining_logged),
         T(test_chain_double_spend_attack_detected),
         T(test_chain_retarget_moves_toward_interval),
-        T(test_chain_reorg_past_finality_stops_run),
+        T(test_chain_branch_below_final_not_extended),
+        T(test_chain_admission_window_boundary),
+        T(test_chain_mempool_drops_expired),
+        T(test_chain_replay_after_forgotten_rejected_by_window),
+        T(test_chain_live_records_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

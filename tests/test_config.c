@@ -276,6 +276,19 @@ static void test_config_set_errors(void **state)
     assert_int_equal(f->cfg.market.slot_minutes, 15); /* untouched by failures */
 }
 
+/* chain.tx_window is bounded: a window of no time or above a year is refused, naming the key. */
+static void test_config_tx_window_bounded(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(f->cfg.chain.tx_window, 86400);
+    assert_int_equal(cfg_set(&f->cfg, "chain.tx_window=0", &f->e), ERR_CONFIG);
+    assert_non_null(strstr(f->e.msg, "tx_window"));
+    assert_int_equal(cfg_set(&f->cfg, "chain.tx_window=31536001", &f->e), ERR_CONFIG);
+    assert_non_null(strstr(f->e.msg, "tx_window"));
+    assert_int_equal(cfg_set(&f->cfg, "chain.tx_window=3600", &f->e), 0);
+    assert_true(f->cfg.chain.tx_window == 3600);
+}
+
 static void test_config_error_unknown_section(void **state)
 {
     expect_error(*state, "[market]\nslot_minutes = 15\n\n[markte]\nx = 1\n", ERR_CONFIG,
@@ -693,6 +706,7 @@ int main(void)
         T(test_config_use_composes_in_order),
         T(test_config_set_overrides_last),
         T(test_config_set_errors),
+        T(test_config_tx_window_bounded),
         T(test_config_error_unknown_section),
         T(test_config_error_unknown_key_lists_known),
         T(test_config_error_unknown_key_names_closest),

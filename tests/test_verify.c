@@ -1,7 +1,8 @@
 /* test_verify — chain_verify_file and `setm verify`: real runs pass (plain, and with every chain
  * attack, pseudonyms and retargeting); each kind of corruption, written into a copy of a real
  * file with the HDF5 C API, fails with the right message and names the right block or
- * transaction; bad input (not HDF5, truncated, a table or column missing, a partial run, columns
+ * transaction (a block added with a validly signed transaction made before its header time minus
+ * chain.tx_window fails the window rule); bad input (not HDF5, truncated, a table or column missing, a partial run, columns
  * of unequal length) is refused as such; the CLI's exit codes 0/1/2. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,7 +18,9 @@
 #include <sys/wait.h>
 #include <cmocka.h>
 #include <hdf5.h>
+#include <sodium.h>
 
+#include "chain/block.h"
 #include "chain/tx.h"
 #include "chain/verify.h"
 #include "core/config.h"
@@ -567,6 +570,196 @@ static void expect_fail(struct fx *f, const char *a, const char *b)
         fail_msg("verify returned %d (%s), expected ERR_VERIFY", rc, e.msg);
     if ((a && !strstr(e.msg, a)) || (b && !strstr(e.msg, b)))
         fail_msg("message '%s' does not name '%s' / '%s'", e.msg, a ? a : "", b ? b : "");
+}
+
+/* Append a copy of row `src` to every column of `table`. */
+static void append_copy(hid_t file, const char *table, size_t src)
+{
+    hid_t g = H5Gopen2(file, table, H5P_DEFAULT);
+    hsize_t ncols = 0;
+    assert_true(g >= 0);
+    assert_true(H5Gget_num_objs(g, &ncols) >= 0);
+    for (hsize_t c = 0; c < ncols; c++) {
+        char name[64], path[96];
+        size_t n, elem;
+        unsigned char *buf;
+        H5Gget_objname_by_idx(g, c, name, sizeof name);
+        snprintf(path, sizeof path, "/%s/%s", table, name);
+        buf = read_all(file, path, &n, &elem);
+        assert_true(src < n);
+        buf = realloc(buf, (n + 1) * elem);
+        assert_non_null(buf);
+        memcpy(buf + n * elem, buf + src * elem, elem);
+        write_all(file, path, buf, n + 1);
+        free(buf);
+    }
+    H5Gclose(g);
+}
+
+/* Set row `row` of a string column / a numeric column (in whatever width it is stored). */
+static void put_str(hid_t file, const char *path, size_t row, const char *v)
+{
+    size_t n, elem;
+    char *buf = read_all(file, path, &n, &elem);
+    assert_true(row < n && strlen(v) < elem);
+    memset(buf + row * elem, 0, elem);
+    memcpy(buf + row * elem, v, strlen(v));
+    write_all(file, path, buf, n);
+    free(buf);
+}
+
+static void put_num(hid_t file, const char *path, size_t row, double v)
+{
+    hid_t d = H5Dopen2(file, path, H5P_DEFAULT), t;
+    size_t n, elem;
+    unsigned char *buf;
+    int is_float;
+    assert_true(d >= 0);
+    t = H5Dget_type(d);
+    is_float = H5Tget_class(t) == H5T_FLOAT;
+    H5Tclose(t);
+    H5Dclose(d);
+    buf = read_all(file, path, &n, &elem);
+    assert_true(row < n);
+    if (is_float)
+        ((double *)buf)[row] = v;
+    else if (elem == 8)
+        ((int64_t *)buf)[row] = (int64_t)v;
+    else if (elem == 4)
+        ((uint32_t *)buf)[row] = (uint32_t)(int64_t)v;
+    else
+        ((uint8_t *)buf)[row] = (uint8_t)v;
+    write_all(file, path, buf, n);
+    free(buf);
+}
+
+/* On top of the copy's main-chain tip, add a block that holds one trade made at `at` (signed by
+ * fresh keys, so every signature verifies), with a true Merkle root and proof of work, and every
+ * /blocks and /transactions column consistent with it.  Returns the new block's header time. */
+static uint32_t add_block_with_trade(hid_t file, double at_before_time)
+{
+    struct blocks b;
+    size_t tip = 0, tx_src = 0, n, elem;
+    unsigned char pk[2][32], sk[2][64], msg[512], enc[512], id[32], hdr[80], hash[32], target[32];
+    char hex[2 * 512 + 1], hhex[65], phex[65], hdrhex[161];
+    struct chain_tx_party buyer;
+    struct chain_tx t;
+    struct chain_header h;
+    size_t mlen, len;
+    uint32_t nonce = 0;
+    char (*tx_block)[65];
+    double *work;
+    blocks_read(file, &b);
+    for (size_t i = 0; i < b.n; i++)
+        if (!b.stale[i] && b.height[i] > b.height[tip])
+            tip = i;
+    tx_block = read_all(file, "/transactions/block", &n, &elem);
+    assert_true(n > 0);
+    work = read_all(file, "/blocks/chainwork", &n, &elem);
+    { /* the tip's header: its hash is the new block's previous one */
+        char (*hx)[161] = read_all(file, "/blocks/header", &n, &elem);
+        unsigned char ph[80];
+        assert_int_equal(mine_hex_decode(hx[tip], ph, 80, NULL), 0);
+        chain_header_unpack(ph, &h);
+        chain_header_hash(ph, hash);
+        free(hx);
+    }
+    h.time += 60;
+    memcpy(h.prev, hash, 32);
+    for (int k = 0; k < 2; k++) {
+        unsigned char seed[32];
+        memset(seed, 7 + k, sizeof seed);
+        crypto_sign_seed_keypair(pk[k], sk[k], seed);
+    }
+    memset(&t, 0, sizeof t);
+    memset(&buyer, 0, sizeof buyer);
+    t.kind = CHAIN_TX_TRADE;
+    t.ref = 999999;
+    t.price = 50;
+    t.agreement_time = t.request_time = (double)h.time - at_before_time;
+    memset(t.from.addr, 1, 20);
+    memcpy(t.from.pk, pk[0], 32);
+    memset(buyer.addr, 2, 20);
+    memcpy(buyer.pk, pk[1], 32);
+    buyer.kwh = 1;
+    t.n_buyers = 1;
+    t.buyers = &buyer;
+    assert_int_equal(chain_tx_signing_bytes(&t, msg, sizeof msg, &mlen, NULL), 0);
+    crypto_sign_detached(t.from.sig, NULL, msg, mlen, sk[0]);
+    crypto_sign_detached(buyer.sig, NULL, msg, mlen, sk[1]);
+    assert_int_equal(chain_tx_encode(&t, enc, sizeof enc, &len, NULL), 0);
+    chain_txid(enc, len, id);
+    memcpy(h.merkle, id, 32); /* one transaction: the root is its id */
+    assert_int_equal(mine_target_from_bits(h.bits, target, NULL), 0);
+    do { /* 8 zero bits: a few hundred tries */
+        h.nonce = nonce++;
+        chain_header_pack(&h, hdr);
+        chain_header_hash(hdr, hash);
+    } while (!mine_hash_meets_target(hash, target));
+    /* /blocks: a copy of the tip's row, then every column that follows from the new block */
+    append_copy(file, "blocks", tip);
+    mine_hash_to_hex(hash, hhex);
+    mine_hash_to_hex(h.prev, phex);
+    chain_hex(hdr, 80, hdrhex);
+    put_num(file, "/blocks/height", b.n, (double)b.height[tip] + 1);
+    put_str(file, "/blocks/hash", b.n, hhex);
+    put_str(file, "/blocks/previous", b.n, phex);
+    mine_hash_to_hex(id, hex);
+    put_str(file, "/blocks/merkle_root", b.n, hex);
+    put_str(file, "/blocks/header", b.n, hdrhex);
+    put_num(file, "/blocks/time", b.n, h.time);
+    put_num(file, "/blocks/nonce", b.n, h.nonce);
+    put_num(file, "/blocks/nonce_start", b.n, 0);
+    put_num(file, "/blocks/attempts", b.n, (double)h.nonce + 1);
+    put_num(file, "/blocks/chainwork", b.n, work[tip] + chain_bits_work(h.bits));
+    put_num(file, "/blocks/t_found", b.n, h.time + 0.5);
+    put_num(file, "/blocks/t_published", b.n, h.time + 0.5);
+    put_num(file, "/blocks/tx_count", b.n, 1);
+    put_num(file, "/blocks/size_bytes", b.n, 80 + (double)len);
+    /* /transactions: one row for it */
+    append_copy(file, "transactions", tx_src);
+    {
+        size_t r = n = 0;
+        free(read_all(file, "/transactions/txid", &n, &elem));
+        r = n - 1;
+        put_str(file, "/transactions/block", r, hhex);
+        put_num(file, "/transactions/height", r, (double)b.height[tip] + 1);
+        put_num(file, "/transactions/index", r, 0);
+        put_num(file, "/transactions/stale", r, 0);
+        mine_hash_to_hex(id, hex);
+        put_str(file, "/transactions/txid", r, hex);
+        put_num(file, "/transactions/kind", r, CHAIN_TX_TRADE);
+        put_num(file, "/transactions/ref", r, (double)t.ref);
+        put_num(file, "/transactions/part", r, 0);
+        put_num(file, "/transactions/parts", r, 1);
+        chain_hex(enc, len, hex);
+        put_str(file, "/transactions/encoding", r, hex);
+    }
+    free(tx_block);
+    free(work);
+    blocks_free(&b);
+    return h.time;
+}
+
+/* A block whose transaction was made before its header time minus chain.tx_window (the small
+ * run's default, 86400 s) fails verify by the window rule, naming the block and the rule; the
+ * same block with the transaction made exactly at the window's edge passes that rule (it fails
+ * later, for the /trades row it lacks, but not for the window). */
+static void test_verify_out_of_window_tx_fails(void **state)
+{
+    struct fx *f = *state;
+    struct chain_verify_report rep;
+    struct err e;
+    hid_t file = open_copy(f, f->good);
+    add_block_with_trade(file, 86400 + 1);
+    H5Fclose(file);
+    expect_fail(f, "chain.tx_window", "outside the window");
+    file = open_copy(f, f->good);
+    add_block_with_trade(file, 86400);
+    H5Fclose(file);
+    assert_int_equal(verify(f->copy, &rep, &e), ERR_VERIFY);
+    if (strstr(e.msg, "window"))
+        fail_msg("the window's edge was refused: %s", e.msg);
 }
 
 /* The last `k` main-chain blocks, all empty, deleted (the attribute and summary left alone). */
@@ -1131,6 +1324,7 @@ int main(void)
         cmocka_unit_test(test_verify_block_columns_bound_to_header),
         cmocka_unit_test(test_verify_deleted_stale_block_fails),
         cmocka_unit_test(test_verify_edited_scenario_fails),
+        cmocka_unit_test(test_verify_out_of_window_tx_fails),
         cmocka_unit_test(test_verify_truncated_file_is_bad_input),
         cmocka_unit_test(test_verify_not_hdf5_is_bad_input),
         cmocka_unit_test(test_verify_missing_table_is_bad_input),

@@ -11,11 +11,44 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/config.h"
 #include "crypto/sha256.h"
 
-/* Lines of the resolved scenario the identity leaves out: the [mine] and [output] sections and the
- * key `threads` of [sim] (how a run is computed and stored, never what it simulates).  `section`
- * carries the current section between calls: 0 kept, 1 left out, 2 [sim]. */
+/* Is the line `name = value` (len bytes, maybe newline-terminated) the key `key`? */
+static int line_is_key(const char *line, size_t len, const char *key)
+{
+    size_t k = strlen(key);
+    return len > k && !strncmp(line, key, k) &&
+           (line[k] == ' ' || line[k] == '\t' || line[k] == '=');
+}
+
+/* Keys added to [chain] after identity version 1 (`chain.tx_window`): committed only when set
+ * away from their default, so a scenario that leaves them alone keeps the identity, and every
+ * block hash, it had before they existed; any other value changes the identity. */
+static int identity_default_key(const char *line, size_t len)
+{
+    char value[64];
+    const char *eq;
+    size_t n;
+    if (!line_is_key(line, len, "tx_window") || !(eq = memchr(line, '=', len)))
+        return 0;
+    eq++;
+    while (eq < line + len && (*eq == ' ' || *eq == '\t'))
+        eq++;
+    n = (size_t)(line + len - eq);
+    while (n > 0 && (eq[n - 1] == '\n' || eq[n - 1] == '\r' || eq[n - 1] == ' '))
+        n--;
+    if (n >= sizeof value)
+        return 0;
+    memcpy(value, eq, n);
+    value[n] = 0;
+    return cfg_value_is_default("chain", "tx_window", value, NULL) == 1;
+}
+
+/* Lines of the resolved scenario the identity leaves out: the [mine] and [output] sections, the
+ * key `threads` of [sim] (how a run is computed and stored, never what it simulates), and
+ * [chain] keys newer than the identity at their defaults (identity_default_key).  `section`
+ * carries the current section between calls: 0 kept, 1 left out, 2 [sim], 3 [chain]. */
 static int identity_skips(const char *line, size_t len, int *section)
 {
     size_t i = 0;
@@ -27,12 +60,14 @@ static int identity_skips(const char *line, size_t len, int *section)
         *section = (len >= 6 && !strncmp(line, "[mine]", 6)) ||
                            (len >= 8 && !strncmp(line, "[output]", 8))
                        ? 1
-                   : (len >= 5 && !strncmp(line, "[sim]", 5)) ? 2
-                                                               : 0;
+                   : (len >= 5 && !strncmp(line, "[sim]", 5))   ? 2
+                   : (len >= 7 && !strncmp(line, "[chain]", 7)) ? 3
+                                                                 : 0;
         return *section == 1;
     }
-    if (*section == 2 && len > 7 && !strncmp(line, "threads", 7) &&
-        (line[7] == ' ' || line[7] == '\t' || line[7] == '='))
+    if (*section == 2 && line_is_key(line, len, "threads"))
+        return 1;
+    if (*section == 3 && identity_default_key(line, len))
         return 1;
     return *section == 1;
 }
@@ -190,6 +225,11 @@ int chain_retarget(uint32_t old_bits, int64_t actual_s, int64_t expected_s, uint
 }
 
 /* A transaction's own failure becomes the block's: ERR_VERIFY, prefixed with its index. */
+int chain_tx_time_ok(double t, double T, double window)
+{
+    return t >= T - window && floor(t) <= T;
+}
+
 static int verify_fail(struct err *e, size_t i)
 {
     err_wrap(e, ERR_VERIFY, "tx %zu", i);
@@ -249,6 +289,17 @@ int chain_block_check(const struct chain_block_view *b, const unsigned char prev
             broke = "signature";
             rc = verify_fail(e, i);
             goto out;
+        }
+        if (b->tx_window > 0) {
+            const double t = tx.kind == CHAIN_TX_TRADE ? tx.agreement_time : tx.time;
+            if (!chain_tx_time_ok(t, (double)h.time, b->tx_window)) {
+                broke = "tx_window";
+                rc = err_set(e, ERR_VERIFY,
+                             "tx %zu made at %.3f s is outside the window of the block's time "
+                             "%u s: [%.0f, %u] (chain.tx_window = %g s)",
+                             i, t, h.time, (double)h.time - b->tx_window, h.time, b->tx_window);
+                goto out;
+            }
         }
         chain_txid(b->tx[i], b->tx_len[i], ids[i]);
         for (size_t j = 0; j < i; j++)

@@ -46,7 +46,9 @@ struct chain_header {
  * where SCENARIO' is the fully resolved scenario text (cfg_to_string; the `scenario` root
  * attribute) without its [mine] and [output] sections and the [sim] key `threads`, which
  * choose how a run is computed and stored, never what it simulates (every backend and thread
- * count gives the same chain).  Lines are kept byte for byte.  scenario and version may be NULL (read as ""). */
+ * count gives the same chain), and the [chain] key `tx_window` when it holds its default (keys
+ * newer than the identity are committed only when set, so older scenarios keep their chains).
+ * Lines are kept byte for byte.  scenario and version may be NULL (read as ""). */
 void chain_identity_root(const char *scenario, int64_t seed, const char *version,
                          unsigned char out[MINE_HASH_LEN]);
 
@@ -77,20 +79,28 @@ int chain_retarget(uint32_t old_bits, int64_t actual_s, int64_t expected_s, uint
 /* Expected attempts per block at bits (2^256 / (target + 1)); 0 for invalid bits. */
 double chain_bits_work(uint32_t bits);
 
+/* The transaction-id window rule: a block with header time T (whole seconds) may include a
+ * transaction made at t (trade: its agreement time AT; transfer: its time) only when
+ * T - window <= t and floor(t) <= T.  1 when it may, 0 when not (NaN never may). */
+int chain_tx_time_ok(double t, double T, double window);
+
 /* A block as bytes, for the stateless check. */
 struct chain_block_view {
     const unsigned char *header;        /* 80 bytes */
     size_t n_tx;
     const unsigned char *const *tx;     /* n_tx encodings */
     const size_t *tx_len;               /* their lengths */
+    double tx_window;                   /* s: chain_tx_time_ok's window; <= 0 not checked */
 };
 
 /* Stateless validity of b as a child of `prev` at difficulty `expected_bits`: version, bits ==
- * expected_bits, hash meets the target, prev links, every transaction decodes and its
- * signatures verify, no txid twice, Merkle root matches.  0, or ERR_VERIFY whose message names
+ * expected_bits, hash meets the target, prev links, every transaction decodes, its signatures
+ * verify and its time is in the window of the header time (when b->tx_window > 0), no txid
+ * twice, Merkle root matches.  0, or ERR_VERIFY whose message names
  * the first rule broken ("merkle root mismatch", "tx 3: buyer 0 signature invalid"...); ERR_NOMEM
  * for scratch space.  `rule` (may be NULL) gets a short fixed name of the broken rule:
- * "version", "bits", "pow", "prev", "tx_format", "signature", "duplicate_tx", "merkle". */
+ * "version", "bits", "pow", "prev", "tx_format", "signature", "tx_window", "duplicate_tx",
+ * "merkle". */
 int chain_block_check(const struct chain_block_view *b, const unsigned char prev[MINE_HASH_LEN],
                       uint32_t expected_bits, const char **rule, struct err *e);
 

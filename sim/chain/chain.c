@@ -45,6 +45,15 @@ int64_t chain_ancestor(const struct chain *c, int64_t b, int64_t height)
     return b;
 }
 
+/* Does block b's branch hold the checkpoint (the main-chain block at final_h)?  Walks down to the
+ * first main-chain block: a side branch's length, not the chain's. */
+int chain_branch_live(const struct chain *c, int64_t b)
+{
+    while (!c->blocks[b].main)
+        b = c->blocks[b].parent;
+    return c->blocks[b].height >= c->final_h;
+}
+
 /* Bits a child of block p must carry: p's, or Bitcoin's clamped retarget every R blocks. */
 uint32_t chain_next_bits(const struct chain *c, int64_t p)
 {
@@ -124,7 +133,7 @@ static int race_start(struct chain *c, double t0)
     h.version = CHAIN_BLOCK_VERSION;
     memcpy(h.prev, c->blocks[R->parent].hash, MINE_HASH_LEN);
     for (uint32_t k = 0; k < R->n_tmpl; k++)
-        memcpy(c->ids[k], c->txs[R->tmpl[k]].id, CHAIN_TXID_LEN);
+        memcpy(c->ids[k], chain_txrec(c, R->tmpl[k])->id, CHAIN_TXID_LEN);
     chain_merkle_root((const unsigned char(*)[CHAIN_TXID_LEN])c->ids, R->n_tmpl, c->ids + R->n_tmpl,
                       h.merkle);
     h.time = (uint32_t)floor(t0);
@@ -206,11 +215,13 @@ static void connect_at(struct chain *c, int j, int64_t i, int *tip_moved, int *p
     struct blk *b = &c->blocks[i];
     b->connected |= bit;
     if (j == c->selfish) {
-        if (b->published && b->miner != j && b->work > c->blocks[c->sm_pub].work) {
+        if (b->published && b->miner != j && b->work > c->blocks[c->sm_pub].work &&
+            chain_branch_live(c, i)) {
             c->sm_pub = i;
             *pub_moved = 1;
         }
-    } else if (b->work > c->blocks[c->tip[j]].work) { /* first seen wins ties */
+    } else if (b->work > c->blocks[c->tip[j]].work && chain_branch_live(c, i)) {
+        /* first seen wins ties; a branch forking below the final height is never adopted */
         c->tip[j] = i;
         *tip_moved = 1;
     }
@@ -283,7 +294,7 @@ static int block_found(struct chain *c, double t)
             return err_set(c->e, ERR_NOMEM, "chain: out of memory for block %lld", (long long)i);
         memcpy(b->txs, R->tmpl, R->n_tmpl * sizeof *b->txs);
         for (uint32_t k = 0; k < R->n_tmpl; k++)
-            c->txs[R->tmpl[k]].refs++;
+            chain_txrec(c, R->tmpl[k])->refs++;
     }
     c->n_blocks++;
     c->sum.blocks_found++;
@@ -503,10 +514,10 @@ void chain_free(struct chain *c)
         eng_cancel(c->eng, c->race.ev);
     if (c->own_mine)
         mine_free(c->mine);
-    for (uint32_t i = 0; i < c->n_txs; i++) {
-        free(c->txs[i].enc);
-        free(c->txs[i].arrive);
-        free(c->txs[i].payv);
+    for (uint32_t i = c->tx_base; i < c->n_txs; i++) { /* the forgotten ones are freed */
+        free(chain_txrec(c, i)->enc);
+        free(chain_txrec(c, i)->arrive);
+        free(chain_txrec(c, i)->payv);
     }
     for (int64_t i = 0; i < c->n_blocks; i++)
         free(c->blocks[i].txs);

@@ -56,10 +56,16 @@
  *            ("bad_signature", "tx_rejected")       a signature that does not verify
  *            ("key_mismatch", "tx_rejected")        a key other than the wallet's registered one
  *            ("duplicate_tx", "tx_rejected")        a transaction id already submitted
+ *            ("expired", "tx_rejected")             made more than chain.tx_window before the
+ *                                                   block that could include it (a replay of
+ *                                                   an old transaction, or one that waited too
+ *                                                   long in the mempool)
  *     node:  ("tampered_block", "rejected:RULE")    a relay's altered copy, RULE from
  *                                                   chain_block_check; one row per receiver
  *            ("tampered_block", "accepted")         the alteration went unnoticed (detected 0)
  *            ("selfish_mining", "withheld" | "published" | "override" | "abandoned")
+ *                                                   ("abandoned" also when its private branch
+ *                                                   forks below the final height)
  *            ("deep_reorg", "confirmed_block_reverted")  a block past `confirmations` left the
  *                                                   main chain
  *   detected: 1 when the network caught it, 0 when it did not.
@@ -74,7 +80,7 @@
  *   reached chain.confirmations blocks on it (NaN when it has fewer at the end).  What a record
  *   of the run should store: it is the final main chain's.
  * trade_rejected: the trade will never be included (reason: "double_spend", "bad_signature",
- *   "key_mismatch", "duplicate_tx").
+ *   "key_mismatch", "duplicate_tx", "expired": outside chain.tx_window, see chain_internal.h).
  * sign: lets the chain's attack model have an agent sign (Ed25519, with the key registered for
  *   its wallet): write the 64-byte signature of msg; return 0, or non-zero when it cannot.
  *   Required when attacks.double_spend_rate > 0.
@@ -128,6 +134,9 @@ struct chain_summary {
                                     blocks on them: after chain_finish, the trades of the final
                                     main chain past chain.confirmations */
     int64_t txs_rejected;        /* every rejection, any reason */
+    int64_t txs_expired;         /* ... of which "expired": made longer than chain.tx_window
+                                    before the block that could include it (at admission, or
+                                    dropped from the mempool) */
     int64_t double_spends_detected; /* overspends rejected */
     int64_t double_spend_attacks;   /* conflicting transfers the attack model sent */
     int64_t tampered_copies;     /* tampered block copies delivered */
@@ -234,6 +243,19 @@ int chain_finish(struct chain *c, struct err *e);
 
 /* Summary numbers as of now. */
 void chain_summary_get(struct chain *c, struct chain_summary *s);
+
+/* What the chain holds in memory now, as counts (bounded in simulated days by the finality
+ * checkpoint and the transaction-id window; chain_internal.h). */
+struct chain_mem_stats {
+    int64_t tx_records;      /* transaction records alive: admitted and not forgotten */
+    int64_t tx_forgotten;    /* records forgotten so far */
+    int64_t tx_slots;        /* record slots allocated (alive, forgotten not yet compacted, spare) */
+    int64_t tx_index_slots;  /* slots of the txid index */
+    int64_t blocks;          /* blocks stored, genesis included */
+    int64_t block_tx_lists;  /* blocks whose transaction list is still held */
+    int64_t final_height;    /* the checkpoint: main tip height - chain.finality_depth, 0 at least */
+};
+void chain_mem_stats_get(const struct chain *c, struct chain_mem_stats *s);
 
 /* Write the summary under /summary (chain_* names).  0 or ERR_IO. */
 int chain_summary_write(struct chain *c, struct h5_file *f, struct err *e);

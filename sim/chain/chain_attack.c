@@ -2,7 +2,8 @@
  * chain_attack — the attacks: tampered block copies, selfish mining, double-spend transfers.
  *
  * Owns: each receiving node's real check of an altered copy (chain_block_check), the selfish
- * node's withhold / publish / override policy (Eyal and Sirer, "Majority is not enough"), and the
+ * node's withhold / publish / override policy (Eyal and Sirer, "Majority is not enough"; a private
+ * branch forking below the final height is abandoned: chain_selfish_abandon), and the
  * conflicting transfer a double-spending buyer signs.
  * Invariant: attacks draw only from the attack stream (rng_attack), so switching one on leaves
  * the honest draws, and an honest chain, unchanged; a tampered copy never changes a tip.
@@ -26,6 +27,8 @@ int chain_tamper_check(struct chain *c, int64_t i, int sender, uint64_t pos, uin
     struct err le = {0};
     int rc = 0;
 
+    if (b->n_tx > 0 && !b->txs)
+        return 0; /* final and released long ago: too late to matter */
     memcpy(hdr, b->hdr, sizeof hdr);
     tx = malloc((b->n_tx + 1) * sizeof *tx);
     len = malloc((b->n_tx + 1) * sizeof *len);
@@ -37,7 +40,7 @@ int chain_tamper_check(struct chain *c, int64_t i, int sender, uint64_t pos, uin
         hdr[pos] ^= (unsigned char)mask;
     pos = pos < MINE_HEADER_LEN ? UINT64_MAX : pos - MINE_HEADER_LEN;
     for (uint32_t k = 0; k < b->n_tx; k++) {
-        const struct txrec *r = &c->txs[b->txs[k]];
+        const struct txrec *r = chain_txrec(c, b->txs[k]);
         if (!r->enc)
             goto out; /* already final: too late to matter */
         tx[k] = r->enc;
@@ -59,6 +62,7 @@ int chain_tamper_check(struct chain *c, int64_t i, int sender, uint64_t pos, uin
     v.n_tx = b->n_tx;
     v.tx = tx;
     v.tx_len = len;
+    v.tx_window = c->cfg->chain.tx_window;
     rc = chain_block_check(&v, c->blocks[b->parent].hash, chain_next_bits(c, b->parent), &rule, &le);
     if (rc == ERR_VERIFY) {
         c->sum.tampered_rejected++;
@@ -159,6 +163,27 @@ int chain_selfish_on_public(struct chain *c)
         if (n > 0)
             chain_security(c, a, "selfish_mining", "published", 0);
     }
+    return 0;
+}
+
+/* The final height moved: a private branch that forks below it is dead (no honest node would
+ * take it, however long), so the selfish node abandons it for the best live public block it has
+ * (the main tip when that one died too).  *moved is set when its tip changed. */
+int chain_selfish_abandon(struct chain *c, int *moved)
+{
+    const int a = c->selfish;
+    int64_t n = 0;
+    if (!chain_branch_live(c, c->sm_pub))
+        c->sm_pub = c->best;
+    if (chain_branch_live(c, c->tip[a]))
+        return 0;
+    for (int64_t b = c->tip[a]; b != NO_BLOCK && !c->blocks[b].published; b = c->blocks[b].parent)
+        n++;
+    if (n > 0)
+        chain_security(c, a, "selfish_mining", "abandoned", 0);
+    c->tip[a] = c->sm_pub;
+    c->sm_race = 0;
+    *moved = 1;
     return 0;
 }
 

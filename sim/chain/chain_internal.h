@@ -12,19 +12,44 @@
  *   chain_output.c  the /blocks and /transactions tables, finality write-out, the summary
  *
  * Data layout and its invariants:
- *  - blocks[] holds every block ever found (genesis at 0), parent before child, never removed.
- *    A block's `known`/`connected` bitmasks say which nodes have it and have its whole ancestry.
- *    Every stored block is valid on its branch (miners only assemble valid templates; altered
- *    copies are checked and dropped, never stored).
- *  - txs[] holds one record per transaction that entered the network.  status PENDING means in
- *    no main-chain block (it is then in the mempool list `pend`, kept in admission order), MAIN
- *    means in a main-chain block, FINAL in a main-chain block finality_depth deep.  A record's
- *    encoding is freed once it is FINAL and no unwritten block refers to it; its id, payments
- *    and flags stay (uniqueness and ledger undo need them).
+ *  - blocks[] holds every block ever found (genesis at 0), parent before child, never removed
+ *    (256 bytes each: 1,440 a day at 60 s blocks, 0.35 MiB a day, the one store that still
+ *    grows with simulated days).  A block's `known`/`connected`
+ *    bitmasks say which nodes have it and have its whole ancestry.  Every stored block is valid on
+ *    its branch (miners only assemble valid templates; altered copies are checked and dropped,
+ *    never stored).  A block's `txs` array is freed once the block is written and no ledger can
+ *    pass it again (main and settled, or stale: finality below); n_tx stays.
+ *  - Finality is a checkpoint.  final_h = main tip height - finality_depth (0 at least): the
+ *    main-chain block at final_h can never leave the main chain.  A branch is live when it holds
+ *    that block (walking down from its tip, the first main-chain block is at final_h or above);
+ *    honest nodes never adopt, extend or switch the main chain to a block of a dead branch, a
+ *    node whose tip is on one moves to the main tip (fetching it from its peers), and the selfish
+ *    node abandons a private branch that died (security row "selfish_mining", "abandoned").  So
+ *    no ledger ever undoes a written block: main_undo's error is an invariant check.
+ *  - txs[] holds one record per transaction that entered the network and is not yet forgotten:
+ *    record i (a global, admission-ordered index) is at txs[i - tx_arr], and records below
+ *    tx_base are forgotten (tx_arr <= tx_base <= n_txs; the dead prefix is compacted away once it
+ *    is a quarter of the live part and 1,024 records at least).  status PENDING means in no main-chain block (it is then in the
+ *    mempool list `pend`, kept in admission order), MAIN means in a main-chain block, FINAL in a
+ *    written main-chain block, REJECTED refused for good (double spend, or expired: older than
+ *    the window).  `refs` counts blocks whose txs array still names it.  A record's encoding is
+ *    freed once it is FINAL and refs is 0; its id, payments and flags stay while it may still
+ *    matter.
+ *  - The transaction-id window (chain.tx_window = W): a block with header time T may include a
+ *    transaction made (trade: AT, transfer: its time) at t only when T - W <= t and floor(t) <=
+ *    T.  Admission refuses t < floor(now) - W ("expired"), templates drop such pending ones for
+ *    good, so a record that is FINAL or REJECTED, held by no block array and older than
+ *    floor(now) - W can never be named again: a replay of its bytes is refused by the window
+ *    rule, not by the index.  chain_forget drops such records from the front of txs[] (and
+ *    chain_index_add their index entries when the table next fills and is rebuilt), so the
+ *    records alive are about W + finality worth, and the memory for them stops growing.
+ *    Forgetting goes in admission order, so a record that must stay (pending, or in a block not
+ *    yet written) holds back those after it: for at most W plus the time to finality.
  *  - Two ledgers are cursors over the block tree: `work` (moved to whatever branch is being
  *    validated or extended) and `settled` (kept at the main-chain block `confirmations` deep).
  *    A ledger at block B holds base balances plus every transaction of B's branch; bit `bit` of
- *    a tx record's `applied` is set exactly when that ledger's branch contains it.
+ *    a tx record's `applied` is set exactly when that ledger's branch contains it.  Both stay on
+ *    live branches (the work ledger is moved to the main tip when its branch dies).
  *  - Validity of a block is a pure function of its bytes and its branch, so it is decided once,
  *    when the block is assembled, and every node takes that verdict; signatures are pure
  *    functions of a transaction's bytes and are checked once, at admission.  Altered copies are
@@ -56,7 +81,7 @@ struct pay {
 struct txrec {
     unsigned char id[CHAIN_TXID_LEN];
     uint64_t ref;
-    double t_submit;
+    double t_tx;        /* the transaction's own time: trade AT, transfer time (window rule) */
     unsigned char *enc; /* canonical encoding; NULL once final and written */
     double *arrive;     /* per node: when it reaches that node's mempool; NULL once final */
     struct pay *payv;   /* payments when n_pay > 1 */
@@ -157,10 +182,16 @@ struct chain {
     int64_t best;
     int64_t wcur; /* blocks below this index are written out */
 
-    struct txrec *txs;
+    struct txrec *txs;  /* record i at txs[i - tx_arr] */
     uint32_t n_txs, cap_txs;
-    uint32_t *tx_index; /* open addressing on the txid, entries idx+1 */
+    uint32_t tx_arr;    /* record index of txs[0] */
+    uint32_t tx_base;   /* records below it are forgotten */
+    uint32_t *tx_index; /* open addressing on the txid, entries idx+1 for records idx_lo ..
+                           n_txs - 1 (the forgotten ones among them ignored by chain_index_find;
+                           dropped when the table is next rebuilt) */
     size_t index_cap;
+    uint32_t idx_lo;    /* first record the index holds: tx_base when it was last rebuilt */
+    int64_t final_h;    /* the final (checkpoint) height: main tip height - finality_depth */
 
     uint32_t *pend;
     size_t n_pend, cap_pend;
@@ -185,6 +216,11 @@ struct chain {
     struct err *e; /* where handlers put errors: eng_err(eng) */
 };
 
+static inline struct txrec *chain_txrec(const struct chain *c, uint32_t i)
+{
+    return &c->txs[i - c->tx_arr];
+}
+
 static inline const struct pay *chain_tx_pays(const struct txrec *r)
 {
     return r->n_pay == 1 ? &r->pay1 : r->payv;
@@ -195,6 +231,7 @@ void chain_security(struct chain *c, int64_t who, const char *kind, const char *
 double chain_delay_from(const struct chain *c, gsl_rng *r, uint32_t bytes);
 double chain_delay(struct chain *c, uint32_t bytes);
 int64_t chain_ancestor(const struct chain *c, int64_t b, int64_t height);
+int chain_branch_live(const struct chain *c, int64_t b);
 uint32_t chain_next_bits(const struct chain *c, int64_t p);
 int chain_tip_changed(struct chain *c, int node);
 
@@ -207,6 +244,7 @@ int64_t chain_index_find(const struct chain *c, const unsigned char id[CHAIN_TXI
 int chain_index_add(struct chain *c, uint32_t i);
 int chain_pend_insert(struct chain *c, uint32_t i);
 int chain_build_template(struct chain *c, int w, int64_t p, double t0);
+int chain_forget(struct chain *c);
 
 /* chain_submit.c */
 int chain_tx_add(struct chain *c, const struct chain_tx *tx, size_t len,
@@ -220,6 +258,7 @@ int chain_publish(struct chain *c, int64_t i);
 void chain_flight_remove(struct chain *c, int64_t blk, int node);
 
 /* chain_attack.c */
+int chain_selfish_abandon(struct chain *c, int *moved);
 int chain_tamper_check(struct chain *c, int64_t i, int sender, uint64_t pos, uint32_t mask);
 int chain_selfish_found(struct chain *c);
 int chain_selfish_on_public(struct chain *c);
@@ -227,5 +266,6 @@ int chain_attack_transfer(struct chain *c, int64_t b, struct err *e);
 
 /* chain_output.c */
 int chain_finalize_upto(struct chain *c, int64_t height);
+void chain_block_release(struct chain *c, struct blk *b);
 
 #endif

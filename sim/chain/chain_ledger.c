@@ -3,10 +3,12 @@
  *
  * Owns: pseudonym addresses and registered keys; the `work` and `settled` ledgers as cursors over
  * the block tree (chain_ledger_goto undoes back to the common ancestor and applies forward); the
- * open-addressing txid index; the admission-ordered mempool and the race template built from it.
+ * open-addressing txid index; the admission-ordered mempool and the race template built from it
+ * (dropping transactions out of chain.tx_window); forgetting records out of the window.
  * Invariant: a ledger at block B holds base balances plus exactly the transactions of B's branch,
  * and bit L->bit of a record's `applied` is set exactly for those; the mempool list stays sorted
- * by admission (record index).
+ * by admission (record index) and names no forgotten record; the index holds every record not
+ * forgotten.
  */
 #include "chain/chain_internal.h"
 
@@ -84,7 +86,7 @@ int chain_wallet_fund(struct chain *c, int64_t agent, int64_t coins, struct err 
 /* Apply tx i to L if every payer can pay; 1 applied, 0 refused (L unchanged). */
 static int tx_apply_checked(struct chain *c, struct ledger *L, uint32_t i)
 {
-    struct txrec *r = &c->txs[i];
+    struct txrec *r = chain_txrec(c, i);
     const struct pay *p = chain_tx_pays(r);
     uint32_t k;
     for (k = 0; k < r->n_pay; k++) {
@@ -106,7 +108,7 @@ static int tx_apply_checked(struct chain *c, struct ledger *L, uint32_t i)
 
 static void tx_unapply(struct chain *c, struct ledger *L, uint32_t i)
 {
-    struct txrec *r = &c->txs[i];
+    struct txrec *r = chain_txrec(c, i);
     const struct pay *p = chain_tx_pays(r);
     for (uint32_t k = r->n_pay; k-- > 0;) {
         L->bal[p[k].agent] += p[k].coins;
@@ -118,7 +120,7 @@ static void tx_unapply(struct chain *c, struct ledger *L, uint32_t i)
 static void block_settle_hooks(struct chain *c, const struct blk *b)
 {
     for (uint32_t k = 0; k < b->n_tx; k++) {
-        struct txrec *r = &c->txs[b->txs[k]];
+        struct txrec *r = chain_txrec(c, b->txs[k]);
         if (r->kind == CHAIN_TX_TRADE && !(r->flags & TXF_CONFIRMED)) {
             r->flags |= TXF_CONFIRMED;
             if (c->hooks.trade_confirmed)
@@ -134,7 +136,7 @@ void chain_block_final_hooks(struct chain *c, const struct blk *b)
 {
     const double t_conf = b->settled ? b->t_settled : NAN;
     for (uint32_t k = 0; k < b->n_tx; k++) {
-        struct txrec *r = &c->txs[b->txs[k]];
+        struct txrec *r = chain_txrec(c, b->txs[k]);
         if (r->kind != CHAIN_TX_TRADE || (r->flags & TXF_FINAL))
             continue;
         r->flags |= TXF_FINAL;
@@ -177,8 +179,10 @@ int chain_ledger_goto(struct chain *c, struct ledger *L, int64_t to)
             x->settled = 1;
             x->t_settled = eng_now(c->eng);
             block_settle_hooks(c, x);
-            if (x->written) /* final before settled (finality_depth < confirmations) */
+            if (x->written) { /* final before settled (finality_depth < confirmations) */
                 chain_block_final_hooks(c, x);
+                chain_block_release(c, x); /* no ledger passes it again */
+            }
         }
     }
     L->at = to;
@@ -199,7 +203,7 @@ int64_t chain_index_find(const struct chain *c, const unsigned char id[CHAIN_TXI
     size_t m = c->index_cap - 1, h = (size_t)id_key(id) & m;
     while (c->tx_index[h]) {
         uint32_t i = c->tx_index[h] - 1;
-        if (!memcmp(c->txs[i].id, id, CHAIN_TXID_LEN))
+        if (i >= c->tx_base && !memcmp(chain_txrec(c, i)->id, id, CHAIN_TXID_LEN))
             return i;
         h = (h + 1) & m;
     }
@@ -214,20 +218,68 @@ static void index_put(uint32_t *tab, size_t cap, const unsigned char id[CHAIN_TX
     tab[h] = i + 1;
 }
 
+/* A fresh index over the records tx_base .. upto - 1: 4 slots per record at least (a power of
+ * two, 1024 at least), so forgotten ids leave the table and it stays proportional to the
+ * records alive. */
+static int index_rebuild(struct chain *c, uint32_t upto)
+{
+    size_t cap = 1024;
+    uint32_t *t;
+    while (cap < 4 * ((size_t)(upto - c->tx_base) + 1))
+        cap *= 2;
+    if (!(t = calloc(cap, sizeof *t)))
+        return ERR_NOMEM;
+    for (uint32_t j = c->tx_base; j < upto; j++)
+        index_put(t, cap, chain_txrec(c, j)->id, j);
+    free(c->tx_index);
+    c->tx_index = t;
+    c->index_cap = cap;
+    c->idx_lo = c->tx_base;
+    return 0;
+}
+
+/* Add record i.  The table holds every record since idx_lo, forgotten ones included, and is
+ * rebuilt (over the records alive only) when they would fill half of it. */
 int chain_index_add(struct chain *c, uint32_t i)
 {
-    if (2 * ((size_t)c->n_txs + 1) > c->index_cap) {
-        size_t cap = c->index_cap * 2;
-        uint32_t *t = calloc(cap, sizeof *t);
-        if (!t)
-            return ERR_NOMEM;
-        for (uint32_t j = 0; j < i; j++)
-            index_put(t, cap, c->txs[j].id, j);
-        free(c->tx_index);
-        c->tx_index = t;
-        c->index_cap = cap;
+    if (2 * ((size_t)(i - c->idx_lo) + 1) > c->index_cap && index_rebuild(c, i))
+        return ERR_NOMEM;
+    index_put(c->tx_index, c->index_cap, chain_txrec(c, i)->id, i);
+    return 0;
+}
+
+/* ---- forgetting ------------------------------------------------------------------------- */
+
+#define FORGET_MIN_COMPACT 1024 /* forgotten records kept before a compaction is worth it */
+
+/* Drop records from the front of txs[] that no rule can name again (chain_internal.h: FINAL or
+ * REJECTED, in no block's list, out of the mempool, made before floor(now) - tx_window), then
+ * compact once the dead prefix is a quarter of the live part (and 1024 records at least): the
+ * records alive move down, so the array stays proportional to them.  Deterministic: it depends
+ * on simulated time and chain state only.  0 always (an int for the callers' error chain). */
+int chain_forget(struct chain *c)
+{
+    const double cut = floor(eng_now(c->eng)) - c->cfg->chain.tx_window;
+    uint32_t dead, live;
+    while (c->tx_base < c->n_txs) {
+        struct txrec *r = chain_txrec(c, c->tx_base);
+        if (r->refs || (r->status != TX_FINAL && r->status != TX_REJECTED) || !(r->t_tx < cut) ||
+            (c->n_pend > 0 && c->pend[0] <= c->tx_base))
+            break;
+        free(r->enc);
+        free(r->arrive);
+        free(r->payv);
+        r->enc = NULL;
+        r->arrive = NULL;
+        r->payv = NULL;
+        c->tx_base++;
     }
-    index_put(c->tx_index, c->index_cap, c->txs[i].id, i);
+    dead = c->tx_base - c->tx_arr;
+    live = c->n_txs - c->tx_base;
+    if (dead < FORGET_MIN_COMPACT || dead < live / 4)
+        return 0;
+    memmove(c->txs, c->txs + dead, (size_t)live * sizeof *c->txs);
+    c->tx_arr = c->tx_base;
     return 0;
 }
 
@@ -256,24 +308,30 @@ int chain_pend_insert(struct chain *c, uint32_t i)
 
 static void reject(struct chain *c, uint32_t i, int64_t who, const char *reason)
 {
-    struct txrec *r = &c->txs[i];
+    struct txrec *r = chain_txrec(c, i);
     r->status = TX_REJECTED;
     c->sum.txs_rejected++;
     if (!strcmp(reason, "double_spend"))
         c->sum.double_spends_detected++;
+    else if (!strcmp(reason, "expired"))
+        c->sum.txs_expired++;
     chain_security(c, who, reason, "tx_rejected", 1);
     if (r->kind == CHAIN_TX_TRADE && c->hooks.trade_rejected)
         c->hooks.trade_rejected(c->hooks.ctx, r->ref, eng_now(c->eng), reason);
 }
 
 /* Fill the race template for node w on block p at time t0: mempool transactions w has heard of,
- * in admission order, that its branch does not hold and that its branch's balances allow.  A
- * transaction refused on the main chain's tip is rejected for good; one refused on a side branch
- * only waits. */
+ * in admission order, that its branch does not hold, that the window of the header time
+ * floor(t0) admits and that its branch's balances allow.  A transaction refused on the main
+ * chain's tip is rejected for good; one refused on a side branch only waits.  One made before
+ * floor(t0) - chain.tx_window is dropped for good ("expired"), whatever the branch: no later
+ * block, whose header time is at least floor(t0), may include it (one that some stored block
+ * holds waits until those blocks are written, since a reorg could still bring it back). */
 int chain_build_template(struct chain *c, int w, int64_t p, double t0)
 {
     struct race *R = &c->race;
     const uint32_t max = (uint32_t)c->cfg->chain.max_block_txs;
+    const double T = floor(t0); /* the header time (race_start) */
     size_t keep = 0;
     int rc = chain_ledger_goto(c, &c->work, p);
     if (rc)
@@ -282,11 +340,16 @@ int chain_build_template(struct chain *c, int w, int64_t p, double t0)
     R->size = MINE_HEADER_LEN;
     for (size_t k = 0; k < c->n_pend; k++) {
         uint32_t i = c->pend[k];
-        struct txrec *r = &c->txs[i];
+        struct txrec *r = chain_txrec(c, i);
         if (r->status != TX_PENDING)
             continue; /* dropped from the list here */
+        if (!(r->t_tx >= T - c->cfg->chain.tx_window) && r->refs == 0) {
+            reject(c, i, chain_tx_pays(r)[0].agent, "expired");
+            continue;
+        }
         c->pend[keep++] = i;
-        if (R->n_tmpl == max || (r->applied & LEDGER_WORK) || r->arrive[w] > t0)
+        if (R->n_tmpl == max || (r->applied & LEDGER_WORK) || r->arrive[w] > t0 ||
+            !chain_tx_time_ok(r->t_tx, T, c->cfg->chain.tx_window))
             continue;
         if (!tx_apply_checked(c, &c->work, i)) {
             if (p == c->best) {

@@ -4,9 +4,11 @@
  * Owns: the walk back to the common ancestor that every branch switch uses (chain_reorg_path),
  * making a block the main-chain tip (old branch out, new branch in, settled ledger moved, final
  * blocks written), and publishing a block: its deliveries to every node, perhaps a tampered copy.
- * Invariant: c->best is the published block with the most work (the first published wins ties;
- * withheld blocks count once published); a reorg never reaches a written (final) block — that is an error, not a silent
- * rewrite; fl[] lists exactly the genuine deliveries still pending.
+ * Invariant: c->best is the published block with the most work on a live branch (the first
+ * published wins ties; withheld blocks count once published; a branch forking below the final
+ * height is dead: chain_internal.h); so a reorg never reaches a written (final) block, and
+ * main_undo's error would mean a broken invariant, not a user's setting; fl[] lists exactly the
+ * genuine deliveries still pending.
  */
 #include "chain/chain_internal.h"
 
@@ -59,7 +61,7 @@ static int main_undo(struct chain *c, struct blk *x, void *ctx)
     if (x->miner >= 0 && x->miner == c->selfish)
         c->sum.selfish_blocks_main--;
     for (uint32_t k = 0; k < x->n_tx; k++) {
-        struct txrec *r = &c->txs[x->txs[k]];
+        struct txrec *r = chain_txrec(c, x->txs[k]);
         if (r->status == TX_MAIN) {
             r->status = TX_PENDING;
             if (chain_pend_insert(c, x->txs[k]))
@@ -68,6 +70,31 @@ static int main_undo(struct chain *c, struct blk *x, void *ctx)
     }
     (*depth)++;
     return 0;
+}
+
+/* The final height moved to fh (the main tip's height - finality_depth): the main-chain block
+ * there is a checkpoint.  Branches that fork below it die (chain_branch_live): the work ledger
+ * leaves one before any block is written, final blocks are written and their lists freed, nodes
+ * mining on a dead branch move to the main tip (the selfish node abandons its private branch),
+ * and records out of the transaction window are forgotten. */
+static int checkpoint(struct chain *c, int64_t fh)
+{
+    int moved = 0, rc;
+    if (fh <= c->final_h)
+        return chain_finalize_upto(c, fh);
+    c->final_h = fh;
+    if (!chain_branch_live(c, c->work.at) && (rc = chain_ledger_goto(c, &c->work, c->best)))
+        return rc;
+    if ((rc = chain_finalize_upto(c, fh)))
+        return rc;
+    for (int j = 0; j < c->n_nodes; j++)
+        if (j != c->selfish && !chain_branch_live(c, c->tip[j])) {
+            c->tip[j] = c->best; /* fetched from its peers: the checkpointed chain */
+            moved = 1;
+        }
+    if (c->selfish >= 0 && (rc = chain_selfish_abandon(c, &moved)))
+        return rc;
+    return moved ? chain_tip_changed(c, -1) : 0;
 }
 
 /* Make nb the main-chain tip: drop the old branch's blocks (their transactions go back to the
@@ -87,7 +114,7 @@ static int set_main(struct chain *c, int64_t nb)
         if (x->miner >= 0 && x->miner == c->selfish)
             c->sum.selfish_blocks_main++;
         for (uint32_t k = 0; k < x->n_tx; k++) {
-            struct txrec *r = &c->txs[x->txs[k]];
+            struct txrec *r = chain_txrec(c, x->txs[k]);
             r->status = TX_MAIN;
             if (r->kind == CHAIN_TX_TRADE && c->hooks.trade_included)
                 c->hooks.trade_included(c->hooks.ctx, r->ref, x->t_found, x->height);
@@ -102,7 +129,7 @@ static int set_main(struct chain *c, int64_t nb)
     hs = c->blocks[nb].height - c->cfg->chain.confirmations + 1;
     if ((rc = chain_ledger_goto(c, &c->settled, hs > 0 ? chain_ancestor(c, nb, hs) : 0)))
         return rc;
-    return chain_finalize_upto(c, c->blocks[nb].height - c->cfg->chain.finality_depth);
+    return checkpoint(c, c->blocks[nb].height - c->cfg->chain.finality_depth);
 }
 
 /* ---- propagation ------------------------------------------------------------------------ */
@@ -182,7 +209,8 @@ int chain_publish(struct chain *c, int64_t i)
                 return rc;
         }
     }
-    if (c->blocks[i].work > c->blocks[c->best].work)
+    /* most work wins, but no node switches to a branch that forks below the final height */
+    if (c->blocks[i].work > c->blocks[c->best].work && chain_branch_live(c, i))
         return set_main(c, i);
     return 0;
 }

@@ -2,7 +2,9 @@
  * chain_output — the /blocks and /transactions tables, finality write-out, and the summary.
  *
  * Owns: the table layouts, writing a block (and its transactions' encodings) once it is final or
- * the run ends, freeing what no unwritten block needs, and the chain's summary attributes.
+ * the run ends, freeing what no unwritten block needs (a written block's transaction list once no
+ * ledger can pass it again, encodings of final transactions no list names), and the chain's
+ * summary attributes and memory counts.
  * Invariant: blocks below wcur are written, in index order, each exactly once.
  */
 #include "chain/chain_internal.h"
@@ -143,7 +145,7 @@ static int write_block(struct chain *c, int64_t i, struct err *e)
     if ((rc = h5_table_append(c->t_blocks, &row, e)))
         return rc;
     for (uint32_t k = 0; k < b->n_tx; k++) {
-        const struct txrec *r = &c->txs[b->txs[k]];
+        const struct txrec *r = chain_txrec(c, b->txs[k]);
         struct tx_row tr;
         unsigned char id[CHAIN_TXID_LEN];
         size_t digits = 2 * (size_t)r->len;
@@ -172,6 +174,25 @@ static int write_block(struct chain *c, int64_t i, struct err *e)
     return 0;
 }
 
+/* Written block b's transaction list is needed no more (it is main and settled, so no ledger
+ * passes it again, or stale and below the final height, so no live branch holds it): free it, and
+ * the encodings of final transactions that no other list names. */
+void chain_block_release(struct chain *c, struct blk *b)
+{
+    if (!b->txs)
+        return;
+    for (uint32_t k = 0; k < b->n_tx; k++) {
+        struct txrec *r = chain_txrec(c, b->txs[k]);
+        r->refs--;
+        if (r->status == TX_FINAL && r->refs == 0) {
+            free(r->enc);
+            r->enc = NULL;
+        }
+    }
+    free(b->txs);
+    b->txs = NULL;
+}
+
 /* Block i is final (or the run ends): write it, then free what no block still needs. */
 static int finalize_block(struct chain *c, int64_t i)
 {
@@ -183,21 +204,20 @@ static int finalize_block(struct chain *c, int64_t i)
     if (b->main && b->settled)
         chain_block_final_hooks(c, b);
     for (uint32_t k = 0; k < b->n_tx; k++) {
-        struct txrec *r = &c->txs[b->txs[k]];
-        r->refs--;
+        struct txrec *r = chain_txrec(c, b->txs[k]);
         if (b->main && r->status == TX_MAIN) {
             r->status = TX_FINAL;
             free(r->arrive);
             r->arrive = NULL;
         }
-        if (r->status == TX_FINAL && r->refs == 0) {
-            free(r->enc);
-            r->enc = NULL;
-        }
     }
+    if (!b->main || b->settled) /* else the settled ledger still applies it (chain_ledger_goto) */
+        chain_block_release(c, b);
     return 0;
 }
 
+/* Write out every block up to `height` (the final height) in index order, then forget the
+ * transaction records out of the window. */
 int chain_finalize_upto(struct chain *c, int64_t height)
 {
     while (c->wcur < c->n_blocks && c->blocks[c->wcur].height <= height) {
@@ -206,7 +226,7 @@ int chain_finalize_upto(struct chain *c, int64_t height)
             return rc;
         c->wcur++;
     }
-    return 0;
+    return chain_forget(c);
 }
 
 int chain_tables_open(struct chain *c, struct h5_file *f, struct err *e)
@@ -254,6 +274,19 @@ void chain_summary_get(struct chain *c, struct chain_summary *s)
     memcpy(s->tip, tip->hash, MINE_HASH_LEN);
 }
 
+void chain_mem_stats_get(const struct chain *c, struct chain_mem_stats *s)
+{
+    memset(s, 0, sizeof *s);
+    s->tx_records = (int64_t)(c->n_txs - c->tx_base);
+    s->tx_forgotten = (int64_t)c->tx_base;
+    s->tx_slots = (int64_t)c->cap_txs;
+    s->tx_index_slots = (int64_t)c->index_cap;
+    s->blocks = c->n_blocks;
+    for (int64_t i = 0; i < c->n_blocks; i++)
+        s->block_tx_lists += c->blocks[i].txs != NULL;
+    s->final_height = c->final_h;
+}
+
 int chain_summary_write(struct chain *c, struct h5_file *f, struct err *e)
 {
     struct chain_summary s;
@@ -277,6 +310,7 @@ int chain_summary_write(struct chain *c, struct h5_file *f, struct err *e)
     I64("chain_txs_main", s.txs_main, "");
     I64("chain_trades_confirmed", s.trades_confirmed, "");
     I64("chain_txs_rejected", s.txs_rejected, "");
+    I64("chain_txs_expired", s.txs_expired, "");
     I64("chain_double_spends_detected", s.double_spends_detected, "");
     I64("chain_double_spend_attacks", s.double_spend_attacks, "");
     I64("chain_tampered_copies", s.tampered_copies, "");

@@ -1,14 +1,16 @@
 /*
  * chain_submit — transactions in: a trade's wire form, admission, batched signature checks.
  *
- * Owns: turning a market trade into its signed wire transaction, refusing duplicates, key
- * mismatches and bad signatures at admission (reported through the hooks), recording admitted
+ * Owns: turning a market trade into its signed wire transaction, refusing duplicates, trades
+ * made before floor(now) - chain.tx_window (expired), key mismatches and bad signatures at
+ * admission (reported through the hooks), recording admitted
  * transactions and sending them to every node's mempool.
  * Invariant: a transaction enters txs[] only after every signature verified; signatures are
  * checked once (a batch on the pool, in a fixed order, gives the same outcomes as one by one).
  */
 #include "chain/chain_internal.h"
 
+#include <math.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,12 +81,12 @@ int chain_tx_add(struct chain *c, const struct chain_tx *tx, size_t len,
     size_t cap = c->cap_txs;
     if (c->n_txs == UINT32_MAX - 1)
         return err_set(e, ERR_RUNTIME, "chain: more than 2^32 transactions");
-    if (grow_array(&c->txs, &cap, (size_t)i + 1, sizeof *c->txs))
+    if (grow_array(&c->txs, &cap, (size_t)(i - c->tx_arr) + 1, sizeof *c->txs))
         return err_set(e, ERR_NOMEM, "chain: out of memory for transaction %u", i);
     c->cap_txs = (uint32_t)cap;
     if (grow_array(&c->pend, &c->cap_pend, c->n_pend + 1, sizeof *c->pend))
         return err_set(e, ERR_NOMEM, "chain: out of memory for the mempool");
-    r = &c->txs[i];
+    r = chain_txrec(c, i);
     memset(r, 0, sizeof *r);
     r->enc = malloc(len);
     r->arrive = malloc((size_t)c->n_nodes * sizeof *r->arrive);
@@ -101,7 +103,7 @@ int chain_tx_add(struct chain *c, const struct chain_tx *tx, size_t len,
     r->len = (uint32_t)len;
     r->ref = tx->ref;
     r->kind = tx->kind;
-    r->t_submit = now;
+    r->t_tx = tx->kind == CHAIN_TX_TRADE ? tx->agreement_time : tx->time;
     r->payee = payee;
     r->n_pay = n_pay;
     if (n_pay == 1)
@@ -155,6 +157,10 @@ static int submit_one(struct chain *c, const struct chain_trade *t, const uint8_
     chain_txid(c->encbuf, len, id);
     if (chain_index_find(c, id) >= 0)
         return admit_reject(c, &tx, t->seller, "duplicate_tx", e);
+    if (!(tx.agreement_time >= floor(eng_now(c->eng)) - c->cfg->chain.tx_window)) {
+        c->sum.txs_expired++; /* a replay of an id already forgotten lands here too */
+        return admit_reject(c, &tx, t->seller, "expired", e);
+    }
     if (c->pk_set[t->seller] && memcmp(c->pk[t->seller], t->seller_pk, CHAIN_PK_LEN))
         return admit_reject(c, &tx, t->seller, "key_mismatch", e);
     for (size_t i = 0; i < t->n_buyers; i++)

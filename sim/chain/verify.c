@@ -10,7 +10,7 @@
  *   3. the block tree: parents by hash one height below, bits from the difficulty rule, chainwork,
  *      the genesis block's commitment to the run's identity (scenario, seed, version), tx_count,
  *      size, miner, times, then chain_block_check on each block (Merkle root, signatures,
- *      duplicates: the nodes' rule);
+ *      chain.tx_window, duplicates: the nodes' rule);
  *   4. the main chain: stale = 0 blocks are heights 0..H once each, linked, with the most work,
  *      and the `chain_tip` attribute names its tip;
  *   5. /trades against every trade transaction, each row's inclusion (height, t_included) and
@@ -639,6 +639,7 @@ static int block_check_one(const struct block_batch *bb, size_t i, const char **
     view.n_tx = x->ntx;
     view.tx = bb->txp + x->tx0;
     view.tx_len = bb->txl + x->tx0;
+    view.tx_window = v->cfg ? v->cfg->chain.tx_window : 0; /* the nodes' window rule */
     return chain_block_check(&view, v->vb[x->parent].hash, x->want, rule, e);
 }
 

@@ -120,8 +120,12 @@ static const struct key_def keys[] = {
     {"chain", "confirmations", KT_INT, G(chain.confirmations), "6", 1, 1000, 0, NULL, "blocks",
      "main-chain blocks (its own included) after which a trade settles and coins move", 0},
     {"chain", "finality_depth", KT_INT, G(chain.finality_depth), "100", 1, 100000, 0, NULL,
-     "blocks", "depth after which a block is written out and pruned; a deeper reorg stops the run",
+     "blocks", "depth after which a block is final: written out, pruned, never reorganised "
+     "(a branch forking below it is abandoned)",
      0},
+    {"chain", "tx_window", KT_NUM, G(chain.tx_window), "86400", 1, 31536000, 0, NULL, "s",
+     "a block at header time T takes only transactions made in [T - tx_window, T]; older pending "
+     "ones expire, and nodes forget final ids out of it", 0},
     {"chain", "max_block_txs", KT_INT, G(chain.max_block_txs), "2000", 1, 1000000, 0, NULL,
      "transactions", "transactions per block at most", 0},
     {"chain", "propagation_min_s", KT_NUM, G(chain.propagation_min_s), "0.05", 0, 3600, 0, NULL,

@@ -164,6 +164,8 @@ struct cfg {
         double hash_rate;                /* H/s: simulated network hash rate (0 = auto) */
         int64_t confirmations;           /* blocks (own included) before a trade settles */
         int64_t finality_depth;          /* blocks after which a block is written and pruned */
+        double tx_window;                /* s: a block at header time T holds only transactions
+                                            made in [T - tx_window, T] (whole seconds) */
         int64_t max_block_txs;           /* transactions per block at most */
         double propagation_min_s;        /* s: fixed part of every node-to-node delay */
         double propagation_jitter_s;     /* s: mean of the exponential part */

@@ -97,6 +97,7 @@ int fuzz_tx_one(const uint8_t *data, size_t size)
         v.n_tx = n;
         v.tx = tx;
         v.tx_len = len;
+        v.tx_window = 86400; /* the window rule too */
         (void)chain_block_check(&v, h.prev, h.bits, &rule, NULL);
     }
     return 0;
