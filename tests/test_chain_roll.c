@@ -35,6 +35,7 @@
 #include "run/sim.h"
 
 #include "cli_harness.h"
+#include "h5_harness.h"
 
 #define SPAN 256 /* nonces per roll under the hook: 13 bits then need ~32 rolls per block */
 #define SPAN_STR "256"
@@ -115,42 +116,6 @@ static int teardown(void **state)
 }
 
 /* ---- HDF5 helpers ------------------------------------------------------------------------- */
-
-/* A whole dataset in its own type: a new buffer of *n elements of *elem bytes. */
-static void *read_all(hid_t file, const char *name, size_t *n, size_t *elem)
-{
-    hid_t d = H5Dopen2(file, name, H5P_DEFAULT), t, s;
-    hsize_t dims = 0;
-    void *buf;
-    assert_true(d >= 0);
-    t = H5Dget_type(d);
-    s = H5Dget_space(d);
-    H5Sget_simple_extent_dims(s, &dims, NULL);
-    *elem = H5Tget_size(t);
-    *n = (size_t)dims;
-    buf = calloc((size_t)dims + 1, *elem);
-    assert_true(H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0);
-    H5Tclose(t);
-    H5Sclose(s);
-    H5Dclose(d);
-    return buf;
-}
-
-/* Overwrite a whole dataset of n elements (the size read_all gave). */
-static void write_all(hid_t file, const char *name, const void *buf, size_t n)
-{
-    hid_t d = H5Dopen2(file, name, H5P_DEFAULT), t, s;
-    hsize_t dims = 0;
-    assert_true(d >= 0);
-    s = H5Dget_space(d);
-    H5Sget_simple_extent_dims(s, &dims, NULL);
-    H5Sclose(s);
-    assert_int_equal(dims, n);
-    t = H5Dget_type(d);
-    assert_true(H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0);
-    H5Tclose(t);
-    H5Dclose(d);
-}
 
 static void tip_of(const char *path, char *out, size_t n)
 {

@@ -29,6 +29,7 @@
 #include "mine/pow.h"
 
 #include "cli_harness.h"
+#include "h5_harness.h"
 
 /* Half a day of three houses and a plant: trades, tens of blocks, all fast at 8 zero bits. */
 static const char small[] = "[scenario]\nname = small\nseed = 5\n[sim]\ndays = 0.5\n"
@@ -127,40 +128,6 @@ static long file_size(const char *path)
     n = ftell(a);
     fclose(a);
     return n;
-}
-
-/* Read a whole dataset in its own type: a new buffer, *n elements of *elem bytes. */
-static void *read_all(hid_t file, const char *name, size_t *n, size_t *elem)
-{
-    hid_t d = H5Dopen2(file, name, H5P_DEFAULT), t, s;
-    hsize_t dims = 0;
-    void *buf;
-    assert_true(d >= 0);
-    t = H5Dget_type(d);
-    s = H5Dget_space(d);
-    H5Sget_simple_extent_dims(s, &dims, NULL);
-    *elem = H5Tget_size(t);
-    *n = (size_t)dims;
-    buf = calloc((size_t)dims + 1, *elem);
-    assert_true(H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0);
-    H5Tclose(t);
-    H5Sclose(s);
-    H5Dclose(d);
-    return buf;
-}
-
-/* Write buf (n elements, the dataset's own type) back, resizing the dataset to n rows. */
-static void write_all(hid_t file, const char *name, const void *buf, size_t n)
-{
-    hid_t d = H5Dopen2(file, name, H5P_DEFAULT), t;
-    hsize_t dims = n;
-    assert_true(d >= 0);
-    t = H5Dget_type(d);
-    assert_true(H5Dset_extent(d, &dims) >= 0);
-    if (n > 0)
-        assert_true(H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0);
-    H5Tclose(t);
-    H5Dclose(d);
 }
 
 /* A failed assertion leaves files open: close whatever is, so the next test starts clean. */
