@@ -623,6 +623,20 @@ static void verify_file(const struct cfg *cfg, const char *path, int64_t *stale_
     *stale_out = rep.stale;
 }
 
+/* End the run, write its tables and summary, commit the file, verify it (verify_file), remove it
+ * and return its stale-block count. */
+static int64_t finish_and_verify(struct fixture *f, struct h5_file *h, const char *path)
+{
+    struct err e = {0};
+    int64_t stale_in_file = 0;
+    assert_int_equal(chain_finish(f->c, &e), 0);
+    assert_int_equal(chain_summary_write(f->c, h, &e), 0);
+    assert_int_equal(h5_file_commit(h, &e), 0);
+    verify_file(&f->cfg, path, &stale_in_file);
+    unlink(path);
+    return stale_in_file;
+}
+
 static void test_chain_forks_resolve_to_most_work(void **state)
 {
     struct fixture *f = *state;
@@ -630,7 +644,6 @@ static void test_chain_forks_resolve_to_most_work(void **state)
     struct h5_file *h;
     struct chain_summary s;
     struct err e = {0};
-    int64_t stale_in_file = 0;
     f->cfg.chain.propagation_min_s = 20; /* a third of the interval: many forks */
     f->cfg.chain.finality_depth = 10;
     f->cfg.chain.confirmations = 3;
@@ -647,12 +660,7 @@ static void test_chain_forks_resolve_to_most_work(void **state)
     chain_summary_get(f->c, &s);
     assert_true(s.stale_blocks > 0);
     assert_true(s.reorgs > 0);
-    assert_int_equal(chain_finish(f->c, &e), 0);
-    assert_int_equal(chain_summary_write(f->c, h, &e), 0);
-    assert_int_equal(h5_file_commit(h, &e), 0);
-    verify_file(&f->cfg, path, &stale_in_file);
-    assert_int_equal(stale_in_file, s.stale_blocks);
-    unlink(path);
+    assert_int_equal(finish_and_verify(f, h, path), s.stale_blocks);
 }
 
 /* The genesis block commits to the scenario, attacks included, so an attacked run's chain cannot
@@ -665,7 +673,6 @@ static void test_chain_tampered_copies_rejected_and_harmless(void **state)
     struct h5_file *h;
     struct err e = {0};
     char path[64];
-    int64_t stale_in_file = 0;
     f->cfg.attacks.tampered_block_rate = 1;
     start(f);
     snprintf(path, sizeof path, "/tmp/test_chain_t_%d.h5", (int)getpid());
@@ -684,11 +691,7 @@ static void test_chain_tampered_copies_rejected_and_harmless(void **state)
     assert_non_null(strstr(f->sec_action[0], "rejected:"));
     for (int k = 0; k < 20; k++)
         assert_true(f->confirmed_h[k + 1] > 0);
-    assert_int_equal(chain_finish(f->c, &e), 0);
-    assert_int_equal(chain_summary_write(f->c, h, &e), 0);
-    assert_int_equal(h5_file_commit(h, &e), 0);
-    verify_file(&f->cfg, path, &stale_in_file);
-    unlink(path);
+    finish_and_verify(f, h, path);
 }
 
 static void test_chain_selfish_mining_logged(void **state)
@@ -757,7 +760,7 @@ static void test_chain_branch_below_final_not_extended(void **state)
     struct h5_file *h;
     struct err e = {0};
     char path[64];
-    int64_t stale_in_file = 0, abandoned = 0;
+    int64_t abandoned = 0;
     f->cfg.chain.nodes = 2;
     snprintf(f->cfg.chain.hash_shares, sizeof f->cfg.chain.hash_shares, "0.49,0.51");
     f->cfg.attacks.selfish_node = 0;
@@ -775,12 +778,7 @@ static void test_chain_branch_below_final_not_extended(void **state)
     for (int k = 0; k < f->n_sec && k < 64; k++)
         abandoned += !strcmp(f->sec_action[k], "abandoned");
     assert_true(abandoned > 0);
-    assert_int_equal(chain_finish(f->c, &e), 0);
-    assert_int_equal(chain_summary_write(f->c, h, &e), 0);
-    assert_int_equal(h5_file_commit(h, &e), 0);
-    verify_file(&f->cfg, path, &stale_in_file);
-    assert_int_equal(stale_in_file, s.stale_blocks);
-    unlink(path);
+    assert_int_equal(finish_and_verify(f, h, path), s.stale_blocks);
 }
 
 /* Admission by the window's definition: a trade made at floor(now) - W is taken, one made half a

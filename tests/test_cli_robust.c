@@ -20,6 +20,7 @@
 #include <hdf5.h>
 
 #include "cli_harness.h"
+#include "stop_harness.h"
 
 static int setup(void **state) { return tu_fx_setup(state, "robust"); }
 static int teardown(void **state) { return tu_fx_teardown(state); }
@@ -40,13 +41,6 @@ static const char small[] = "[scenario]\nname = small\nseed = 5\n[sim]\ndays = 0
 static const char long_run[] = "[scenario]\nseed = 2\n[sim]\ndays = 3650\n[mine]\nbackend = cpu\n"
                                "[type.home_solar]\nforecast_days = 1\n"
                                "[population]\ncount = 300\nhome_solar = 1\n";
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /* Root attribute `complete` of an HDF5 file, or -1 when the file or attribute is missing. */
 static int64_t complete_of(const char *path)
@@ -128,7 +122,7 @@ static void test_cli_run_output_not_regular_file_refused(void **state)
     assert_int_equal(symlink(target, path_in(f, "link.h5", link, sizeof link)), 0);
     assert_int_equal(mkdir(path_in(f, "sub", sub, sizeof sub), 0755), 0);
 
-    t0 = now_s();
+    t0 = mono();
     assert_int_equal(tu_run(f, "run", sc, "-o", fifo, NULL), 2);
     assert_non_null(strstr(f->errtxt, "not a regular file"));
     assert_int_equal(lstat(fifo, &st), 0);
@@ -146,7 +140,7 @@ static void test_cli_run_output_not_regular_file_refused(void **state)
     assert_int_equal(tu_run(f, "run", sc, "-o", "", NULL), 2);
     assert_non_null(strstr(f->errtxt, "empty"));
     /* four refusals of a ten-year run: none of it was simulated */
-    assert_true(now_s() - t0 < 20.0);
+    assert_true(mono() - t0 < 20.0);
 }
 
 /* OUT naming the scenario, a use= file or a CSV profile is refused and the input kept. */
@@ -183,9 +177,9 @@ static void test_cli_run_output_directory_missing_gives_reason_before_work(void 
     double t0;
     tu_fx_put(f, "long.ini", long_run, sc, sizeof sc);
     snprintf(out, sizeof out, "%s/no-such-dir/out.h5", f->dir);
-    t0 = now_s();
+    t0 = mono();
     assert_int_equal(tu_run(f, "run", sc, "-o", out, NULL), 1);
-    assert_true(now_s() - t0 < 10.0);
+    assert_true(mono() - t0 < 10.0);
     assert_non_null(strstr(f->errtxt, "no-such-dir"));
     assert_non_null(strstr(f->errtxt, "No such file or directory"));
 }
@@ -257,10 +251,10 @@ static void test_cli_run_stop_during_history_is_prompt(void **state)
     path_in(f, "fac.h5", out, sizeof out);
     pid = start_run(f, sc, out);
     usleep(1000 * 1000);
-    t0 = now_s();
+    t0 = mono();
     kill(pid, SIGTERM);
     assert_int_equal(waitpid(pid, &rc, 0), pid);
-    assert_true(now_s() - t0 < 2.0);
+    assert_true(mono() - t0 < 2.0);
     assert_true(WIFEXITED(rc));
     assert_int_equal(WEXITSTATUS(rc), 1);
     tu_slurp(path_in(f, "stderr", cmd, sizeof cmd), f->errtxt, sizeof f->errtxt);
@@ -288,10 +282,10 @@ static void test_cli_run_stop_inside_a_slot_is_prompt(void **state)
     path_in(f, "big.h5", out, sizeof out);
     pid = start_run(f, sc, out);
     usleep(3000 * 1000); /* past the (one-day) history, inside the first slot */
-    t0 = now_s();
+    t0 = mono();
     kill(pid, SIGINT);
     assert_int_equal(waitpid(pid, &rc, 0), pid);
-    assert_true(now_s() - t0 < 6.0);
+    assert_true(mono() - t0 < 6.0);
     assert_true(WIFEXITED(rc));
     assert_int_equal(WEXITSTATUS(rc), 1);
     assert_int_equal(complete_of(out), 0);

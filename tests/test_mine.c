@@ -32,6 +32,8 @@
 #include "mine/backend.h" /* mine_search_span: the (roll, nonce) order at a small span */
 #include "mine/mine.h"
 
+#include "stop_harness.h"
+
 #define GENESIS_HEX                                                                                \
     "0100000000000000000000000000000000000000000000000000000000000000000000003ba3edfd7a7b12b27a"  \
     "c72c3e67768f617fc81bc3888a51323a9fb8aa4b1e5e4a29ab5f49ffff001d1dac2b7c"
@@ -1033,30 +1035,6 @@ static void test_mine_rolled_search_bounds(void **state)
 }
 
 /* ---- stop requests ---- */
-
-struct stopper {
-    volatile sig_atomic_t flag;
-    unsigned delay_ms;
-    double raised_at;
-};
-
-static double mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static void *raise_later(void *arg)
-{
-    struct stopper *s = arg;
-    usleep(s->delay_ms * 1000);
-    s->raised_at = mono();
-    /* from another thread (a signal handler would run in the searching one): an atomic store,
-     * as the backends read the flag with an atomic load */
-    __atomic_store_n(&s->flag, 1, __ATOMIC_RELAXED);
-    return NULL;
-}
 
 /* Every backend and path, one thread and several: a stop raised during a search of all 2^32
  * nonces (an unreachable target: minutes of work) ends it with ERR_INTERRUPTED within a

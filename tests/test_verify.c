@@ -488,8 +488,9 @@ static void set_attr_str(hid_t file, const char *name, const char *value)
     H5Aclose(a), H5Sclose(s), H5Tclose(t);
 }
 
-/* Add `delta` to row `row` of an integer or float column, in whatever width it is stored. */
-static void bump(hid_t file, const char *path, size_t row, double delta)
+/* Row `row` of an integer or float column, in whatever width it is stored: set to v, or with
+ * `add`, moved by v (a one-byte flag column is flipped instead). */
+static void rewrite_num(hid_t file, const char *path, size_t row, double v, int add)
 {
     hid_t d = H5Dopen2(file, path, H5P_DEFAULT), t;
     size_t n, elem;
@@ -503,17 +504,27 @@ static void bump(hid_t file, const char *path, size_t row, double delta)
     buf = read_all(file, path, &n, &elem);
     assert_true(row < n);
     if (is_float && elem == 8)
-        ((double *)buf)[row] += delta;
+        ((double *)buf)[row] = add ? ((double *)buf)[row] + v : v;
+    else if (is_float)
+        fail_msg("%s: float of %zu bytes", path, elem);
     else if (elem == 8)
-        ((int64_t *)buf)[row] += (int64_t)delta;
+        ((int64_t *)buf)[row] = add ? ((int64_t *)buf)[row] + (int64_t)v : (int64_t)v;
+    else if (elem == 4 && add)
+        ((int32_t *)buf)[row] += (int32_t)v;
     else if (elem == 4)
-        ((int32_t *)buf)[row] += (int32_t)delta;
+        ((uint32_t *)buf)[row] = (uint32_t)(int64_t)v;
     else if (elem == 1)
-        ((uint8_t *)buf)[row] ^= 1;
+        ((uint8_t *)buf)[row] = add ? ((uint8_t *)buf)[row] ^ 1 : (uint8_t)v;
     else
         fail_msg("%s: element of %zu bytes", path, elem);
     write_all(file, path, buf, n);
     free(buf);
+}
+
+/* Add `delta` to row `row` of an integer or float column (a flag column is flipped). */
+static void bump(hid_t file, const char *path, size_t row, double delta)
+{
+    rewrite_num(file, path, row, delta, 1);
 }
 
 static double f64_at(hid_t file, const char *path, size_t row)
@@ -577,27 +588,7 @@ static void put_str(hid_t file, const char *path, size_t row, const char *v)
 
 static void put_num(hid_t file, const char *path, size_t row, double v)
 {
-    hid_t d = H5Dopen2(file, path, H5P_DEFAULT), t;
-    size_t n, elem;
-    unsigned char *buf;
-    int is_float;
-    assert_true(d >= 0);
-    t = H5Dget_type(d);
-    is_float = H5Tget_class(t) == H5T_FLOAT;
-    H5Tclose(t);
-    H5Dclose(d);
-    buf = read_all(file, path, &n, &elem);
-    assert_true(row < n);
-    if (is_float)
-        ((double *)buf)[row] = v;
-    else if (elem == 8)
-        ((int64_t *)buf)[row] = (int64_t)v;
-    else if (elem == 4)
-        ((uint32_t *)buf)[row] = (uint32_t)(int64_t)v;
-    else
-        ((uint8_t *)buf)[row] = (uint8_t)v;
-    write_all(file, path, buf, n);
-    free(buf);
+    rewrite_num(file, path, row, v, 0);
 }
 
 /* On top of the copy's main-chain tip, add a block that holds one trade made at `at` (signed by
