@@ -860,11 +860,15 @@ static void test_chain_replay_after_forgotten_rejected_by_window(void **state)
 /* A trade a minute for two days with a one-hour window: the records alive never exceed the trades
  * of the window plus those not yet final (bounded by two hours' worth here), every other record is
  * forgotten, and the memory that holds them stops growing: the slots and the index are the same
- * after the second day as after the first; only blocks above the final height keep their lists. */
+ * after the second day as after the first; only blocks above the final height keep their lists.
+ * The block tree too: one node (no forks, no deliveries pending) keeps the main-chain blocks from
+ * confirmations + 1 below the checkpoint to the tip, finality_depth + confirmations + 2 blocks,
+ * drops every block below, and its slots stop growing. */
 static void test_chain_live_records_bounded(void **state)
 {
     struct fixture *f = *state;
     struct chain_mem_stats m, day1;
+    struct chain_summary s;
     int64_t most = 0, submitted = 0;
     f->cfg.chain.nodes = 1;
     f->cfg.chain.tx_window = 3600;
@@ -879,9 +883,15 @@ static void test_chain_live_records_bounded(void **state)
             most = m.tx_records;
         assert_int_equal(m.tx_records + m.tx_forgotten, submitted);
         assert_true(m.block_tx_lists <= f->cfg.chain.finality_depth);
+        chain_summary_get(f->c, &s);
+        assert_int_equal(m.blocks + m.blocks_dropped, s.blocks_found + 1);
+        if (s.height > f->cfg.chain.finality_depth + f->cfg.chain.confirmations + 1)
+            assert_int_equal(m.blocks, f->cfg.chain.finality_depth + f->cfg.chain.confirmations + 2);
         if (k == 1440)
             day1 = m;
     }
+    assert_true(m.blocks_dropped > 2 * 1440 - 100);
+    assert_int_equal(m.block_slots, day1.block_slots);
     assert_true(most <= 2 * 3600 / 60);
     assert_true(m.tx_forgotten >= submitted - 2 * 3600 / 60);
     assert_int_equal(m.tx_slots, day1.tx_slots);

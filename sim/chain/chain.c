@@ -38,41 +38,101 @@ double chain_delay_from(const struct chain *c, gsl_rng *r, uint32_t bytes)
 
 double chain_delay(struct chain *c, uint32_t bytes) { return chain_delay_from(c, c->rng_net, bytes); }
 
+/* b's ancestor at `height` (b itself when it is not above it).  The walk never goes below
+ * blk_base: callers ask only on live branches for heights the block window keeps
+ * (chain_blocks_forget), where that stop is never reached. */
 int64_t chain_ancestor(const struct chain *c, int64_t b, int64_t height)
 {
-    while (b != NO_BLOCK && c->blocks[b].height > height)
-        b = c->blocks[b].parent;
+    while (b != NO_BLOCK && chain_blk(c, b)->height > height) {
+        const int64_t p = chain_blk(c, b)->parent;
+        if (p != NO_BLOCK && p < c->blk_base)
+            break;
+        b = p;
+    }
     return b;
 }
 
 /* Does block b's branch hold the checkpoint (the main-chain block at final_h)?  Walks down to the
- * first main-chain block: a side branch's length, not the chain's. */
+ * first main-chain block: a side branch's length, not the chain's.  A dropped block (index below
+ * blk_base) is dead: the first main-chain block below it is below the final height. */
 int chain_branch_live(const struct chain *c, int64_t b)
 {
-    while (!c->blocks[b].main)
-        b = c->blocks[b].parent;
-    return c->blocks[b].height >= c->final_h;
+    while (b >= c->blk_base && !chain_blk(c, b)->main)
+        b = chain_blk(c, b)->parent;
+    return b >= c->blk_base && chain_blk(c, b)->height >= c->final_h;
 }
 
 /* Bits a child of block p must carry: p's, or Bitcoin's clamped retarget every R blocks. */
 uint32_t chain_next_bits(const struct chain *c, int64_t p)
 {
-    const struct blk *b = &c->blocks[p];
+    const struct blk *b = chain_blk(c, p);
     const int64_t R = c->cfg->chain.retarget_blocks;
     int64_t first, intervals;
     uint32_t bits;
     if (R <= 0 || (b->height + 1) % R != 0)
         return b->bits;
     first = chain_ancestor(c, p, b->height - R > 0 ? b->height - R : 0);
-    intervals = b->height - c->blocks[first].height;
+    intervals = b->height - chain_blk(c, first)->height;
     if (intervals <= 0)
         return b->bits;
     if (chain_retarget(b->bits,
                        (int64_t)mine_header_u32(b->hdr, MINE_HDR_TIME) -
-                           (int64_t)mine_header_u32(c->blocks[first].hdr, MINE_HDR_TIME),
+                           (int64_t)mine_header_u32(chain_blk(c, first)->hdr, MINE_HDR_TIME),
                        (int64_t)llround(intervals * c->cfg->chain.block_interval_s), &bits, NULL))
         return b->bits;
     return bits;
+}
+
+/* ---- the block window ------------------------------------------------------------------ */
+
+/* The lowest block the check of a pending delivery of block x reads: x's ancestor at the
+ * bottom of its parent's retarget window (chain_next_bits of the parent). */
+static int64_t delivery_floor(const struct chain *c, int64_t x)
+{
+    const int64_t R = c->cfg->chain.retarget_blocks > 0 ? c->cfg->chain.retarget_blocks : 0;
+    const int64_t h = chain_blk(c, x)->height - 1 - R;
+    return chain_ancestor(c, x, h > 0 ? h : 0);
+}
+
+/* Drop the blocks nothing can read again (chain_internal.h): blk_base moves up to the main-chain
+ * block `keep` below the final height, or to the lowest block still named, whichever is lower;
+ * the dropped prefix is compacted away once it is 1,024 blocks and a quarter of what is kept. */
+int chain_blocks_forget(struct chain *c)
+{
+    const int64_t R = c->cfg->chain.retarget_blocks > 0 ? c->cfg->chain.retarget_blocks : 0;
+    const int64_t keep = R + (c->cfg->chain.confirmations > 0 ? c->cfg->chain.confirmations : 0) + 1;
+    int64_t lo, kept;
+    if (c->keep_blocks || c->final_h - keep <= 0)
+        return 0;
+    lo = chain_ancestor(c, c->best, c->final_h - keep);
+#define LOWER(x) (lo = (x) < lo ? (x) : lo)
+    LOWER(c->best);
+    LOWER(c->wcur);
+    LOWER(c->work.at);
+    LOWER(c->settled.at);
+    for (int j = 0; j < c->n_nodes; j++)
+        LOWER(c->tip[j]);
+    if (c->selfish >= 0)
+        LOWER(c->sm_pub);
+    if (c->race.active)
+        LOWER(c->race.parent);
+    for (size_t k = 0; k < c->n_fl; k++)
+        LOWER(delivery_floor(c, c->fl[k].blk));
+    for (size_t k = 0; k < c->n_tfl; k++)
+        LOWER(delivery_floor(c, c->tfl[k]));
+#undef LOWER
+    if (lo <= c->blk_base)
+        return 0;
+    for (int64_t i = c->blk_base; i < lo; i++)
+        chain_block_release(c, chain_blk(c, i)); /* written and released already: a no-op */
+    c->blk_dropped += lo - c->blk_base;
+    c->blk_base = lo;
+    kept = c->n_blocks - c->blk_base;
+    if (c->blk_base - c->blk_arr >= 1024 && c->blk_base - c->blk_arr >= kept / 4) {
+        memmove(c->blocks, chain_blk(c, c->blk_base), (size_t)kept * sizeof *c->blocks);
+        c->blk_arr = c->blk_base;
+    }
+    return 0;
 }
 
 /* ---- the race --------------------------------------------------------------------------- */
@@ -131,7 +191,7 @@ static int race_start(struct chain *c, double t0)
     /* Header: time is the template's, in whole simulated seconds. */
     memset(&h, 0, sizeof h);
     h.version = CHAIN_BLOCK_VERSION;
-    memcpy(h.prev, c->blocks[R->parent].hash, MINE_HASH_LEN);
+    memcpy(h.prev, chain_blk(c, R->parent)->hash, MINE_HASH_LEN);
     for (uint32_t k = 0; k < R->n_tmpl; k++)
         memcpy(c->ids[k], chain_txrec(c, R->tmpl[k])->id, CHAIN_TXID_LEN);
     chain_merkle_root((const unsigned char(*)[CHAIN_TXID_LEN])c->ids, R->n_tmpl, c->ids + R->n_tmpl,
@@ -212,21 +272,21 @@ int chain_tip_changed(struct chain *c, int node)
 static void connect_at(struct chain *c, int j, int64_t i, int *tip_moved, int *pub_moved)
 {
     const uint64_t bit = UINT64_C(1) << j;
-    struct blk *b = &c->blocks[i];
+    struct blk *b = chain_blk(c, i);
     b->connected |= bit;
     if (j == c->selfish) {
-        if (b->published && b->miner != j && b->work > c->blocks[c->sm_pub].work &&
+        if (b->published && b->miner != j && b->work > chain_blk(c, c->sm_pub)->work &&
             chain_branch_live(c, i)) {
             c->sm_pub = i;
             *pub_moved = 1;
         }
-    } else if (b->work > c->blocks[c->tip[j]].work && chain_branch_live(c, i)) {
+    } else if (b->work > chain_blk(c, c->tip[j])->work && chain_branch_live(c, i)) {
         /* first seen wins ties; a branch forking below the final height is never adopted */
         c->tip[j] = i;
         *tip_moved = 1;
     }
-    for (int64_t k = b->first_child; k != NO_BLOCK; k = c->blocks[k].next_sibling)
-        if ((c->blocks[k].known & bit) && !(c->blocks[k].connected & bit))
+    for (int64_t k = b->first_child; k != NO_BLOCK; k = chain_blk(c, k)->next_sibling)
+        if ((chain_blk(c, k)->known & bit) && !(chain_blk(c, k)->connected & bit))
             connect_at(c, j, k, tip_moved, pub_moved);
 }
 
@@ -238,13 +298,15 @@ static int on_deliver(struct eng *eng, const struct eng_event *ev, void *ctx)
     const uint64_t bit = UINT64_C(1) << j;
     int tip_moved = 0, pub_moved = 0, rc = 0;
     (void)eng;
-    if (ev->data.u32[3])
+    if (ev->data.u32[3]) {
+        chain_tamper_remove(c, i);
         return chain_tamper_check(c, i, (int)ev->data.u32[2], ev->data.u64[2], ev->data.u32[6]);
+    }
     chain_flight_remove(c, i, j);
-    if (c->blocks[i].known & bit)
+    if (chain_blk(c, i)->known & bit)
         return 0;
-    c->blocks[i].known |= bit;
-    if (c->blocks[c->blocks[i].parent].connected & bit)
+    chain_blk(c, i)->known |= bit;
+    if (chain_blk(c, i)->parent >= c->blk_base && chain_blk(c, chain_blk(c, i)->parent)->connected & bit)
         connect_at(c, j, i, &tip_moved, &pub_moved);
     if (pub_moved && (rc = chain_selfish_on_public(c)))
         return rc;
@@ -262,10 +324,10 @@ static int block_found(struct chain *c, double t)
     int64_t i = c->n_blocks;
     int rc;
 
-    if (grow_array(&c->blocks, &c->cap_blocks, (size_t)i + 1, sizeof *c->blocks))
+    if (grow_array(&c->blocks, &c->cap_blocks, (size_t)(i - c->blk_arr) + 1, sizeof *c->blocks))
         return err_set(c->e, ERR_NOMEM, "chain: out of memory for block %lld", (long long)i);
-    b = &c->blocks[i];
-    p = &c->blocks[R->parent];
+    b = chain_blk(c, i);
+    p = chain_blk(c, R->parent);
     memset(b, 0, sizeof *b);
     memcpy(b->hdr, R->hdr, MINE_HEADER_LEN);
     mine_header_set_u32(b->hdr, MINE_HDR_NONCE, R->res.nonce);
@@ -328,7 +390,7 @@ static int on_race(struct eng *eng, const struct eng_event *ev, void *ctx)
 static int mine_genesis(struct chain *c, struct err *e)
 {
     struct chain_header h;
-    struct blk *g = &c->blocks[0];
+    struct blk *g = chain_blk(c, 0);
     unsigned char target[MINE_TARGET_LEN];
     struct mine_result res;
     uint32_t bits;
@@ -369,6 +431,7 @@ static int mine_genesis(struct chain *c, struct err *e)
     g->known = g->connected = ~UINT64_C(0);
     g->published = g->main = g->settled = 1;
     c->n_blocks = 1;
+    c->t_genesis = g->t_found;
     return 0;
 }
 
@@ -436,6 +499,7 @@ static struct chain *chain_build(const struct cfg *cfg, struct eng *eng,
     c->ids = malloc((2 * max_tx + 2) * sizeof *c->ids);
     c->encbuf = malloc(CHAIN_TX_MAX_LEN);
     c->parties = malloc(CHAIN_TX_MAX_BUYERS * sizeof *c->parties);
+    c->keep_blocks = getenv("SETM_TEST_KEEP_BLOCKS") != NULL;
     c->cap_blocks = 1024;
     c->blocks = calloc((size_t)c->cap_blocks, sizeof *c->blocks);
     c->rng_race = rng_stream_new(seed, "chain.race", 0);
@@ -455,7 +519,7 @@ static struct chain *chain_build(const struct cfg *cfg, struct eng *eng,
         goto fail;
     c->hash_rate = cfg->chain.hash_rate > 0
                        ? cfg->chain.hash_rate
-                       : c->blocks[0].work / cfg->chain.block_interval_s;
+                       : chain_blk(c, 0)->work / cfg->chain.block_interval_s;
     c->best = c->sm_pub = 0;
     c->sum.selfish_share_main = NAN;
     if (eng_handler_set(eng, CHAIN_EV_RACE, on_race, c) ||
@@ -519,10 +583,11 @@ void chain_free(struct chain *c)
         free(chain_txrec(c, i)->arrive);
         free(chain_txrec(c, i)->payv);
     }
-    for (int64_t i = 0; i < c->n_blocks; i++)
-        free(c->blocks[i].txs);
+    for (int64_t i = c->blk_arr; i < c->n_blocks; i++)
+        free(chain_blk(c, i)->txs);
     free(c->txs);
     free(c->blocks);
+    free(c->tfl);
     free(c->tx_index);
     free(c->pend);
     free(c->fl);

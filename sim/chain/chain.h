@@ -251,7 +251,9 @@ struct chain_mem_stats {
     int64_t tx_forgotten;    /* records forgotten so far */
     int64_t tx_slots;        /* record slots allocated (alive, forgotten not yet compacted, spare) */
     int64_t tx_index_slots;  /* slots of the txid index */
-    int64_t blocks;          /* blocks stored, genesis included */
+    int64_t blocks;          /* blocks stored (genesis counted while stored) */
+    int64_t blocks_dropped;  /* blocks dropped by the block window: final, read by nothing */
+    int64_t block_slots;     /* block slots allocated */
     int64_t block_tx_lists;  /* blocks whose transaction list is still held */
     int64_t final_height;    /* the checkpoint: main tip height - chain.finality_depth, 0 at least */
 };

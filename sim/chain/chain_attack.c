@@ -17,7 +17,7 @@
 /* Each receiving node checks an altered copy for real. */
 int chain_tamper_check(struct chain *c, int64_t i, int sender, uint64_t pos, uint32_t mask)
 {
-    const struct blk *b = &c->blocks[i];
+    const struct blk *b = chain_blk(c, i);
     unsigned char hdr[MINE_HEADER_LEN], *flipped = NULL;
     const unsigned char **tx = NULL;
     size_t *len = NULL;
@@ -63,7 +63,7 @@ int chain_tamper_check(struct chain *c, int64_t i, int sender, uint64_t pos, uin
     v.tx = tx;
     v.tx_len = len;
     v.tx_window = c->cfg->chain.tx_window;
-    rc = chain_block_check(&v, c->blocks[b->parent].hash, chain_next_bits(c, b->parent), &rule, &le);
+    rc = chain_block_check(&v, chain_blk(c, b->parent)->hash, chain_next_bits(c, b->parent), &rule, &le);
     if (rc == ERR_VERIFY) {
         c->sum.tampered_rejected++;
         snprintf(action, sizeof action, "rejected:%s", rule ? rule : "?");
@@ -90,13 +90,13 @@ static int publish_private(struct chain *c, int64_t max_h, int64_t *count)
     size_t n = 0;
     int rc;
     *count = 0;
-    while (b != NO_BLOCK && !c->blocks[b].published) {
-        if (c->blocks[b].height <= max_h) {
+    while (b != NO_BLOCK && !chain_blk(c, b)->published) {
+        if (chain_blk(c, b)->height <= max_h) {
             if (grow_array(&c->path, &c->cap_path, n + 1, sizeof *c->path))
                 return err_set(c->e, ERR_NOMEM, "chain: out of memory publishing");
             c->path[n++] = b;
         }
-        b = c->blocks[b].parent;
+        b = chain_blk(c, b)->parent;
     }
     *count = (int64_t)n;
     /* chain_publish() may call set_main(), which reuses path: copy the list out first */
@@ -133,8 +133,8 @@ int chain_selfish_on_public(struct chain *c)
     const int64_t priv = c->tip[a], pub = c->sm_pub;
     int64_t lead, n = 0;
     int rc;
-    if (c->blocks[priv].work < c->blocks[pub].work) {
-        for (int64_t b = priv; b != NO_BLOCK && !c->blocks[b].published; b = c->blocks[b].parent)
+    if (chain_blk(c, priv)->work < chain_blk(c, pub)->work) {
+        for (int64_t b = priv; b != NO_BLOCK && !chain_blk(c, b)->published; b = chain_blk(c, b)->parent)
             n++;
         if (n > 0)
             chain_security(c, a, "selfish_mining", "abandoned", 0);
@@ -142,7 +142,7 @@ int chain_selfish_on_public(struct chain *c)
         c->sm_race = 0;
         return chain_tip_changed(c, a);
     }
-    lead = c->blocks[priv].height - c->blocks[pub].height;
+    lead = chain_blk(c, priv)->height - chain_blk(c, pub)->height;
     if (lead == 0) {
         if ((rc = publish_private(c, INT64_MAX, &n)))
             return rc;
@@ -157,7 +157,7 @@ int chain_selfish_on_public(struct chain *c)
         if (n > 0)
             chain_security(c, a, "selfish_mining", "override", 0);
     } else {
-        if ((rc = publish_private(c, c->blocks[pub].height, &n)))
+        if ((rc = publish_private(c, chain_blk(c, pub)->height, &n)))
             return rc;
         c->sm_race = 0;
         if (n > 0)
@@ -177,7 +177,7 @@ int chain_selfish_abandon(struct chain *c, int *moved)
         c->sm_pub = c->best;
     if (chain_branch_live(c, c->tip[a]))
         return 0;
-    for (int64_t b = c->tip[a]; b != NO_BLOCK && !c->blocks[b].published; b = c->blocks[b].parent)
+    for (int64_t b = c->tip[a]; b != NO_BLOCK && !chain_blk(c, b)->published; b = chain_blk(c, b)->parent)
         n++;
     if (n > 0)
         chain_security(c, a, "selfish_mining", "abandoned", 0);

@@ -12,9 +12,18 @@
  *   chain_output.c  the /blocks and /transactions tables, finality write-out, the summary
  *
  * Data layout and its invariants:
- *  - blocks[] holds every block ever found (genesis at 0), parent before child, never removed
- *    (256 bytes each: 1,440 a day at 60 s blocks, 0.35 MiB a day, the one store that still
- *    grows with simulated days).  A block's `known`/`connected`
+ *  - Blocks have global indices in the order found (genesis 0, parent before child); block i
+ *    is at blocks[i - blk_arr], and blocks below blk_base are dropped (blk_arr <= blk_base <=
+ *    n_blocks; the dead prefix is compacted away like txs[]).  chain_blocks_forget moves blk_base
+ *    up to the main-chain block at final_h - chain_keep_below (retarget_blocks + confirmations
+ *    + 1 below the checkpoint), never past a block something still names (a node's tip, best,
+ *    sm_pub, the race's parent, a ledger, the write cursor wcur, a pending delivery or the
+ *    ancestors a pending delivery's check reads).  So every dropped block is written, is main
+ *    and below that height or on a dead branch, and every walk down a live branch stops above
+ *    blk_base; chain_branch_live treats an index below blk_base as dead, which is exact (the
+ *    first main-chain block down from it is below the final height).  The block tree's memory
+ *    is then bounded by finality_depth and the retarget window, not by the run's length.
+ *    A block's `known`/`connected`
  *    bitmasks say which nodes have it and have its whole ancestry.  Every stored block is valid on
  *    its branch (miners only assemble valid templates; altered copies are checked and dropped,
  *    never stored).  A block's `txs` array is freed once the block is written and no ledger can
@@ -176,9 +185,14 @@ struct chain {
     uint8_t *pk_set;
     int64_t *base; /* off-chain balances: initial coins and deposits */
 
-    struct blk *blocks;
+    struct blk *blocks; /* block i at blocks[i - blk_arr] */
     int64_t n_blocks;
     size_t cap_blocks;
+    int64_t blk_arr;    /* index of blocks[0] */
+    int64_t blk_base;   /* blocks below it are dropped */
+    int64_t blk_dropped;
+    int keep_blocks;    /* test hook SETM_TEST_KEEP_BLOCKS: drop none (the window changes nothing) */
+    double t_genesis;   /* genesis t_found: the summary's mean interval */
     int64_t best;
     int64_t wcur; /* blocks below this index are written out */
 
@@ -198,6 +212,8 @@ struct chain {
 
     struct flight *fl;
     size_t n_fl, cap_fl;
+    int64_t *tfl;       /* blocks with a tampered copy still on its way (one entry per copy) */
+    size_t n_tfl, cap_tfl;
 
     struct ledger work, settled;
     int64_t *path;
@@ -221,6 +237,11 @@ static inline struct txrec *chain_txrec(const struct chain *c, uint32_t i)
     return &c->txs[i - c->tx_arr];
 }
 
+static inline struct blk *chain_blk(const struct chain *c, int64_t i)
+{
+    return &c->blocks[i - c->blk_arr];
+}
+
 static inline const struct pay *chain_tx_pays(const struct txrec *r)
 {
     return r->n_pay == 1 ? &r->pay1 : r->payv;
@@ -234,6 +255,7 @@ int64_t chain_ancestor(const struct chain *c, int64_t b, int64_t height);
 int chain_branch_live(const struct chain *c, int64_t b);
 uint32_t chain_next_bits(const struct chain *c, int64_t p);
 int chain_tip_changed(struct chain *c, int node);
+int chain_blocks_forget(struct chain *c);
 
 /* chain_ledger.c */
 void chain_address_of(const struct chain *c, int64_t agent, uint64_t ref,
@@ -256,6 +278,7 @@ int chain_reorg_path(struct chain *c, int64_t from, int64_t to,
                      int (*undo)(struct chain *c, struct blk *x, void *ctx), void *ctx, size_t *n);
 int chain_publish(struct chain *c, int64_t i);
 void chain_flight_remove(struct chain *c, int64_t blk, int node);
+void chain_tamper_remove(struct chain *c, int64_t blk);
 
 /* chain_attack.c */
 int chain_selfish_abandon(struct chain *c, int *moved);

@@ -170,7 +170,7 @@ int chain_ledger_goto(struct chain *c, struct ledger *L, int64_t to)
     if (rc)
         return rc;
     while (n-- > 0) {
-        struct blk *x = &c->blocks[c->path[n]];
+        struct blk *x = chain_blk(c, c->path[n]);
         for (uint32_t k = 0; k < x->n_tx; k++) {
             int ok = tx_apply_checked(c, L, x->txs[k]);
             (void)ok;

@@ -8,7 +8,7 @@
  * published wins ties; withheld blocks count once published; a branch forking below the final
  * height is dead: chain_internal.h); so a reorg never reaches a written (final) block, and
  * main_undo's error would mean a broken invariant, not a user's setting; fl[] lists exactly the
- * genuine deliveries still pending.
+ * genuine deliveries still pending, tfl[] the blocks of the tampered copies still pending.
  */
 #include "chain/chain_internal.h"
 
@@ -30,8 +30,8 @@ int chain_reorg_path(struct chain *c, int64_t from, int64_t to,
     int rc;
     *n = 0;
     while (a != b) {
-        if (c->blocks[a].height >= c->blocks[b].height) {
-            struct blk *x = &c->blocks[a];
+        if (chain_blk(c, a)->height >= chain_blk(c, b)->height) {
+            struct blk *x = chain_blk(c, a);
             if (undo && (rc = undo(c, x, ctx)))
                 return rc;
             a = x->parent;
@@ -39,7 +39,7 @@ int chain_reorg_path(struct chain *c, int64_t from, int64_t to,
             if (grow_array(&c->path, &c->cap_path, k + 1, sizeof *c->path))
                 return err_set(c->e, ERR_NOMEM, "chain: out of memory for a reorg path");
             c->path[k++] = b;
-            b = c->blocks[b].parent;
+            b = chain_blk(c, b)->parent;
         }
     }
     *n = k;
@@ -94,7 +94,9 @@ static int checkpoint(struct chain *c, int64_t fh)
         }
     if (c->selfish >= 0 && (rc = chain_selfish_abandon(c, &moved)))
         return rc;
-    return moved ? chain_tip_changed(c, -1) : 0;
+    if (moved && (rc = chain_tip_changed(c, -1)))
+        return rc;
+    return chain_blocks_forget(c);
 }
 
 /* Make nb the main-chain tip: drop the old branch's blocks (their transactions go back to the
@@ -108,7 +110,7 @@ static int set_main(struct chain *c, int64_t nb)
     if ((rc = chain_reorg_path(c, c->best, nb, main_undo, &depth, &n)))
         return rc;
     while (n-- > 0) {
-        struct blk *x = &c->blocks[c->path[n]];
+        struct blk *x = chain_blk(c, c->path[n]);
         x->main = 1;
         c->sum.txs_main += x->n_tx;
         if (x->miner >= 0 && x->miner == c->selfish)
@@ -126,10 +128,10 @@ static int set_main(struct chain *c, int64_t nb)
             c->sum.max_reorg_depth = depth;
     }
     c->best = nb;
-    hs = c->blocks[nb].height - c->cfg->chain.confirmations + 1;
+    hs = chain_blk(c, nb)->height - c->cfg->chain.confirmations + 1;
     if ((rc = chain_ledger_goto(c, &c->settled, hs > 0 ? chain_ancestor(c, nb, hs) : 0)))
         return rc;
-    return checkpoint(c, c->blocks[nb].height - c->cfg->chain.finality_depth);
+    return checkpoint(c, chain_blk(c, nb)->height - c->cfg->chain.finality_depth);
 }
 
 /* ---- propagation ------------------------------------------------------------------------ */
@@ -140,6 +142,23 @@ static int flight_add(struct chain *c, int64_t blk, int node, double t)
         return ERR_NOMEM;
     c->fl[c->n_fl++] = (struct flight){blk, node, t};
     return 0;
+}
+
+static int tamper_add(struct chain *c, int64_t blk)
+{
+    if (grow_array(&c->tfl, &c->cap_tfl, c->n_tfl + 1, sizeof *c->tfl))
+        return ERR_NOMEM;
+    c->tfl[c->n_tfl++] = blk;
+    return 0;
+}
+
+void chain_tamper_remove(struct chain *c, int64_t blk)
+{
+    for (size_t k = 0; k < c->n_tfl; k++)
+        if (c->tfl[k] == blk) {
+            c->tfl[k] = c->tfl[--c->n_tfl];
+            return;
+        }
 }
 
 void chain_flight_remove(struct chain *c, int64_t blk, int node)
@@ -163,7 +182,7 @@ static int schedule_delivery(struct chain *c, double t, int node, int64_t blk, i
     pl.u32[6] = mask;
     if (eng_schedule(c->eng, t, CHAIN_EV_DELIVER, (uint32_t)node, &pl, NULL))
         return err_set(c->e, ERR_RUNTIME, "chain: cannot schedule a delivery at t = %.3f s", t);
-    if (!tampered && flight_add(c, blk, node, t))
+    if (tampered ? tamper_add(c, blk) : flight_add(c, blk, node, t))
         return err_set(c->e, ERR_NOMEM, "chain: out of memory for deliveries");
     return 0;
 }
@@ -172,7 +191,7 @@ static int schedule_delivery(struct chain *c, double t, int node, int64_t blk, i
 int chain_publish(struct chain *c, int64_t i)
 {
     const double now = eng_now(c->eng);
-    struct blk *b = &c->blocks[i];
+    struct blk *b = chain_blk(c, i);
     const int miner = b->miner;
     const uint32_t size = b->size;
     double latest = 0;
@@ -190,7 +209,7 @@ int chain_publish(struct chain *c, int64_t i)
         if ((rc = schedule_delivery(c, now + d, j, i, miner, 0, 0, 0)))
             return rc;
     }
-    c->blocks[i].prop = latest;
+    chain_blk(c, i)->prop = latest;
     if (c->cfg->attacks.tampered_block_rate > 0 && c->n_nodes >= 3 &&
         rng_uniform(c->rng_attack) < c->cfg->attacks.tampered_block_rate) {
         /* A relay node receives the block and forwards an altered copy to everybody else. */
@@ -210,7 +229,7 @@ int chain_publish(struct chain *c, int64_t i)
         }
     }
     /* most work wins, but no node switches to a branch that forks below the final height */
-    if (c->blocks[i].work > c->blocks[c->best].work && chain_branch_live(c, i))
+    if (chain_blk(c, i)->work > chain_blk(c, c->best)->work && chain_branch_live(c, i))
         return set_main(c, i);
     return 0;
 }

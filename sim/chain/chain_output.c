@@ -112,7 +112,7 @@ static void hash_hex(const unsigned char h[MINE_HASH_LEN], char out[65]) { mine_
 
 static int write_block(struct chain *c, int64_t i, struct err *e)
 {
-    struct blk *b = &c->blocks[i];
+    struct blk *b = chain_blk(c, i);
     struct block_row row;
     struct chain_header h;
     int rc;
@@ -196,7 +196,7 @@ void chain_block_release(struct chain *c, struct blk *b)
 /* Block i is final (or the run ends): write it, then free what no block still needs. */
 static int finalize_block(struct chain *c, int64_t i)
 {
-    struct blk *b = &c->blocks[i];
+    struct blk *b = chain_blk(c, i);
     int rc = 0;
     if (c->t_blocks && (rc = write_block(c, i, c->e)))
         return rc;
@@ -220,7 +220,7 @@ static int finalize_block(struct chain *c, int64_t i)
  * transaction records out of the window. */
 int chain_finalize_upto(struct chain *c, int64_t height)
 {
-    while (c->wcur < c->n_blocks && c->blocks[c->wcur].height <= height) {
+    while (c->wcur < c->n_blocks && chain_blk(c, c->wcur)->height <= height) {
         int rc = finalize_block(c, c->wcur);
         if (rc)
             return rc;
@@ -246,27 +246,28 @@ int chain_finish(struct chain *c, struct err *e)
 {
     /* The main chain now is the final one: report what is not reported yet, walking down from
      * the tip to the first block both written and settled (everything below was reported). */
-    for (int64_t b = c->best; b != NO_BLOCK && !(c->blocks[b].written && c->blocks[b].settled);
-         b = c->blocks[b].parent)
-        chain_block_final_hooks(c, &c->blocks[b]);
+    for (int64_t b = c->best;
+         b >= c->blk_base && !(chain_blk(c, b)->written && chain_blk(c, b)->settled);
+         b = chain_blk(c, b)->parent)
+        chain_block_final_hooks(c, chain_blk(c, b));
     while (c->wcur < c->n_blocks) {
         int rc = c->t_blocks ? write_block(c, c->wcur, e) : 0;
         if (rc)
             return rc;
-        c->blocks[c->wcur++].written = 1;
+        chain_blk(c, c->wcur++)->written = 1;
     }
     return 0;
 }
 
 void chain_summary_get(struct chain *c, struct chain_summary *s)
 {
-    const struct blk *tip = &c->blocks[c->best];
+    const struct blk *tip = chain_blk(c, c->best);
     *s = c->sum;
     s->height = tip->height;
     s->stale_blocks = s->blocks_found - tip->height;
     s->stale_rate = s->blocks_found > 0 ? (double)s->stale_blocks / (double)s->blocks_found : 0;
     s->mean_interval_s =
-        tip->height > 0 ? (tip->t_found - c->blocks[0].t_found) / (double)tip->height : NAN;
+        tip->height > 0 ? (tip->t_found - c->t_genesis) / (double)tip->height : NAN;
     s->selfish_share_main = c->selfish >= 0 && tip->height > 0
                                 ? (double)s->selfish_blocks_main / (double)tip->height
                                 : NAN;
@@ -281,9 +282,11 @@ void chain_mem_stats_get(const struct chain *c, struct chain_mem_stats *s)
     s->tx_forgotten = (int64_t)c->tx_base;
     s->tx_slots = (int64_t)c->cap_txs;
     s->tx_index_slots = (int64_t)c->index_cap;
-    s->blocks = c->n_blocks;
-    for (int64_t i = 0; i < c->n_blocks; i++)
-        s->block_tx_lists += c->blocks[i].txs != NULL;
+    s->blocks = c->n_blocks - c->blk_base;
+    s->blocks_dropped = c->blk_dropped;
+    s->block_slots = (int64_t)c->cap_blocks;
+    for (int64_t i = c->blk_base; i < c->n_blocks; i++)
+        s->block_tx_lists += chain_blk(c, i)->txs != NULL;
     s->final_height = c->final_h;
 }
 
