@@ -109,7 +109,8 @@ struct sim_ctx {
     struct chain *chain;
     int hook_rc;                  /* first failure inside a chain callback */
     uint64_t trades_rejected;     /* transactions the chain refused */
-    struct pool *pool;            /* sim.threads workers: signing, verifying, key derivation */
+    struct pool *pool;            /* sim.threads workers: key generation, signing, verifying,
+                                     mutual keys, message MACs, transaction wire forms */
     /* reusable buffers for turning a clearing's trades into signed chain transactions */
     size_t *order;
     struct chain_buyer *buyers;
