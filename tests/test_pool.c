@@ -1,5 +1,6 @@
 /* test_pool — the worker pool (order of results, errors, early stop, edge sizes) and a whole run
- * giving the same chain and tables with 1, 2 and 4 threads. */
+ * giving the same chain and tables with 1, 2 and 4 threads; a larger one with every message
+ * attack, whose MAC, wire-form and signature batches all run on the pool, with 1 and 3. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -258,6 +259,89 @@ static void test_pool_run_same_for_any_thread_count(void **state)
     assert_int_equal(tu_rmrf(dir), 0);
 }
 
+/* The largest value of a 1-D dataset (read as doubles). */
+static double max_of(hid_t f, const char *name)
+{
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT), sp;
+    hssize_t n;
+    double *v, m = -1;
+    assert_true(d >= 0);
+    sp = H5Dget_space(d);
+    n = H5Sget_simple_extent_npoints(sp);
+    v = calloc((size_t)n + 1, sizeof *v);
+    assert_non_null(v);
+    if (n > 0)
+        assert_true(H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0);
+    for (hssize_t i = 0; i < n; i++)
+        if (v[i] > m)
+            m = v[i];
+    free(v);
+    H5Sclose(sp);
+    H5Dclose(d);
+    return m;
+}
+
+/* A run large enough that every batch of a clearing runs on the pool: the slot's orders and a
+ * round's revisions sealed in one batch, every message in flight checked in one, replies sealed
+ * in one (all well above the market's inline threshold of 32), the chain's wire forms and
+ * signatures; every message attack and double spends on.  3 threads (an odd split) give the
+ * same tip and datasets as 1. */
+static void run_batches(const char *dir, int threads, char *path, size_t cap)
+{
+    struct cfg cfg;
+    struct err e = {0};
+    struct sim_opts o = {0};
+    char set[64];
+    const char *keys[] = {"population.count=300", "sim.days=0.5", "mine.backend=cpu",
+                          "chain.difficulty_bits=8", "attacks.tamper_rate=0.03",
+                          "attacks.forged_mac_rate=0.03", "attacks.replay_rate=0.03",
+                          "attacks.impersonation_rate=0.03", "attacks.unregistered_rate=0.03",
+                          "attacks.double_spend_rate=0.05", "weather.start_weekday=2"};
+    cfg_init(&cfg);
+    assert_int_equal(cfg_load_file(&cfg, SETM_SOURCE_DIR "/scenarios/attacks.ini", &e), 0);
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
+        assert_int_equal(cfg_set(&cfg, keys[k], &e), 0);
+    snprintf(set, sizeof set, "sim.threads=%d", threads);
+    assert_int_equal(cfg_set(&cfg, set, &e), 0);
+    assert_int_equal(cfg_validate(&cfg, &e), 0);
+    snprintf(path, cap, "%s/b%d.h5", dir, threads);
+    o.output = path;
+    assert_int_equal(sim_run(&cfg, &o, NULL, &e), 0);
+    cfg_fini(&cfg);
+}
+
+static void test_pool_run_message_and_chain_batches_same_for_any_thread_count(void **state)
+{
+    char dir[64], p1[128], p3[128];
+    struct cmp c = {0};
+    char *tip1, *tip3;
+    (void)state;
+    assert_int_equal(tu_mkdtemp(dir, "poolb"), 0);
+    run_batches(dir, 1, p1, sizeof p1);
+    run_batches(dir, 3, p3, sizeof p3);
+    c.a = H5Fopen(p1, H5F_ACC_RDONLY, H5P_DEFAULT);
+    c.b = H5Fopen(p3, H5F_ACC_RDONLY, H5P_DEFAULT);
+    assert_true(c.a >= 0 && c.b >= 0);
+    /* the batches were big: a slot's messages, a round's trades (two replies each) */
+    assert_true(max_of(c.a, "/slots/messages") >= 128);
+    assert_true(max_of(c.a, "/rounds/trades") >= 32);
+    assert_true(summary_i64(c.a, "/summary/attacks_detected") > 20);
+    assert_true(summary_i64(c.a, "/summary/chain_double_spends_detected") > 0);
+    tip1 = tip_of(p1);
+    tip3 = tip_of(p3);
+    assert_string_equal(tip3, tip1);
+    assert_true(H5Ovisit(c.a, H5_INDEX_NAME, H5_ITER_NATIVE, visit, &c) >= 0);
+    if (c.different)
+        fail_msg("3 threads: %d of %d datasets differ from 1 thread's, first %s", c.different,
+                 c.datasets, c.first);
+    assert_true(c.datasets > 100);
+    free(tip1);
+    free(tip3);
+    H5Fclose(c.a);
+    H5Fclose(c.b);
+    assert_int_equal(tu_rmrf(dir), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -268,6 +352,7 @@ int main(void)
         cmocka_unit_test(test_pool_zero_and_one_item),
         cmocka_unit_test(test_pool_thread_count_checked),
         cmocka_unit_test(test_pool_run_same_for_any_thread_count),
+        cmocka_unit_test(test_pool_run_message_and_chain_batches_same_for_any_thread_count),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,6 +12,7 @@
 #include <sodium.h>
 
 #include "core/pool.h"
+#include "core/rng.h"
 #include "security/message.h"
 #include "security/registry.h"
 
@@ -342,6 +343,60 @@ static void test_security_mutual_key_independent_of_order_cache_and_threads(void
     }
 }
 
+/* Keys generated on a pool (id_registry_new_pool, 1 to 4 threads) are every agent's keys as
+ * registry.h defines them: from the agent's stream (seed, "security.keys", its name) the MAC
+ * key, the Ed25519 seed, the X25519 seed and the delivery key, 32 bytes each in that order
+ * (recomputed here with libsodium); the kx mutual keys they give agree too. */
+static void test_security_keys_on_a_pool_are_each_agents_own(void **state)
+{
+    enum { N = 300 };
+    static char buf[N][12];
+    static const char *many[N];
+    static unsigned char mac[N][32], pk[N][crypto_sign_PUBLICKEYBYTES], deliver[N][32];
+    static unsigned char kx_pk[N][crypto_kx_PUBLICKEYBYTES], kx_sk[N][crypto_kx_SECRETKEYBYTES];
+    (void)state;
+    for (uint32_t i = 0; i < N; i++) { /* registry.h's definition, with libsodium */
+        unsigned char s1[32], s2[32], sk[crypto_sign_SECRETKEYBYTES];
+        gsl_rng *g;
+        snprintf(buf[i], 12, "a%u", (unsigned)i);
+        many[i] = buf[i];
+        g = rng_stream_new(31, "security.keys", rng_name_id(many[i]));
+        assert_non_null(g);
+        rng_fill(g, mac[i], 32);
+        rng_fill(g, s1, 32);
+        rng_fill(g, s2, 32);
+        rng_fill(g, deliver[i], 32);
+        rng_free(g);
+        crypto_sign_seed_keypair(pk[i], sk, s1);
+        crypto_kx_seed_keypair(kx_pk[i], kx_sk[i], s2);
+    }
+    for (int threads = 0; threads <= 4; threads++) { /* 0: no pool */
+        struct err e = {0};
+        struct pool *p = threads ? pool_new(threads, &e) : NULL;
+        struct id_registry *r;
+        assert_true(!threads || p);
+        r = id_registry_new_pool(31, many, N, ID_MUTUAL_KX, p, &e);
+        assert_non_null(r);
+        for (uint32_t i = 0; i < N; i++) {
+            unsigned char t1[ID_MAC_BYTES], t2[ID_MAC_BYTES], k[ID_KEY_BYTES];
+            unsigned char rx[crypto_kx_SESSIONKEYBYTES], tx[crypto_kx_SESSIONKEYBYTES];
+            assert_memory_equal(id_public_key(r, i), pk[i], sizeof pk[i]);
+            assert_memory_equal(id_delivery_key(r, i), deliver[i], sizeof deliver[i]);
+            id_mac(r, i, pk[i], 32, t1);
+            crypto_generichash(t2, sizeof t2, pk[i], 32, mac[i], sizeof mac[i]);
+            assert_memory_equal(t1, t2, sizeof t1);
+            if (i + 1 < N) { /* the kx key of (i, i + 1): i plays client, its tx key */
+                assert_int_equal(crypto_kx_client_session_keys(rx, tx, kx_pk[i], kx_sk[i],
+                                                               kx_pk[i + 1]), 0);
+                assert_int_equal(id_mutual_key_derive(r, i, i + 1, k), 0);
+                assert_memory_equal(k, tx, sizeof k);
+            }
+        }
+        id_registry_free(r);
+        pool_free(p);
+    }
+}
+
 /* A delivery altered in any bit of any byte, meant for the other party or another pair, or
  * sealed by anyone but the server, does not open. */
 static void test_security_bestowed_tampered_delivery_rejected(void **state)
@@ -442,6 +497,7 @@ int main(void)
         cmocka_unit_test(test_security_bestowed_key_same_for_both_parties),
         cmocka_unit_test(test_security_bestowed_keys_differ_between_pairs_and_seeds),
         cmocka_unit_test(test_security_mutual_key_independent_of_order_cache_and_threads),
+        cmocka_unit_test(test_security_keys_on_a_pool_are_each_agents_own),
         cmocka_unit_test(test_security_bestowed_tampered_delivery_rejected),
         cmocka_unit_test(test_security_message_round_trip_and_seal),
         cmocka_unit_test(test_security_message_decode_rejects_malformed),

@@ -7,6 +7,8 @@
  * transactions and sending them to every node's mempool.
  * Invariant: a transaction enters txs[] only after every signature verified; signatures are
  * checked once (a batch on the pool, in a fixed order, gives the same outcomes as one by one).
+ * A batch also builds each trade's wire form, encoding and id on the pool (pure functions of the
+ * trade and the scenario), once per trade; admission then only reads them, in trade order.
  */
 #include "chain/chain_internal.h"
 
@@ -17,9 +19,10 @@
 
 /* ---- transactions in ---------------------------------------------------------------------- */
 
-/* The wire form of t: parties named by their pseudonym addresses for this trade. */
-static int trade_wire(const struct chain *c, const struct chain_trade *t, struct chain_tx *tx,
-                      struct err *e)
+/* The wire form of t: parties named by their pseudonym addresses for this trade; its buyers go
+ * to parties[0..n_buyers) (the caller's; c->parties when one thread builds). */
+static int trade_wire_into(const struct chain *c, const struct chain_trade *t,
+                           struct chain_tx *tx, struct chain_tx_party *parties, struct err *e)
 {
     if (!t->buyers || t->n_buyers < 1 || t->n_buyers > CHAIN_TX_MAX_BUYERS)
         return err_set(e, ERR_USAGE, "trade %llu: %zu buyers (1..%d)",
@@ -51,15 +54,21 @@ static int trade_wire(const struct chain *c, const struct chain_trade *t, struct
     memcpy(tx->from.pk, t->seller_pk, CHAIN_PK_LEN);
     memcpy(tx->from.sig, t->seller_sig, CHAIN_SIG_LEN);
     tx->n_buyers = t->n_buyers;
-    tx->buyers = c->parties;
+    tx->buyers = parties;
     for (size_t i = 0; i < t->n_buyers; i++) {
-        struct chain_tx_party *p = &c->parties[i];
+        struct chain_tx_party *p = &parties[i];
         chain_address_of(c, t->buyers[i].agent, t->trade_ref, p->addr);
         memcpy(p->pk, t->buyers[i].pk, CHAIN_PK_LEN);
         memcpy(p->sig, t->buyers[i].sig, CHAIN_SIG_LEN);
         p->kwh = t->buyers[i].kwh;
     }
     return 0;
+}
+
+static int trade_wire(const struct chain *c, const struct chain_trade *t, struct chain_tx *tx,
+                      struct err *e)
+{
+    return trade_wire_into(c, t, tx, c->parties, e);
 }
 
 int chain_trade_signing_bytes(const struct chain *c, const struct chain_trade *t,
@@ -70,10 +79,10 @@ int chain_trade_signing_bytes(const struct chain *c, const struct chain_trade *t
     return rc ? rc : chain_tx_signing_bytes(&tx, out, cap, len, e);
 }
 
-/* Record an admitted transaction (encoding in c->encbuf) and send it to every node. */
-int chain_tx_add(struct chain *c, const struct chain_tx *tx, size_t len,
-                  const unsigned char id[CHAIN_TXID_LEN], int64_t payee, const struct pay *pays,
-                  uint32_t n_pay, struct err *e)
+/* Record an admitted transaction (its encoding enc[0..len)) and send it to every node. */
+static int tx_add_enc(struct chain *c, const struct chain_tx *tx, const unsigned char *enc,
+                      size_t len, const unsigned char id[CHAIN_TXID_LEN], int64_t payee,
+                      const struct pay *pays, uint32_t n_pay, struct err *e)
 {
     const double now = eng_now(c->eng);
     struct txrec *r;
@@ -99,7 +108,7 @@ int chain_tx_add(struct chain *c, const struct chain_tx *tx, size_t len,
         return err_set(e, ERR_NOMEM, "chain: out of memory for transaction %u", i);
     }
     memcpy(r->id, id, CHAIN_TXID_LEN);
-    memcpy(r->enc, c->encbuf, len);
+    memcpy(r->enc, enc, len);
     r->len = (uint32_t)len;
     r->ref = tx->ref;
     r->kind = tx->kind;
@@ -125,6 +134,14 @@ int chain_tx_add(struct chain *c, const struct chain_tx *tx, size_t len,
     return 0;
 }
 
+/* Record an admitted transaction (encoding in c->encbuf) and send it to every node. */
+int chain_tx_add(struct chain *c, const struct chain_tx *tx, size_t len,
+                  const unsigned char id[CHAIN_TXID_LEN], int64_t payee, const struct pay *pays,
+                  uint32_t n_pay, struct err *e)
+{
+    return tx_add_enc(c, tx, c->encbuf, len, id, payee, pays, n_pay, e);
+}
+
 /* Refused at admission: report it, return ERR_VERIFY. */
 static int admit_reject(struct chain *c, const struct chain_tx *tx, int64_t who, const char *reason,
                         struct err *e)
@@ -137,24 +154,48 @@ static int admit_reject(struct chain *c, const struct chain_tx *tx, int64_t who,
                    (unsigned long long)tx->ref, reason, (long long)who);
 }
 
-/* Admission of one trade.  ok (NULL: verify here) gives the signatures' outcomes, seller first
- * then the buyers in order, as chain_submit_trades checked them. */
-static int submit_one(struct chain *c, const struct chain_trade *t, const uint8_t *ok,
+/* What chain_submit_trades built for one trade on the pool: its full encoding, its id, and its
+ * signatures' outcomes (checked over the encoding's signing part), seller first then the buyers
+ * in order. */
+struct prepared {
+    const unsigned char *enc;
+    size_t len;
+    const unsigned char *id;
+    const uint8_t *ok;
+};
+
+/* Admission of one trade.  pre (NULL: build and verify here) gives what a batch built. */
+static int submit_one(struct chain *c, const struct chain_trade *t, const struct prepared *pre,
                       struct err *e)
 {
     unsigned char msg[CHAIN_TX_TRADE_FIXED + CHAIN_TX_MAX_BUYERS * CHAIN_TX_TRADE_BUYER];
-    unsigned char id[CHAIN_TXID_LEN];
+    unsigned char idbuf[CHAIN_TXID_LEN];
+    const unsigned char *id = idbuf, *enc = c->encbuf;
     struct chain_tx tx;
     struct pay *pays;
     size_t len, mlen;
     int attack = 0, first = 0, rc;
 
-    if ((rc = trade_wire(c, t, &tx, e)))
-        return rc;
-    if ((rc = chain_tx_signing_bytes(&tx, msg, sizeof msg, &mlen, e)) ||
-        (rc = chain_tx_encode(&tx, c->encbuf, CHAIN_TX_MAX_LEN, &len, e)))
-        return rc;
-    chain_txid(c->encbuf, len, id);
+    if (pre) {
+        /* the fields admission reads; the batch built the wire form from the same trade */
+        memset(&tx, 0, sizeof tx);
+        tx.kind = CHAIN_TX_TRADE;
+        tx.ref = t->trade_ref;
+        tx.price = t->price;
+        tx.request_time = t->request_time;
+        tx.agreement_time = t->agreement_time;
+        tx.n_buyers = t->n_buyers;
+        enc = pre->enc;
+        len = pre->len;
+        id = pre->id;
+    } else {
+        if ((rc = trade_wire(c, t, &tx, e)))
+            return rc;
+        if ((rc = chain_tx_signing_bytes(&tx, msg, sizeof msg, &mlen, e)) ||
+            (rc = chain_tx_encode(&tx, c->encbuf, CHAIN_TX_MAX_LEN, &len, e)))
+            return rc;
+        chain_txid(c->encbuf, len, idbuf);
+    }
     if (chain_index_find(c, id) >= 0)
         return admit_reject(c, &tx, t->seller, "duplicate_tx", e);
     if (!(tx.agreement_time >= floor(eng_now(c->eng)) - c->cfg->chain.tx_window)) {
@@ -167,11 +208,12 @@ static int submit_one(struct chain *c, const struct chain_trade *t, const uint8_
         if (c->pk_set[t->buyers[i].agent] &&
             memcmp(c->pk[t->buyers[i].agent], t->buyers[i].pk, CHAIN_PK_LEN))
             return admit_reject(c, &tx, t->buyers[i].agent, "key_mismatch", e);
-    if (ok ? !ok[0] : crypto_sign_verify_detached(t->seller_sig, msg, mlen, t->seller_pk) != 0)
+    if (pre ? !pre->ok[0]
+            : crypto_sign_verify_detached(t->seller_sig, msg, mlen, t->seller_pk) != 0)
         return admit_reject(c, &tx, t->seller, "bad_signature", e);
     for (size_t i = 0; i < t->n_buyers; i++)
-        if (ok ? !ok[1 + i]
-               : crypto_sign_verify_detached(t->buyers[i].sig, msg, mlen, t->buyers[i].pk) != 0)
+        if (pre ? !pre->ok[1 + i]
+                : crypto_sign_verify_detached(t->buyers[i].sig, msg, mlen, t->buyers[i].pk) != 0)
             return admit_reject(c, &tx, t->buyers[i].agent, "bad_signature", e);
     /* Trust on first use for wallets never registered. */
     if (!c->pk_set[t->seller])
@@ -187,7 +229,7 @@ static int submit_one(struct chain *c, const struct chain_trade *t, const uint8_
     }
     if (attack && first && (rc = chain_attack_transfer(c, t->buyers[0].agent, e)))
         return rc;
-    if (attack && first) { /* the transfer used encbuf: encode the trade again */
+    if (attack && first && !pre) { /* the transfer used encbuf: encode the trade again */
         if ((rc = trade_wire(c, t, &tx, e)) ||
             (rc = chain_tx_encode(&tx, c->encbuf, CHAIN_TX_MAX_LEN, &len, e)))
             return rc;
@@ -200,7 +242,7 @@ static int submit_one(struct chain *c, const struct chain_trade *t, const uint8_
         pays[i].agent = t->buyers[i].agent;
         pays[i].coins = chain_tx_coins(t->price, t->buyers[i].kwh);
     }
-    rc = chain_tx_add(c, &tx, len, id, t->seller, pays, (uint32_t)t->n_buyers, e);
+    rc = tx_add_enc(c, &tx, enc, len, id, t->seller, pays, (uint32_t)t->n_buyers, e);
     free(pays);
     if (rc)
         return rc;
@@ -223,7 +265,7 @@ static int batch_verify_task(void *ctx, size_t k)
     return 0;
 }
 
-/* Room for n trades, `sigs` signatures and `bytes` of signing bytes in c->batch. */
+/* Room for n trades, `sigs` signatures and `bytes` of encodings and ids in c->batch. */
 static int batch_reserve(struct batch *b, size_t n, size_t sigs, size_t bytes)
 {
     size_t ct = b->cap_trade, cs = b->cap_sig;
@@ -242,26 +284,77 @@ static int batch_reserve(struct batch *b, size_t n, size_t sigs, size_t bytes)
 
 void chain_pool_set(struct chain *c, struct pool *p) { c->workers = p; }
 
+/* Bytes of trade t's full encoding (0 for a buyer count no trade may have). */
+static size_t trade_enc_len(const struct chain_trade *t)
+{
+    if (t->n_buyers < 1 || t->n_buyers > CHAIN_TX_MAX_BUYERS)
+        return 0;
+    return CHAIN_TX_TRADE_FIXED + CHAIN_SIG_LEN + t->n_buyers * (CHAIN_TX_TRADE_BUYER + CHAIN_SIG_LEN);
+}
+
+/* One batch's wire-form work: trade k's buyers go to parties + first[k] + 1 (a slot per
+ * signature, so no two trades share one); its encoding to msg + off[k], its id after it. */
+struct prep {
+    const struct chain *c;
+    const struct chain_trade *t;
+    struct batch *b;
+    struct chain_tx_party *parties;
+};
+
+/* Pool task: trade k's wire form, encoding and id, or first[k] = SIZE_MAX when it is malformed
+ * (submit_one then reports why in its turn).  Reads the trade and the scenario; writes only
+ * trade k's slots. */
+static int prep_task(void *ctx, size_t k)
+{
+    struct prep *p = ctx;
+    struct batch *b = p->b;
+    const struct chain_trade *t = &p->t[k];
+    struct chain_tx tx;
+    size_t len;
+    if (b->first[k] == SIZE_MAX)
+        return 0;
+    if (trade_wire_into(p->c, t, &tx, p->parties + b->first[k] + 1, NULL) ||
+        chain_tx_encode(&tx, b->msg + b->off[k], trade_enc_len(t), &len, NULL)) {
+        b->first[k] = SIZE_MAX;
+        return 0;
+    }
+    b->len[k] = chain_tx_signing_len(&tx);
+    chain_txid(b->msg + b->off[k], len, b->msg + b->off[k] + len);
+    return 0;
+}
+
 int chain_submit_trades(struct chain *c, const struct chain_trade *t, size_t n, struct err *e)
 {
     struct batch *b = &c->batch;
+    struct prep p = {c, t, b, NULL};
     size_t sigs = 0, bytes = 0;
+    int rc = 0;
     for (size_t k = 0; k < n; k++) {
-        sigs += 1 + t[k].n_buyers;
-        bytes += CHAIN_TX_TRADE_FIXED + (t[k].n_buyers <= CHAIN_TX_MAX_BUYERS ? t[k].n_buyers : 0) *
-                                            CHAIN_TX_TRADE_BUYER;
+        size_t enc = trade_enc_len(&t[k]);
+        sigs += 1 + (enc ? t[k].n_buyers : 0);
+        bytes += enc ? enc + CHAIN_TXID_LEN : 0;
     }
-    if (batch_reserve(b, n, sigs, bytes))
+    if (batch_reserve(b, n, sigs, bytes) ||
+        !(p.parties = malloc((sigs ? sigs : 1) * sizeof *p.parties)))
         return err_set(e, ERR_NOMEM, "chain: out of memory checking %zu trades", n);
     sigs = bytes = 0;
-    for (size_t k = 0; k < n; k++) {
-        struct chain_tx tx;
-        b->first[k] = SIZE_MAX; /* a malformed trade: submit_one reports it in its turn */
-        if (trade_wire(c, &t[k], &tx, NULL) ||
-            chain_tx_signing_bytes(&tx, b->msg + bytes, b->cap_msg - bytes, &b->len[k], NULL))
-            continue;
+    for (size_t k = 0; k < n; k++) { /* where each trade's results go */
+        size_t enc = trade_enc_len(&t[k]);
+        b->first[k] = enc ? sigs : SIZE_MAX;
         b->off[k] = bytes;
-        bytes += b->len[k];
+        sigs += 1 + (enc ? t[k].n_buyers : 0);
+        bytes += enc ? enc + CHAIN_TXID_LEN : 0;
+    }
+    if (c->workers)
+        pool_run(c->workers, n, prep_task, &p, NULL);
+    else
+        for (size_t k = 0; k < n; k++)
+            prep_task(&p, k);
+    free(p.parties);
+    sigs = 0;
+    for (size_t k = 0; k < n; k++) { /* the signatures of every well-formed trade, in order */
+        if (b->first[k] == SIZE_MAX)
+            continue;
         b->first[k] = sigs;
         b->sig[sigs++] = (struct batch_sig){t[k].seller_sig, t[k].seller_pk, (uint32_t)k};
         for (size_t i = 0; i < t[k].n_buyers; i++)
@@ -272,10 +365,19 @@ int chain_submit_trades(struct chain *c, const struct chain_trade *t, size_t n, 
     else
         for (size_t k = 0; k < sigs; k++)
             batch_verify_task(b, k);
-    for (size_t k = 0; k < n; k++) {
-        int rc = submit_one(c, &t[k], b->first[k] == SIZE_MAX ? NULL : b->ok + b->first[k], e);
-        if (rc && rc != ERR_VERIFY)
-            return rc;
+    for (size_t k = 0; k < n && !rc; k++) {
+        struct prepared pre;
+        if (b->first[k] == SIZE_MAX) {
+            rc = submit_one(c, &t[k], NULL, e);
+        } else {
+            pre.enc = b->msg + b->off[k];
+            pre.len = trade_enc_len(&t[k]);
+            pre.id = pre.enc + pre.len;
+            pre.ok = b->ok + b->first[k];
+            rc = submit_one(c, &t[k], &pre, e);
+        }
+        if (rc == ERR_VERIFY)
+            rc = 0;
     }
-    return 0;
+    return rc;
 }

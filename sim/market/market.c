@@ -9,6 +9,13 @@
  *  - `active` lists the agents trading this slot, so rounds cost O(active), not O(agents).
  *  - Messages in flight live in a pool indexed by the event payload; the pool's `attack` field is
  *    for logging only — the MiM's decisions read the wire bytes alone.
+ *  - MACs are computed and checked in batches on the worker pool (both are pure functions of a
+ *    message's bytes and the registry's keys): a handler builds all the messages it sends, seals
+ *    them in one batch, then sends them in order; a message's MAC check (the recipient's
+ *    authentication check of the bytes in flight, which nothing changes after net_send) runs in
+ *    one batch with every other unchecked message before the next arrival or reply is handled,
+ *    and the handler reads its verdict.  Every random draw, event and table row happens in the
+ *    same order as one message at a time, so results do not depend on the number of threads.
  *
  * Size (~1,200 lines, over the ~900 the README's design notes allow): the agents' side, the
  * MiM's side and the attacks act on one struct mkt inside the event handlers; the sections
@@ -47,6 +54,7 @@ static const char *const attack_names[ATK_N] = {"unregistered", "forged_mac", "t
 struct pool_msg {
     unsigned char wire[MSG_WIRE_BYTES];
     int8_t attack;  /* enum attack_kind, for /security only */
+    uint8_t mac_ok; /* decodes, and its MAC is right under the claimed sender's key (check_macs) */
     uint32_t to;    /* recipient agent of a REPLY */
     uint32_t next;  /* free list */
 };
@@ -146,6 +154,11 @@ struct mkt {
     struct pool_msg *pool;
     size_t pool_cap;
     uint32_t pool_free;
+    uint32_t *unchecked; /* messages in flight whose mac_ok is not computed yet */
+    size_t n_unchecked, unchecked_cap;
+    struct msg *outbox;  /* one handler's messages, sealed in one batch before they are sent */
+    uint32_t *out_agent; /* sender (order) or recipient (reply) of outbox[k] */
+    size_t outbox_cap;
 
     /* records */
     /* Trades in flight: ids [flushed, n_trades) are kept until the chain resolves them, then
@@ -331,14 +344,70 @@ static int net_send(struct mkt *m, const unsigned char *wire, int attack, uint32
         return 0;
     }
     i = pool_get(m);
-    if (i == NO_MSG)
+    if (i == NO_MSG ||
+        grow_array(&m->unchecked, &m->unchecked_cap, m->n_unchecked + 1, sizeof *m->unchecked))
         return err_set(m->e, ERR_NOMEM, "out of memory for messages in flight");
+    m->unchecked[m->n_unchecked++] = i;
     memcpy(m->pool[i].wire, wire, MSG_WIRE_BYTES);
     m->pool[i].attack = (int8_t)attack;
     m->pool[i].to = to;
     memset(&p, 0, sizeof p);
     p.u32[0] = i;
     return eng_schedule_in(m->eng, delay, type, to, &p, NULL);
+}
+
+/* ---- MACs in batches ---------------------------------------------------------------------- */
+
+/* Batches smaller than this run in the caller: waking a worker costs more than a few MACs. */
+#define MAC_BATCH_MIN 32
+
+static int seal_task(void *ctx, size_t k)
+{
+    struct mkt *m = ctx;
+    msg_seal(&m->outbox[k], m->reg);
+    return 0;
+}
+
+/* MAC outbox[0..n) under each sender's key (msg_seal), on the pool. */
+static void seal_outbox(struct mkt *m, size_t n)
+{
+    if (m->workers && n >= MAC_BATCH_MIN)
+        pool_run(m->workers, n, seal_task, m, NULL);
+    else
+        for (size_t k = 0; k < n; k++)
+            seal_task(m, k);
+}
+
+static int check_task(void *ctx, size_t k)
+{
+    struct mkt *m = ctx;
+    struct pool_msg *pm = &m->pool[m->unchecked[k]];
+    struct msg msg;
+    pm->mac_ok = msg_decode(pm->wire, MSG_WIRE_BYTES, &msg, NULL) == 0 &&
+                 id_mac_verify(m->reg, msg.sender, pm->wire, MSG_BODY_BYTES, msg.mac);
+    return 0;
+}
+
+/* The MAC verdict of every message sent since the last batch, on the pool. */
+static void check_macs(struct mkt *m)
+{
+    if (m->workers && m->n_unchecked >= MAC_BATCH_MIN)
+        pool_run(m->workers, m->n_unchecked, check_task, m, NULL);
+    else
+        for (size_t k = 0; k < m->n_unchecked; k++)
+            check_task(m, k);
+    m->n_unchecked = 0;
+}
+
+/* Room for n messages in the outbox. */
+static int outbox_reserve(struct mkt *m, size_t n)
+{
+    size_t cap = m->outbox_cap;
+    if (grow_array(&m->outbox, &cap, n, sizeof *m->outbox) ||
+        grow_array(&m->out_agent, &(size_t){m->outbox_cap}, n, sizeof *m->out_agent))
+        return err_set(m->e, ERR_NOMEM, "out of memory for outgoing messages");
+    m->outbox_cap = cap;
+    return 0;
 }
 
 /* ---- sending orders, with attacks --------------------------------------------------------- */
@@ -355,21 +424,27 @@ static double strat_hi(const struct mkt *m, uint32_t a)
     return m->strategy[a] == MKT_ZIU ? m->range_hi : agent_max_bid(m->agents, a);
 }
 
-static int send_order(struct mkt *m, uint32_t a, int round)
+/* Agent a's order for this round as it stands (unsealed); takes its next sequence number. */
+static void order_msg(struct mkt *m, uint32_t a, int round, struct msg *msg)
 {
-    struct msg msg;
+    memset(msg, 0, sizeof *msg);
+    msg->kind = m->side[a] > 0 ? MSG_SHARE : MSG_REQUEST;
+    msg->sender = a;
+    msg->seq = m->seq_next[a]++;
+    msg->slot = m->slot;
+    msg->round = (uint32_t)round;
+    msg->kwh = m->remaining[a];
+    msg->price = m->price[a];
+}
+
+/* Send agent a's sealed order (order_msg, then seal_outbox), with the attacks it draws. */
+static int send_order(struct mkt *m, uint32_t a, const struct msg *sealed)
+{
+    struct msg msg = *sealed;
     unsigned char wire[MSG_WIRE_BYTES], copy[MSG_WIRE_BYTES];
     const struct cfg *c = m->cfg;
     int rc, tampered = 0;
 
-    msg.kind = m->side[a] > 0 ? MSG_SHARE : MSG_REQUEST;
-    msg.sender = a;
-    msg.seq = m->seq_next[a]++;
-    msg.slot = m->slot;
-    msg.round = (uint32_t)round;
-    msg.kwh = m->remaining[a];
-    msg.price = m->price[a];
-    msg_seal(&msg, m->reg);
     msg_encode(&msg, wire);
 
     /* Tampering in transit replaces the honest message with an altered copy. */
@@ -438,19 +513,23 @@ static int send_order(struct mkt *m, uint32_t a, int round)
     return 0;
 }
 
-static int send_reply(struct mkt *m, uint32_t to, double kwh, double price, int round)
+/* The MiM agent's reply (unsealed); takes the MiM's next sequence number. */
+static void reply_msg(struct mkt *m, double kwh, double price, int round, struct msg *r)
 {
-    struct msg r;
+    memset(r, 0, sizeof *r);
+    r->kind = MSG_REPLY;
+    r->sender = m->mim;
+    r->seq = ++m->mim_seq;
+    r->slot = m->slot;
+    r->round = (uint32_t)(round < 0 ? 0 : round);
+    r->kwh = kwh;
+    r->price = price;
+}
+
+static int send_reply(struct mkt *m, uint32_t to, const struct msg *sealed)
+{
     unsigned char wire[MSG_WIRE_BYTES];
-    r.kind = MSG_REPLY;
-    r.sender = m->mim;
-    r.seq = ++m->mim_seq;
-    r.slot = m->slot;
-    r.round = (uint32_t)(round < 0 ? 0 : round);
-    r.kwh = kwh;
-    r.price = price;
-    msg_seal(&r, m->reg);
-    msg_encode(&r, wire);
+    msg_encode(sealed, wire);
     return net_send(m, wire, ATK_NONE, MKT_EV_REPLY, to);
 }
 
@@ -658,11 +737,18 @@ static int flush_round(struct mkt *m, int round)
     }
     if (m->round_len && m->hooks.round_trades)
         rc = m->hooks.round_trades(m->hooks.ctx, m->round_buf, m->round_len);
-    for (size_t k = 0; !rc && k < m->round_len; k++) {
-        const struct mkt_trade *t = &m->round_buf[k];
-        rc = send_reply(m, t->seller, t->kwh, t->price, round);
-        if (!rc)
-            rc = send_reply(m, t->buyer, t->kwh, t->price, round);
+    /* every matched agent gets a reply, seller first: built in order, sealed in one batch */
+    if (!rc && m->round_len && !(rc = outbox_reserve(m, 2 * m->round_len))) {
+        for (size_t k = 0; k < m->round_len; k++) {
+            const struct mkt_trade *t = &m->round_buf[k];
+            reply_msg(m, t->kwh, t->price, round, &m->outbox[2 * k]);
+            m->out_agent[2 * k] = t->seller;
+            reply_msg(m, t->kwh, t->price, round, &m->outbox[2 * k + 1]);
+            m->out_agent[2 * k + 1] = t->buyer;
+        }
+        seal_outbox(m, 2 * m->round_len);
+        for (size_t k = 0; !rc && k < 2 * m->round_len; k++)
+            rc = send_reply(m, m->out_agent[k], &m->outbox[k]);
     }
     m->round_len = 0;
     return rc;
@@ -698,18 +784,22 @@ static int on_arrive(struct eng *eng, const struct eng_event *ev, void *ctx)
 {
     struct mkt *m = ctx;
     uint32_t i = ev->data.u32[0];
-    struct pool_msg pm = m->pool[i];
+    struct pool_msg pm;
     struct msg msg;
     const char *failed = NULL;
-    int attack = pm.attack;
+    int attack;
     (void)eng;
+    if (m->n_unchecked)
+        check_macs(m);
+    pm = m->pool[i];
+    attack = pm.attack;
     pool_put(m, i);
 
     if (msg_decode(pm.wire, MSG_WIRE_BYTES, &msg, NULL) != 0)
         failed = "malformed";
     else if (!id_is_registered(m->reg, msg.sender) || msg.sender == m->mim)
         failed = "identification";
-    else if (!id_mac_verify(m->reg, msg.sender, pm.wire, MSG_BODY_BYTES, msg.mac))
+    else if (!pm.mac_ok) /* id_mac_verify of these bytes, computed by check_macs */
         failed = "authentication";
     else if (msg.kind == MSG_REPLY)
         failed = "protocol";
@@ -756,8 +846,11 @@ static int on_reply(struct eng *eng, const struct eng_event *ev, void *ctx)
     struct msg msg;
     int ok;
     (void)eng;
+    if (m->n_unchecked)
+        check_macs(m);
+    /* mac_ok: the MAC under the claimed sender's key, which must be the MiM agent's */
     ok = msg_decode(m->pool[i].wire, MSG_WIRE_BYTES, &msg, NULL) == 0 && msg.sender == m->mim &&
-         id_mac_verify(m->reg, m->mim, m->pool[i].wire, MSG_BODY_BYTES, msg.mac);
+         m->pool[i].mac_ok;
     pool_put(m, i);
     if (!ok)
         return mkt_security_log(m, ev->time, ev->target, "authentication", "none", "dropped", 0);
@@ -791,8 +884,16 @@ int mkt_slot_start(struct mkt *m, int64_t slot)
         m->price[a] = mkt_strategy_open(m->strategy[a], role > 0, strat_lo(m, a), strat_hi(m, a),
                                         m->rounds, &m->strat[a], rng_bank_get(m->strat_rng, a));
     }
+    {
+        int rc = outbox_reserve(m, m->n_active);
+        if (rc)
+            return rc;
+    }
+    for (size_t k = 0; k < m->n_active; k++)
+        order_msg(m, m->active[k], 0, &m->outbox[k]);
+    seal_outbox(m, m->n_active);
     for (size_t k = 0; k < m->n_active; k++) {
-        int rc = send_order(m, m->active[k], 0);
+        int rc = send_order(m, m->active[k], &m->outbox[k]);
         if (rc)
             return rc;
     }
@@ -801,7 +902,7 @@ int mkt_slot_start(struct mkt *m, int64_t slot)
 
 int mkt_round(struct mkt *m, int64_t slot, int round)
 {
-    size_t nb = 0, na = 0, nm = 0;
+    size_t nb = 0, na = 0, nm = 0, n_out = 0;
     const struct mkt_match *matches = NULL;
     double price = NAN, value = 0, value2 = 0, vol = 0;
     struct round_row row;
@@ -890,6 +991,11 @@ int mkt_round(struct mkt *m, int64_t slot, int round)
         m->sum.final_price = row.price;
     if (round + 1 >= m->rounds)
         return 0;
+    /* Revisions: each agent's strategy (its own stream) decides, the changed orders are sealed
+     * in one batch, then sent in agent order (sending draws only the network and attack
+     * streams, which no strategy reads). */
+    if ((rc = outbox_reserve(m, m->n_active)))
+        return rc;
     for (size_t k = 0; k < m->n_active; k++) {
         uint32_t a = m->active[k];
         double p;
@@ -901,10 +1007,13 @@ int mkt_round(struct mkt *m, int64_t slot, int round)
         if (p == m->price[a])
             continue; /* the standing order still says it */
         m->price[a] = p;
-        rc = send_order(m, a, round + 1);
-        if (rc)
-            return rc;
+        order_msg(m, a, round + 1, &m->outbox[n_out]);
+        m->out_agent[n_out++] = a;
     }
+    seal_outbox(m, n_out);
+    for (size_t k = 0; k < n_out; k++)
+        if ((rc = send_order(m, m->out_agent[k], &m->outbox[k])))
+            return rc;
     return 0;
 }
 
@@ -1206,6 +1315,9 @@ void mkt_free(struct mkt *m)
     free(m->cur_group);
     free(m->cur_price);
     free(m->pool);
+    free(m->unchecked);
+    free(m->outbox);
+    free(m->out_agent);
     mkt_clear_ws_free(m->ws);
     rng_free(m->net);
     rng_free(m->atk);

@@ -93,9 +93,9 @@ struct mkt *mkt_new(const struct cfg *cfg, struct eng *eng, struct agent_pop *ag
                     struct id_registry *reg, const struct mkt_hooks *hooks, struct err *e);
 void mkt_free(struct mkt *m);
 
-/* Confirm a clearing's trades under the parties' mutual keys on `p` (borrowed; it must outlive
- * the market or be unset with NULL).  Without a pool the caller's thread does it; the outcome is
- * the same. */
+/* Confirm a clearing's trades under the parties' mutual keys, and compute and check message
+ * MACs in batches, on `p` (borrowed; it must outlive the market or be unset with NULL).  Without
+ * a pool the caller's thread does it; the outcome is the same. */
 struct pool;
 void mkt_pool_set(struct mkt *m, struct pool *p);
 

@@ -109,7 +109,8 @@ struct sim_ctx {
     struct chain *chain;
     int hook_rc;                  /* first failure inside a chain callback */
     uint64_t trades_rejected;     /* transactions the chain refused */
-    struct pool *pool;            /* sim.threads workers: signing, verifying, key derivation */
+    struct pool *pool;            /* sim.threads workers: key generation, signing, verifying,
+                                     mutual keys, message MACs, transaction wire forms */
     /* reusable buffers for turning a clearing's trades into signed chain transactions */
     size_t *order;
     struct chain_buyer *buyers;
@@ -508,8 +509,8 @@ int sim_run(const struct cfg *cfg, const struct sim_opts *opts, struct sim_summa
         names[n] = "MiM"; /* the market agent is registered last */
         _Static_assert(ID_MUTUAL_BESTOWED == 0 && ID_MUTUAL_KX == 1,
                        "security.mutual_key's choices are enum id_mutual_model in order");
-        s.reg = id_registry_new((uint64_t)cfg->scenario.seed, names, n + 1,
-                                (enum id_mutual_model)cfg->security.mutual_key, e);
+        s.reg = id_registry_new_pool((uint64_t)cfg->scenario.seed, names, n + 1,
+                                     (enum id_mutual_model)cfg->security.mutual_key, s.pool, e);
         free(names);
         if (!s.reg) {
             rc = e->code;

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/pool.h"
 #include "core/rng.h"
 
 struct agent_keys {
@@ -50,10 +51,38 @@ struct id_registry {
 
 
 
-struct id_registry *id_registry_new(uint64_t seed, const char *const *names, size_t n,
-                                    enum id_mutual_model model, struct err *e)
+/* Key generation of one batch: agent i's keys from its own stream (seed, "security.keys",
+ * its name), drawn in a fixed order. */
+struct keygen {
+    struct id_registry *r;
+    struct rng_bank *streams; /* entry i: agent i's stream */
+};
+
+/* Pool task: agent i's keys.  Reads its stream, writes its own keys only. */
+static int keygen_task(void *ctx, size_t i)
+{
+    struct keygen *g = ctx;
+    unsigned char s1[crypto_sign_SEEDBYTES], s2[crypto_kx_SEEDBYTES];
+    struct agent_keys *k = &g->r->keys[i];
+    gsl_rng *rng = rng_bank_get(g->streams, i);
+    rng_fill(rng, k->mac, sizeof k->mac);
+    rng_fill(rng, s1, sizeof s1);
+    rng_fill(rng, s2, sizeof s2);
+    crypto_sign_seed_keypair(k->sign_pk, k->sign_sk, s1);
+    crypto_kx_seed_keypair(k->kx_pk, k->kx_sk, s2);
+    rng_fill(rng, k->deliver, sizeof k->deliver); /* drawn last: earlier keys unchanged */
+    sodium_memzero(s1, sizeof s1);
+    sodium_memzero(s2, sizeof s2);
+    return 0;
+}
+
+struct id_registry *id_registry_new_pool(uint64_t seed, const char *const *names, size_t n,
+                                         enum id_mutual_model model, struct pool *p,
+                                         struct err *e)
 {
     struct id_registry *r;
+    struct keygen g = {NULL, NULL};
+    uint64_t *ids = NULL;
     gsl_rng *rng;
 
     if (sodium_init() < 0) {
@@ -68,28 +97,35 @@ struct id_registry *id_registry_new(uint64_t seed, const char *const *names, siz
     r->model = model;
     rng_fill(rng, r->server, sizeof r->server); /* the server's own stream */
     r->keys = calloc(n ? n : 1, sizeof *r->keys);
-    if (!r->keys)
+    ids = malloc((n ? n : 1) * sizeof *ids);
+    if (!r->keys || !ids)
         goto oom;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char s1[crypto_sign_SEEDBYTES], s2[crypto_kx_SEEDBYTES];
-        struct agent_keys *k = &r->keys[i];
-        rng_stream_reset(rng, seed, "security.keys", rng_name_id(names[i]));
-        rng_fill(rng, k->mac, sizeof k->mac);
-        rng_fill(rng, s1, sizeof s1);
-        rng_fill(rng, s2, sizeof s2);
-        crypto_sign_seed_keypair(k->sign_pk, k->sign_sk, s1);
-        crypto_kx_seed_keypair(k->kx_pk, k->kx_sk, s2);
-        rng_fill(rng, k->deliver, sizeof k->deliver); /* drawn last: earlier keys unchanged */
-        sodium_memzero(s1, sizeof s1);
-        sodium_memzero(s2, sizeof s2);
-    }
+    for (size_t i = 0; i < n; i++)
+        ids[i] = rng_name_id(names[i]);
+    g.r = r;
+    if (!(g.streams = rng_bank_new_ids(seed, "security.keys", ids, n)))
+        goto oom;
+    if (p)
+        pool_run(p, n, keygen_task, &g, NULL);
+    else
+        for (size_t i = 0; i < n; i++)
+            keygen_task(&g, i);
+    rng_bank_free(g.streams);
+    free(ids);
     rng_free(rng);
     return r;
 oom:
+    free(ids);
     rng_free(rng);
     id_registry_free(r);
     err_set(e, ERR_NOMEM, "out of memory registering %zu agents", n);
     return NULL;
+}
+
+struct id_registry *id_registry_new(uint64_t seed, const char *const *names, size_t n,
+                                    enum id_mutual_model model, struct err *e)
+{
+    return id_registry_new_pool(seed, names, n, model, NULL, e);
 }
 
 void id_registry_free(struct id_registry *r)

@@ -57,6 +57,14 @@ struct id_registry;
  * initialise). */
 struct id_registry *id_registry_new(uint64_t seed, const char *const *names, size_t n,
                                     enum id_mutual_model model, struct err *e);
+
+/* The same registry with the agents' key pairs generated on the worker pool `p` (core/pool.h;
+ * borrowed for the call, NULL = in the caller): each agent's keys come from its own stream, so
+ * they are the same for any number of threads.  Same errors as id_registry_new. */
+struct pool;
+struct id_registry *id_registry_new_pool(uint64_t seed, const char *const *names, size_t n,
+                                         enum id_mutual_model model, struct pool *p,
+                                         struct err *e);
 void id_registry_free(struct id_registry *r);
 
 /* 1 when `id` was issued by the server (identification, uI). */
