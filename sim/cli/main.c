@@ -5,6 +5,9 @@
 #include <string.h>
 #include <errno.h>
 #include <signal.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "cli/cli.h"
 #include "io/h5.h"
@@ -37,6 +40,15 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+#ifdef __GLIBC__
+    /* Blocks of 256 KiB and more (the chain's record window and txid index, HDF5 chunk buffers,
+     * the trade window) get mappings of their own and go back to the system when freed.  By
+     * default glibc raises this threshold to the size of the first such block freed, after which
+     * large blocks come from the heap, where freed ones stay resident: a 1,000-agent run's peak
+     * RSS grew 9.9 % from day 3 to day 12 that way, 4.9 % with the threshold fixed, for the same
+     * CPU time (README, Memory: flat in simulated days). */
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+#endif
     h5_lib_init();
     /* A file-size limit (ulimit -f, a quota) must fail the write with EFBIG and give the clear
      * "disk full" error and exit 1, not kill the process with everything unsaved. */
