@@ -2,7 +2,8 @@
  * run_compare — two run files compared the way a reader of them would: the same tip, and every
  * dataset the same bit for bit (NaNs included), wall-clock columns (search_wall_s) excepted.  For
  * the suites that prove a change leaves every output as it was (test_pool: any thread count;
- * test_chain_window: the block window).  Include after <cmocka.h> and <hdf5.h>, with io/h5.h.
+ * test_chain_window: the block window), and the attack scenario they run.  Include after
+ * <cmocka.h> and <hdf5.h>, with core/config.h, run/sim.h and io/h5.h.
  */
 #ifndef SETM_TESTS_RUN_COMPARE_H
 #define SETM_TESTS_RUN_COMPARE_H
@@ -112,6 +113,28 @@ static int64_t summary_i64(hid_t f, const char *name)
     assert_true(H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, &v) >= 0);
     H5Dclose(d);
     return (int64_t)v;
+}
+
+/* Run scenarios/attacks.ini with the `key=value` overrides in keys (and sim.threads = threads
+ * when threads > 0) into path. */
+static void run_attacks(const char *path, const char *const *keys, size_t n_keys, int threads)
+{
+    struct cfg cfg;
+    struct err e = {0};
+    struct sim_opts o = {0};
+    char set[64];
+    cfg_init(&cfg);
+    assert_int_equal(cfg_load_file(&cfg, SETM_SOURCE_DIR "/scenarios/attacks.ini", &e), 0);
+    for (size_t k = 0; k < n_keys; k++)
+        assert_int_equal(cfg_set(&cfg, keys[k], &e), 0);
+    if (threads > 0) {
+        snprintf(set, sizeof set, "sim.threads=%d", threads);
+        assert_int_equal(cfg_set(&cfg, set, &e), 0);
+    }
+    assert_int_equal(cfg_validate(&cfg, &e), 0);
+    o.output = path;
+    assert_int_equal(sim_run(&cfg, &o, NULL, &e), 0);
+    cfg_fini(&cfg);
 }
 
 /* Fail the test unless the runs at paths a and b have the same tip and datasets; "what"

@@ -21,22 +21,12 @@
 
 static void run_once(const char *path, const char *const *keys, size_t n_keys, int keep_all)
 {
-    struct cfg cfg;
-    struct err e = {0};
-    struct sim_opts o = {0};
-    cfg_init(&cfg);
-    assert_int_equal(cfg_load_file(&cfg, SETM_SOURCE_DIR "/scenarios/attacks.ini", &e), 0);
-    for (size_t k = 0; k < n_keys; k++)
-        assert_int_equal(cfg_set(&cfg, keys[k], &e), 0);
-    assert_int_equal(cfg_validate(&cfg, &e), 0);
     if (keep_all)
         assert_int_equal(setenv("SETM_TEST_KEEP_BLOCKS", "1", 1), 0);
     else
         assert_int_equal(unsetenv("SETM_TEST_KEEP_BLOCKS"), 0);
-    o.output = path;
-    assert_int_equal(sim_run(&cfg, &o, NULL, &e), 0);
+    run_attacks(path, keys, n_keys, 0);
     assert_int_equal(unsetenv("SETM_TEST_KEEP_BLOCKS"), 0);
-    cfg_fini(&cfg);
 }
 
 static void same_with_and_without_window(const char *tag, const char *const *keys, size_t n_keys,

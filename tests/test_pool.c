@@ -212,27 +212,17 @@ static void test_pool_thread_count_checked(void **state)
 
 /* ---- a whole run with 1, 2 and 4 threads ---------------------------------------------------- */
 
+static const char *const THREAD_KEYS[] = {
+    "population.count=150",          "sim.days=0.25",
+    "mine.backend=cpu",              "chain.difficulty_bits=8",
+    "attacks.tamper_rate=0.05",      "attacks.forged_mac_rate=0.05",
+    "attacks.replay_rate=0.05",      "attacks.double_spend_rate=0.1",
+    "attacks.tampered_block_rate=0.05"};
+
 static void run_with_threads(const char *dir, int threads, char *path, size_t cap)
 {
-    struct cfg cfg;
-    struct err e = {0};
-    struct sim_opts o = {0};
-    char set[64];
-    const char *keys[] = {"population.count=150", "sim.days=0.25", "mine.backend=cpu",
-                          "chain.difficulty_bits=8", "attacks.tamper_rate=0.05",
-                          "attacks.forged_mac_rate=0.05", "attacks.replay_rate=0.05",
-                          "attacks.double_spend_rate=0.1", "attacks.tampered_block_rate=0.05"};
-    cfg_init(&cfg);
-    assert_int_equal(cfg_load_file(&cfg, SETM_SOURCE_DIR "/scenarios/attacks.ini", &e), 0);
-    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
-        assert_int_equal(cfg_set(&cfg, keys[k], &e), 0);
-    snprintf(set, sizeof set, "sim.threads=%d", threads);
-    assert_int_equal(cfg_set(&cfg, set, &e), 0);
-    assert_int_equal(cfg_validate(&cfg, &e), 0);
     snprintf(path, cap, "%s/t%d.h5", dir, threads);
-    o.output = path;
-    assert_int_equal(sim_run(&cfg, &o, NULL, &e), 0);
-    cfg_fini(&cfg);
+    run_attacks(path, THREAD_KEYS, sizeof THREAD_KEYS / sizeof THREAD_KEYS[0], threads);
 }
 
 static void test_pool_run_same_for_any_thread_count(void **state)
@@ -286,28 +276,18 @@ static double max_of(hid_t f, const char *name)
  * in one (all well above the market's inline threshold of 32), the chain's wire forms and
  * signatures; every message attack and double spends on.  3 threads (an odd split) give the
  * same tip and datasets as 1. */
+static const char *const BATCH_KEYS[] = {
+    "population.count=300",            "sim.days=0.5",
+    "mine.backend=cpu",                "chain.difficulty_bits=8",
+    "attacks.tamper_rate=0.03",        "attacks.forged_mac_rate=0.03",
+    "attacks.replay_rate=0.03",        "attacks.impersonation_rate=0.03",
+    "attacks.unregistered_rate=0.03",  "attacks.double_spend_rate=0.05",
+    "weather.start_weekday=2"};
+
 static void run_batches(const char *dir, int threads, char *path, size_t cap)
 {
-    struct cfg cfg;
-    struct err e = {0};
-    struct sim_opts o = {0};
-    char set[64];
-    const char *keys[] = {"population.count=300", "sim.days=0.5", "mine.backend=cpu",
-                          "chain.difficulty_bits=8", "attacks.tamper_rate=0.03",
-                          "attacks.forged_mac_rate=0.03", "attacks.replay_rate=0.03",
-                          "attacks.impersonation_rate=0.03", "attacks.unregistered_rate=0.03",
-                          "attacks.double_spend_rate=0.05", "weather.start_weekday=2"};
-    cfg_init(&cfg);
-    assert_int_equal(cfg_load_file(&cfg, SETM_SOURCE_DIR "/scenarios/attacks.ini", &e), 0);
-    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
-        assert_int_equal(cfg_set(&cfg, keys[k], &e), 0);
-    snprintf(set, sizeof set, "sim.threads=%d", threads);
-    assert_int_equal(cfg_set(&cfg, set, &e), 0);
-    assert_int_equal(cfg_validate(&cfg, &e), 0);
     snprintf(path, cap, "%s/b%d.h5", dir, threads);
-    o.output = path;
-    assert_int_equal(sim_run(&cfg, &o, NULL, &e), 0);
-    cfg_fini(&cfg);
+    run_attacks(path, BATCH_KEYS, sizeof BATCH_KEYS / sizeof BATCH_KEYS[0], threads);
 }
 
 static void test_pool_run_message_and_chain_batches_same_for_any_thread_count(void **state)

@@ -17,12 +17,12 @@
  * only after mine_shani_available() saw the CPUID bits.
  */
 #include "mine/backend.h"
+#include "crypto/sha256.h"
 
 #include "sha256.cl"
 
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
 #define SHANI_BUILD 1
-#include <cpuid.h>
 #include <immintrin.h>
 #else
 #define SHANI_BUILD 0
@@ -38,16 +38,7 @@
 
 #if SHANI_BUILD
 
-int mine_shani_available(void)
-{
-    unsigned a, b, c, d;
-    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_SSE4_1) || !(c & bit_SSSE3))
-        return 0;
-    if (__get_cpuid_max(0, NULL) < 7)
-        return 0;
-    __cpuid_count(7, 0, a, b, c, d);
-    return (b & (1U << 29)) != 0; /* CPUID.(EAX=7,ECX=0):EBX.SHA[bit 29] */
-}
+int mine_shani_available(void) { return crypto_sha256_shani_available(); }
 
 #define SHANI_TARGET __attribute__((target("sha,sse4.1,ssse3")))
 
