@@ -86,12 +86,27 @@ uint32_t chain_next_bits(const struct chain *c, int64_t p)
 /* ---- the block window ------------------------------------------------------------------ */
 
 /* The lowest block the check of a pending delivery of block x reads: x's ancestor at the
- * bottom of its parent's retarget window (chain_next_bits of the parent). */
-static int64_t delivery_floor(const struct chain *c, int64_t x)
+ * bottom of its parent's retarget window (chain_next_bits of the parent), or `anchor` (the
+ * main-chain block at final_h - keep, the lowest block kept anyway) when that ancestor is on the
+ * main chain at or above it.  Walks x's own branch down to the main chain, then the main chain
+ * only below the anchor: a walk of retarget_blocks for every pending delivery at every checkpoint
+ * (63 deliveries a block with 64 nodes) would cost more than the rest of the run. */
+static int64_t delivery_floor(const struct chain *c, int64_t x, int64_t anchor)
 {
     const int64_t R = c->cfg->chain.retarget_blocks > 0 ? c->cfg->chain.retarget_blocks : 0;
-    const int64_t h = chain_blk(c, x)->height - 1 - R;
-    return chain_ancestor(c, x, h > 0 ? h : 0);
+    const int64_t h = chain_blk(c, x)->height - 1 - R > 0 ? chain_blk(c, x)->height - 1 - R : 0;
+    const int64_t ha = chain_blk(c, anchor)->height;
+    while (!chain_blk(c, x)->main && chain_blk(c, x)->height > h) {
+        const int64_t p = chain_blk(c, x)->parent;
+        if (p < c->blk_base) /* chain_ancestor's stop */
+            return x;
+        x = p;
+    }
+    if (!chain_blk(c, x)->main || chain_blk(c, x)->height <= h)
+        return x; /* on x's own branch */
+    if (h >= ha)
+        return anchor; /* the main-chain block at h is the anchor or above it */
+    return chain_ancestor(c, chain_blk(c, x)->height < ha ? x : anchor, h);
 }
 
 /* Drop the blocks nothing can read again (chain_internal.h): blk_base moves up to the main-chain
@@ -104,7 +119,16 @@ int chain_blocks_forget(struct chain *c)
     int64_t lo, kept;
     if (c->keep_blocks || c->final_h - keep <= 0)
         return 0;
-    lo = chain_ancestor(c, c->best, c->final_h - keep);
+    /* The main-chain block at final_h - keep, climbed to from the last one through its main
+     * child: the main chain below the final height never changes, and the last anchor is kept,
+     * so this costs the blocks the checkpoint moved, not the window's length. */
+    while (chain_blk(c, c->blk_anchor)->height < c->final_h - keep) {
+        int64_t k = chain_blk(c, c->blk_anchor)->first_child;
+        while (!chain_blk(c, k)->main)
+            k = chain_blk(c, k)->next_sibling;
+        c->blk_anchor = k;
+    }
+    lo = c->blk_anchor;
 #define LOWER(x) (lo = (x) < lo ? (x) : lo)
     LOWER(c->best);
     LOWER(c->wcur);
@@ -117,9 +141,9 @@ int chain_blocks_forget(struct chain *c)
     if (c->race.active)
         LOWER(c->race.parent);
     for (size_t k = 0; k < c->n_fl; k++)
-        LOWER(delivery_floor(c, c->fl[k].blk));
+        LOWER(delivery_floor(c, c->fl[k].blk, c->blk_anchor));
     for (size_t k = 0; k < c->n_tfl; k++)
-        LOWER(delivery_floor(c, c->tfl[k]));
+        LOWER(delivery_floor(c, c->tfl[k], c->blk_anchor));
 #undef LOWER
     if (lo <= c->blk_base)
         return 0;
