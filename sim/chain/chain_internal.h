@@ -15,10 +15,10 @@
  *  - Blocks have global indices in the order found (genesis 0, parent before child); block i
  *    is at blocks[i - blk_arr], and blocks below blk_base are dropped (blk_arr <= blk_base <=
  *    n_blocks; the dead prefix is compacted away like txs[]).  chain_blocks_forget moves blk_base
- *    up to the main-chain block at final_h - chain_keep_below (retarget_blocks + confirmations
- *    + 1 below the checkpoint), never past a block something still names (a node's tip, best,
- *    sm_pub, the race's parent, a ledger, the write cursor wcur, a pending delivery or the
- *    ancestors a pending delivery's check reads).  So every dropped block is written, is main
+ *    up to blk_anchor, the main-chain block at final_h - keep (keep = retarget_blocks +
+ *    confirmations + 1), never past a block something still names (a node's tip, best, sm_pub,
+ *    the race's parent, a ledger, the write cursor wcur, a pending delivery or the ancestors a
+ *    pending delivery's check reads).  So every dropped block is written, is main
  *    and below that height or on a dead branch, and every walk down a live branch stops above
  *    blk_base; chain_branch_live treats an index below blk_base as dead, which is exact (the
  *    first main-chain block down from it is below the final height).  The block tree's memory
