@@ -523,7 +523,7 @@ static struct chain *chain_build(const struct cfg *cfg, struct eng *eng,
     c->ids = malloc((2 * max_tx + 2) * sizeof *c->ids);
     c->encbuf = malloc(CHAIN_TX_MAX_LEN);
     c->parties = malloc(CHAIN_TX_MAX_BUYERS * sizeof *c->parties);
-    c->keep_blocks = getenv("SETM_TEST_KEEP_BLOCKS") != NULL;
+    c->keep_blocks = getenv("SETM_TEST_KEEP_BLOCKS") && !strcmp(getenv("SETM_TEST_KEEP_BLOCKS"), "1");
     c->cap_blocks = 1024;
     c->blocks = calloc((size_t)c->cap_blocks, sizeof *c->blocks);
     c->rng_race = rng_stream_new(seed, "chain.race", 0);

@@ -192,7 +192,7 @@ struct chain {
     int64_t blk_base;   /* blocks below it are dropped */
     int64_t blk_dropped;
     int64_t blk_anchor; /* main-chain block at final_h - keep when last dropped (kept) */
-    int keep_blocks;    /* test hook SETM_TEST_KEEP_BLOCKS: drop none (the window changes nothing) */
+    int keep_blocks;    /* test hook SETM_TEST_KEEP_BLOCKS=1: drop none (the window changes nothing) */
     double t_genesis;   /* genesis t_found: the summary's mean interval */
     int64_t best;
     int64_t wcur; /* blocks below this index are written out */
