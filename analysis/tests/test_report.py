@@ -253,9 +253,15 @@ def test_report_stops_within_a_second_leaving_nothing(plain_run_file, tmp_path, 
     env = dict(os.environ, TMPDIR=str(scratch))
     p = subprocess.Popen([setm_bin(), "report", str(src)], cwd=ROOT, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True, start_new_session=True, env=env)
-    # inside verify or the figures by now; the whole report takes about 3 s on an idle machine
-    # (it took longer before the chain's hashing used SHA-NI), so stopping at 3 s raced its end
-    time.sleep(1)
+    # Stop it inside its work: the supervisor makes its scratch folder just before it forks the
+    # worker, and the work takes about 3 s on an idle machine, so 0.5 s after the folder appears
+    # the worker is inside verify or the figures.  (A fixed 3 s from the start raced the end of
+    # the report once the chain's hashing used SHA-NI; a fixed 1 s could fall before the
+    # interpreter had started, on a loaded machine.)
+    deadline = time.monotonic() + 30
+    while not os.listdir(scratch) and p.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.5)
     assert p.poll() is None, "the report finished before the stop request: test cannot tell"
     t0 = time.monotonic()
     if how == "ctrl-c":
