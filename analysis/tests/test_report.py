@@ -251,8 +251,12 @@ def test_report_stops_within_a_second_leaving_nothing(plain_run_file, tmp_path, 
     src = work / "r.h5"
     shutil.copy(plain_run_file, src)
     env = dict(os.environ, TMPDIR=str(scratch))
+    # A terminal's foreground job takes SIGINT at its default action; a test run started in the
+    # background (nohup, `cmd &` in a script) would hand SIGINT down ignored, and Python keeps an
+    # ignored SIGINT ignored, so the Ctrl-C case would test nothing: restore the default first.
     p = subprocess.Popen([setm_bin(), "report", str(src)], cwd=ROOT, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, start_new_session=True, env=env)
+                         stderr=subprocess.PIPE, text=True, start_new_session=True, env=env,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     # Stop it inside its work: the supervisor makes its scratch folder just before it forks the
     # worker, and the work takes about 3 s on an idle machine, so 0.5 s after the folder appears
     # the worker is inside verify or the figures.  (A fixed 3 s from the start raced the end of
