@@ -115,7 +115,8 @@ static int64_t delivery_floor(const struct chain *c, int64_t x, int64_t anchor)
 int chain_blocks_forget(struct chain *c)
 {
     const int64_t R = c->cfg->chain.retarget_blocks > 0 ? c->cfg->chain.retarget_blocks : 0;
-    const int64_t keep = R + (c->cfg->chain.confirmations > 0 ? c->cfg->chain.confirmations : 0) + 1;
+    const int64_t conf = c->cfg->chain.confirmations > 0 ? c->cfg->chain.confirmations : 0;
+    const int64_t keep = R + conf + 1;
     int64_t lo, kept;
     if (c->keep_blocks || c->final_h - keep <= 0)
         return 0;
@@ -149,7 +150,6 @@ int chain_blocks_forget(struct chain *c)
         return 0;
     for (int64_t i = c->blk_base; i < lo; i++)
         chain_block_release(c, chain_blk(c, i)); /* written and released already: a no-op */
-    c->blk_dropped += lo - c->blk_base;
     c->blk_base = lo;
     kept = c->n_blocks - c->blk_base;
     if (c->blk_base - c->blk_arr >= 1024 && c->blk_base - c->blk_arr >= kept / 4) {
@@ -318,6 +318,7 @@ static int on_deliver(struct eng *eng, const struct eng_event *ev, void *ctx)
 {
     struct chain *c = ctx;
     const int64_t i = ev->data.i64[0];
+    int64_t p;
     const int j = (int)ev->target;
     const uint64_t bit = UINT64_C(1) << j;
     int tip_moved = 0, pub_moved = 0, rc = 0;
@@ -330,7 +331,8 @@ static int on_deliver(struct eng *eng, const struct eng_event *ev, void *ctx)
     if (chain_blk(c, i)->known & bit)
         return 0;
     chain_blk(c, i)->known |= bit;
-    if (chain_blk(c, i)->parent >= c->blk_base && chain_blk(c, chain_blk(c, i)->parent)->connected & bit)
+    p = chain_blk(c, i)->parent;
+    if (p >= c->blk_base && (chain_blk(c, p)->connected & bit))
         connect_at(c, j, i, &tip_moved, &pub_moved);
     if (pub_moved && (rc = chain_selfish_on_public(c)))
         return rc;
@@ -467,6 +469,7 @@ static struct chain *chain_build(const struct cfg *cfg, struct eng *eng,
     const uint64_t seed = (uint64_t)cfg->scenario.seed;
     const size_t max_tx = (size_t)cfg->chain.max_block_txs;
     size_t na;
+    const char *keep;
     int rc;
 
     if (sodium_init() < 0) {
@@ -523,7 +526,8 @@ static struct chain *chain_build(const struct cfg *cfg, struct eng *eng,
     c->ids = malloc((2 * max_tx + 2) * sizeof *c->ids);
     c->encbuf = malloc(CHAIN_TX_MAX_LEN);
     c->parties = malloc(CHAIN_TX_MAX_BUYERS * sizeof *c->parties);
-    c->keep_blocks = getenv("SETM_TEST_KEEP_BLOCKS") && !strcmp(getenv("SETM_TEST_KEEP_BLOCKS"), "1");
+    keep = getenv("SETM_TEST_KEEP_BLOCKS");
+    c->keep_blocks = keep && !strcmp(keep, "1");
     c->cap_blocks = 1024;
     c->blocks = calloc((size_t)c->cap_blocks, sizeof *c->blocks);
     c->rng_race = rng_stream_new(seed, "chain.race", 0);

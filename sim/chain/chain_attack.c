@@ -63,7 +63,8 @@ int chain_tamper_check(struct chain *c, int64_t i, int sender, uint64_t pos, uin
     v.tx = tx;
     v.tx_len = len;
     v.tx_window = c->cfg->chain.tx_window;
-    rc = chain_block_check(&v, chain_blk(c, b->parent)->hash, chain_next_bits(c, b->parent), &rule, &le);
+    rc = chain_block_check(&v, chain_blk(c, b->parent)->hash, chain_next_bits(c, b->parent), &rule,
+                           &le);
     if (rc == ERR_VERIFY) {
         c->sum.tampered_rejected++;
         snprintf(action, sizeof action, "rejected:%s", rule ? rule : "?");
@@ -134,7 +135,8 @@ int chain_selfish_on_public(struct chain *c)
     int64_t lead, n = 0;
     int rc;
     if (chain_blk(c, priv)->work < chain_blk(c, pub)->work) {
-        for (int64_t b = priv; b != NO_BLOCK && !chain_blk(c, b)->published; b = chain_blk(c, b)->parent)
+        for (int64_t b = priv; b != NO_BLOCK && !chain_blk(c, b)->published;
+             b = chain_blk(c, b)->parent)
             n++;
         if (n > 0)
             chain_security(c, a, "selfish_mining", "abandoned", 0);
@@ -177,7 +179,8 @@ int chain_selfish_abandon(struct chain *c, int *moved)
         c->sm_pub = c->best;
     if (chain_branch_live(c, c->tip[a]))
         return 0;
-    for (int64_t b = c->tip[a]; b != NO_BLOCK && !chain_blk(c, b)->published; b = chain_blk(c, b)->parent)
+    for (int64_t b = c->tip[a]; b != NO_BLOCK && !chain_blk(c, b)->published;
+         b = chain_blk(c, b)->parent)
         n++;
     if (n > 0)
         chain_security(c, a, "selfish_mining", "abandoned", 0);

@@ -189,10 +189,9 @@ struct chain {
     int64_t n_blocks;
     size_t cap_blocks;
     int64_t blk_arr;    /* index of blocks[0] */
-    int64_t blk_base;   /* blocks below it are dropped */
-    int64_t blk_dropped;
+    int64_t blk_base;   /* blocks below it are dropped (so also how many: indices start at 0) */
     int64_t blk_anchor; /* main-chain block at final_h - keep when last dropped (kept) */
-    int keep_blocks;    /* test hook SETM_TEST_KEEP_BLOCKS=1: drop none (the window changes nothing) */
+    int keep_blocks;    /* test hook SETM_TEST_KEEP_BLOCKS=1: drop none */
     double t_genesis;   /* genesis t_found: the summary's mean interval */
     int64_t best;
     int64_t wcur; /* blocks below this index are written out */

@@ -283,7 +283,7 @@ void chain_mem_stats_get(const struct chain *c, struct chain_mem_stats *s)
     s->tx_slots = (int64_t)c->cap_txs;
     s->tx_index_slots = (int64_t)c->index_cap;
     s->blocks = c->n_blocks - c->blk_base;
-    s->blocks_dropped = c->blk_dropped;
+    s->blocks_dropped = c->blk_base;
     s->block_slots = (int64_t)c->cap_blocks;
     for (int64_t i = c->blk_base; i < c->n_blocks; i++)
         s->block_tx_lists += chain_blk(c, i)->txs != NULL;
